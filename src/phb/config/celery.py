@@ -1,0 +1,27 @@
+"""The Celery application: workers and the scheduler run PHB's background work."""
+
+from __future__ import annotations
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "phb.config.settings")
+
+app = Celery("phb")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.conf.worker_hijack_root_logger = False  # our JSON logging stays in charge
+app.conf.broker_connection_retry_on_startup = True
+app.autodiscover_tasks()
+
+
+@app.on_after_finalize.connect
+def _schedule(sender: Celery, **kwargs: object) -> None:
+    from django.conf import settings
+
+    sender.conf.beat_schedule = {
+        "outbox-dispatch": {
+            "task": "kernel.dispatch_outbox",
+            "schedule": settings.OUTBOX_DISPATCH_INTERVAL_SECONDS,
+        },
+    }

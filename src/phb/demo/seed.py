@@ -1,0 +1,124 @@
+"""Deterministic, idempotent demo data: a network with a teaching hospital and a clinic, their
+departments and staff. Running it twice changes nothing. Every name here is invented."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db import transaction
+
+from phb.accounts import services as account_services
+from phb.accounts.models import Membership, User
+from phb.kernel.context import Ctx
+from phb.kernel.models import Organization
+from phb.organizations import services as org_services
+
+DEMO_PASSWORD = "demo-Health-2026"  # noqa: S105 (printed by `make run`; local demo only)
+
+
+@dataclass(frozen=True)
+class DemoOrganization:
+    code: str
+    name: str
+    kind: str
+    registration_number: str
+    city: str
+    state: str
+    parent_code: str | None = None
+
+
+@dataclass(frozen=True)
+class DemoUser:
+    email: str
+    full_name: str
+    organization_code: str | None
+    roles: tuple[str, ...]
+    platform_operator: bool = False
+
+
+ORGANIZATIONS = [
+    DemoOrganization("lagoon-health", "Lagoon Health Network", "network", "NET-0000DEM0", "Lagos", "Lagos"),
+    DemoOrganization(
+        "unity-teaching",
+        "Unity Teaching Hospital",
+        "hospital",
+        "HSP-0000DEM1",
+        "Lagos",
+        "Lagos",
+        parent_code="lagoon-health",
+    ),
+    DemoOrganization(
+        "harmony-clinic",
+        "Harmony Family Clinic",
+        "clinic",
+        "CLN-0000DEM2",
+        "Ibadan",
+        "Oyo",
+        parent_code="lagoon-health",
+    ),
+]
+
+USERS = [
+    DemoUser("operator@demo.phb.example", "Tunde Operator", None, (), platform_operator=True),
+    DemoUser("admin@unity.demo.phb.example", "Ngozi Okafor", "unity-teaching", ("hospital_admin",)),
+    DemoUser("doctor@unity.demo.phb.example", "Dr Emeka Balogun", "unity-teaching", ("doctor",)),
+    DemoUser("nurse@unity.demo.phb.example", "Aisha Bello", "unity-teaching", ("nurse",)),
+    DemoUser("admin@harmony.demo.phb.example", "Folake Adeyemi", "harmony-clinic", ("hospital_admin",)),
+    DemoUser("doctor@harmony.demo.phb.example", "Dr Kwame Mensah", "harmony-clinic", ("doctor",)),
+]
+
+
+def seed_demo() -> dict[str, int]:
+    """Create whatever part of the demo data is missing. Returns how many rows of each kind were made."""
+    ctx = Ctx.system(reason="seed demo data")
+    made = {"organizations": 0, "departments": 0, "users": 0, "memberships": 0}
+    with transaction.atomic():
+        by_code: dict[str, Organization] = {
+            o.code: o for o in Organization.objects.for_platform(ctx).filter(code__in=[d.code for d in ORGANIZATIONS])
+        }
+        for spec in ORGANIZATIONS:
+            if spec.code not in by_code:
+                parent = by_code[spec.parent_code] if spec.parent_code else None
+                by_code[spec.code] = org_services.organization_create(
+                    ctx=ctx,
+                    name=spec.name,
+                    kind=spec.kind,
+                    code=spec.code,
+                    registration_number=spec.registration_number,
+                    parent_id=parent.id if parent else None,
+                    city=spec.city,
+                    state=spec.state,
+                    country="NG",
+                )
+                made["organizations"] += 1
+            if spec.kind != "network":
+                made["departments"] += len(
+                    org_services.departments_ensure_standard(ctx=ctx.for_organization(by_code[spec.code].id))
+                )
+        for spec in USERS:
+            user = User.objects.filter(email=spec.email).first()
+            if user is None:
+                user = account_services.user_create(
+                    ctx=ctx,
+                    email=spec.email,
+                    password=DEMO_PASSWORD,
+                    full_name=spec.full_name,
+                    is_platform_operator=spec.platform_operator,
+                    country="NG",
+                )
+                made["users"] += 1
+            if spec.organization_code:
+                org_ctx = ctx.for_organization(by_code[spec.organization_code].id)
+                if not Membership.objects.for_tenant(org_ctx).filter(user=user).exists():
+                    account_services.membership_create(ctx=org_ctx, user=user, roles=spec.roles)
+                    made["memberships"] += 1
+    return made
+
+
+def sign_ins() -> list[tuple[str, str]]:
+    """(email, what they are) for the demo users, to print at start-up."""
+    out = []
+    for spec in USERS:
+        what = "platform operator" if spec.platform_operator else f"{', '.join(spec.roles)} at {spec.organization_code}"
+        out.append((spec.email, what))
+    return out

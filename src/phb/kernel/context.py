@@ -1,0 +1,76 @@
+"""The request context `Ctx`: who acts, for which organization, why — passed explicitly everywhere.
+
+Every service and selector takes `ctx` as a keyword argument. Work done by no user (a scheduled job, a
+migration, the outbox dispatcher) uses `Ctx.system(reason=...)`, which is easy to grep and audited.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field, replace
+
+from phb.kernel.ids import uuid7
+
+
+class PurposeOfUse:
+    """HL7 v3 PurposeOfUse codes PHB records with every access."""
+
+    TREATMENT = "TREAT"
+    EMERGENCY = "ETREAT"  # break-the-glass
+    OPERATIONS = "HOPERAT"
+    PAYMENT = "HPAYMT"
+    PATIENT_REQUEST = "PATRQT"
+    SYSTEM = "SYSADMIN"
+    RESEARCH = "HRESCH"
+
+
+@dataclass(frozen=True, slots=True)
+class Ctx:
+    actor_id: uuid.UUID | None
+    organization_id: uuid.UUID | None = None
+    roles: frozenset[str] = frozenset()
+    permissions: frozenset[str] = frozenset()
+    purpose_of_use: str = PurposeOfUse.TREATMENT
+    request_id: str = field(default_factory=lambda: uuid7().hex)
+    ip: str | None = None
+    user_agent: str = ""
+    actor_kind: str = "user"  # user | system | anonymous | client
+    system_reason: str | None = None
+
+    @classmethod
+    def system(cls, *, reason: str, organization_id: uuid.UUID | None = None) -> Ctx:
+        """Context for work done by no user. `reason` says why, and is recorded."""
+        if not reason or not reason.strip():
+            raise ValueError("Ctx.system() needs a reason")
+        return cls(
+            actor_id=None,
+            organization_id=organization_id,
+            purpose_of_use=PurposeOfUse.SYSTEM,
+            actor_kind="system",
+            system_reason=reason.strip(),
+        )
+
+    @classmethod
+    def anonymous(cls, *, request_id: str | None = None, ip: str | None = None, user_agent: str = "") -> Ctx:
+        return cls(
+            actor_id=None,
+            actor_kind="anonymous",
+            request_id=request_id or uuid7().hex,
+            ip=ip,
+            user_agent=user_agent,
+        )
+
+    @property
+    def is_system(self) -> bool:
+        return self.actor_kind == "system"
+
+    @property
+    def is_authenticated(self) -> bool:
+        return self.actor_kind in {"user", "client"} and self.actor_id is not None
+
+    def has_perm(self, permission: str) -> bool:
+        return self.is_system or permission in self.permissions
+
+    def for_organization(self, organization_id: uuid.UUID | None) -> Ctx:
+        """The same actor acting for another organization (system work iterating tenants)."""
+        return replace(self, organization_id=organization_id)

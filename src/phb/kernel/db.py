@@ -1,0 +1,94 @@
+"""Database helpers shared by every app's migrations: row-level security for tenant-owned tables.
+
+Use in a migration right after the table is created:
+
+    operations = [migrations.CreateModel(name="Department", ...), EnableRowLevelSecurity("Department")]
+
+On PostgreSQL the table then shows and accepts only rows of the organization the transaction is bound
+to (`phb.organization_id`, set by `kernel.tenancy.bound`), or every row when a system context bound it to
+all tenants (`phb.all_tenants = 'on'`). FORCE makes the policy apply to the table's owner too; only a
+superuser or a role with BYPASSRLS escapes it, and the application must connect as neither (README,
+"Database roles"). On SQLite the operation does nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import migrations
+
+POLICY_NAME = "phb_tenant_isolation"
+TENANT_PREDICATE = (
+    "(current_setting('phb.all_tenants', true) = 'on' "
+    "OR organization_id = NULLIF(current_setting('phb.organization_id', true), '')::uuid)"
+)
+
+
+class EnableRowLevelSecurity(migrations.operations.base.Operation):
+    reversible = True
+    reduces_to_sql = True
+
+    def __init__(self, model_name: str) -> None:
+        self.model_name = model_name
+
+    def state_forwards(self, app_label: str, state: Any) -> None:
+        pass
+
+    def _table(self, app_label: str, state: Any) -> str:
+        return state.apps.get_model(app_label, self.model_name)._meta.db_table
+
+    def database_forwards(self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any) -> None:
+        if schema_editor.connection.vendor != "postgresql":
+            return
+        table = schema_editor.quote_name(self._table(app_label, to_state))
+        schema_editor.execute(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")
+        schema_editor.execute(f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY")
+        schema_editor.execute(
+            f"CREATE POLICY {POLICY_NAME} ON {table} USING {TENANT_PREDICATE} WITH CHECK {TENANT_PREDICATE}"
+        )
+
+    def database_backwards(self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any) -> None:
+        if schema_editor.connection.vendor != "postgresql":
+            return
+        table = schema_editor.quote_name(self._table(app_label, from_state))
+        schema_editor.execute(f"DROP POLICY IF EXISTS {POLICY_NAME} ON {table}")
+        schema_editor.execute(f"ALTER TABLE {table} NO FORCE ROW LEVEL SECURITY")
+        schema_editor.execute(f"ALTER TABLE {table} DISABLE ROW LEVEL SECURITY")
+
+    def describe(self) -> str:
+        return f"Enable row-level security (tenant isolation) on {self.model_name}"
+
+    @property
+    def migration_name_fragment(self) -> str:
+        return f"rls_{self.model_name.lower()}"
+
+    def deconstruct(self) -> tuple[str, list[Any], dict[str, Any]]:
+        return (f"{__name__}.{type(self).__name__}", [self.model_name], {})
+
+
+def tables_without_rls(connection: Any, tables: list[str]) -> list[str]:
+    """Those of `tables` that lack forced row-level security with PHB's tenant policy."""
+    if connection.vendor != "postgresql" or not tables:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT c.relname FROM pg_class c
+            JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = current_schema()
+            WHERE c.relname = ANY(%s) AND c.relrowsecurity AND c.relforcerowsecurity
+              AND EXISTS (SELECT 1 FROM pg_policy p WHERE p.polrelid = c.oid AND p.polname = %s)
+            """,
+            [tables, POLICY_NAME],
+        )
+        protected = {row[0] for row in cursor.fetchall()}
+    return sorted(set(tables) - protected)
+
+
+def role_bypasses_rls(connection: Any) -> bool:
+    """True when the connected role is a superuser or has BYPASSRLS (it would see every tenant)."""
+    if connection.vendor != "postgresql":
+        return False
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user")
+        row = cursor.fetchone()
+    return bool(row and row[0])

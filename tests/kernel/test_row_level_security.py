@@ -1,0 +1,105 @@
+"""The database wall: PostgreSQL row-level security hides other tenants' rows from raw SQL too.
+
+These run only on PostgreSQL. When the test database is reached as a role that bypasses RLS (a
+superuser, as on a developer's machine), each test switches to an ordinary role for its SQL so that
+the policy is what is tested, not the privilege.
+"""
+
+import contextlib
+import uuid
+
+import pytest
+from django.db import connection, transaction
+from django.db.utils import ProgrammingError
+
+from phb.kernel import tenancy
+from phb.kernel.checks import tenant_tables
+from phb.kernel.db import role_bypasses_rls, tables_without_rls
+from tests.organizations.factories import DepartmentFactory
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
+PROBE_ROLE = "phb_rls_probe"
+
+
+@contextlib.contextmanager
+def as_application_role():
+    """Inside the current transaction, act as a role that cannot bypass RLS."""
+    if not role_bypasses_rls(connection):
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [PROBE_ROLE])
+        if cursor.fetchone() is None:
+            cursor.execute(f"CREATE ROLE {PROBE_ROLE} NOLOGIN NOSUPERUSER NOBYPASSRLS")
+        cursor.execute(f"GRANT USAGE ON SCHEMA public TO {PROBE_ROLE}")
+        cursor.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {PROBE_ROLE}")
+        cursor.execute(f"SET LOCAL ROLE {PROBE_ROLE}")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("RESET ROLE")
+
+
+@pytest.fixture
+def rows(org_a, org_b):
+    DepartmentFactory.create_batch(3, organization=org_a)
+    DepartmentFactory.create_batch(2, organization=org_b)
+
+
+def test_every_tenant_table_has_forced_row_level_security():
+    tables = tenant_tables()
+    assert "organizations_department" in tables
+    assert tables_without_rls(connection, tables) == []
+
+
+def test_raw_sql_in_organization_a_returns_none_of_bs_rows(rows, ctx_a, org_a):
+    with as_application_role(), tenancy.tenant_cursor(ctx_a) as cursor:
+        cursor.execute("SELECT organization_id FROM organizations_department")
+        seen = {row[0] for row in cursor.fetchall()}
+        cursor.execute("SELECT count(*) FROM organizations_department WHERE organization_id <> %s", [org_a.id])
+        others = cursor.fetchone()[0]
+    assert seen == {org_a.id}
+    assert others == 0
+
+
+def test_raw_sql_with_no_organization_bound_sees_nothing(rows):
+    with as_application_role(), connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('phb.organization_id', '', true)")
+        cursor.execute("SELECT count(*) FROM organizations_department")
+        assert cursor.fetchone()[0] == 0
+
+
+def test_raw_update_and_delete_cannot_touch_another_tenants_rows(rows, ctx_a, org_b):
+    with as_application_role(), tenancy.tenant_cursor(ctx_a) as cursor:
+        cursor.execute("UPDATE organizations_department SET name = 'hijacked' WHERE organization_id = %s", [org_b.id])
+        assert cursor.rowcount == 0
+        cursor.execute("DELETE FROM organizations_department WHERE organization_id = %s", [org_b.id])
+        assert cursor.rowcount == 0
+
+
+def test_raw_insert_into_another_tenant_is_refused(rows, ctx_a, org_b):
+    with as_application_role(), tenancy.tenant_cursor(ctx_a) as cursor:
+        with pytest.raises(ProgrammingError, match="row-level security"), transaction.atomic():
+            cursor.execute(
+                "INSERT INTO organizations_department (id, created_at, updated_at, organization_id, name, kind,"
+                " code, is_active) VALUES (%s, now(), now(), %s, 'x', 'icu', 'x', true)",
+                [uuid.uuid4(), org_b.id],
+            )
+        cursor.execute(
+            "INSERT INTO organizations_department (id, created_at, updated_at, organization_id, name, kind,"
+            " code, is_active) VALUES (%s, now(), now(), %s, 'own', 'icu', 'own', true)",
+            [uuid.uuid4(), ctx_a.organization_id],
+        )
+        assert cursor.rowcount == 1
+
+
+def test_orm_saves_work_under_the_policy(org_a, ctx_a):
+    """The ORM binds the session itself, so ordinary saves and scoped reads pass the policy."""
+    with as_application_role():
+        department = DepartmentFactory(organization=org_a)
+        department.name = "Renamed"
+        department.save()
+        from phb.organizations.models import Department
+
+        assert Department.objects.for_tenant(ctx_a).get(id=department.id).name == "Renamed"
