@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
@@ -35,15 +36,13 @@ def _check_cache() -> None:
 
 
 def _check_broker() -> None:
-    from phb.config.celery import app
+    from celery import current_app
 
-    with app.connection_for_write() as conn:
+    with current_app.connection_for_write() as conn:
         conn.ensure_connection(max_retries=1, timeout=2)
         # The embedded (filesystem) transport "connects" even when its folder is gone: check it too.
         if settings.CELERY_BROKER_URL.startswith("filesystem:"):
             folder = settings.CELERY_BROKER_TRANSPORT_OPTIONS["data_folder_in"]
-            import os
-
             if not os.access(folder, os.W_OK):
                 raise RuntimeError("broker folder is not writable")
 
