@@ -119,6 +119,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- cache, broker, background work --------------------------------------------------------------
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://phb")}
+if TESTING:  # parallel test workers share one Redis: keep their keys apart
+    CACHES["default"]["KEY_PREFIX"] = "test-" + env.str("PYTEST_XDIST_WORKER", default="main")
 
 BROKER_DIR = VAR_DIR / "broker"
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="memory://" if TESTING else "filesystem://localhost/")

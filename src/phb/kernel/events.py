@@ -199,7 +199,7 @@ def dispatch_due(*, limit: int = 200) -> dict[str, int]:
                 log.error(
                     "outbox.delivery_parked",
                     handler=delivery.handler,
-                    event=delivery.event.name,
+                    event_name=delivery.event.name,
                     delivery_id=str(delivery.id),
                     attempts=delivery.attempts,
                     system=ctx.system_reason,
@@ -211,7 +211,7 @@ def dispatch_due(*, limit: int = 200) -> dict[str, int]:
                 log.warning(
                     "outbox.delivery_failed",
                     handler=delivery.handler,
-                    event=delivery.event.name,
+                    event_name=delivery.event.name,
                     delivery_id=str(delivery.id),
                     attempts=delivery.attempts,
                 )
