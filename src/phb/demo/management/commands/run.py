@@ -29,6 +29,8 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, host: str, port: int, no_demo: bool, **options: Any) -> None:
         call_command("migrate", interactive=False, verbosity=0)
+        if not settings.DEBUG:  # hashed static files for the manifest storage
+            call_command("collectstatic", interactive=False, verbosity=0)
         marker = settings.VAR_DIR / ".demo-seeded"
         if not no_demo and not marker.exists():
             call_command("seed_demo")
