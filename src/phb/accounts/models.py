@@ -10,7 +10,7 @@ from django.contrib.auth.models import PermissionsMixin
 from django.core.exceptions import ValidationError
 from django.db import models
 
-from phb.accounts.roles import ROLES
+from phb.accounts.roles import staff_role_codes
 from phb.kernel.context import Ctx
 from phb.kernel.models import BaseModel, TenantManager, TenantModel, TenantQuerySet
 
@@ -77,7 +77,7 @@ class MembershipQuerySet(TenantQuerySet):
 def validate_roles(value: object) -> None:
     if not isinstance(value, list) or not value or not all(isinstance(r, str) for r in value):
         raise ValidationError("roles must be a non-empty list of role codes")
-    unknown = sorted(set(value) - set(ROLES))
+    unknown = sorted(set(value) - set(staff_role_codes()))
     if unknown:
         raise ValidationError(f"unknown roles: {', '.join(unknown)}")
 
