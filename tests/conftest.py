@@ -13,7 +13,7 @@ from django.db import connection
 from rest_framework.test import APIClient
 
 from phb.kernel.context import Ctx
-from tests.accounts.factories import MembershipFactory, UserFactory
+from tests.accounts.factories import MembershipFactory, UserFactory, verified_client
 from tests.kernel.factories import OrganizationFactory
 
 
@@ -55,26 +55,20 @@ def api_client() -> APIClient:
 
 @pytest.fixture
 def member_client(db) -> Callable[..., APIClient]:
-    """An API client signed in as a new member of `organization` holding `roles`."""
+    """An API client signed in (second factor passed) as a new member of `organization` holding `roles`."""
 
     def make(organization, *roles: str, **user_fields) -> APIClient:
         user = UserFactory(**user_fields)
         if organization is not None:
             MembershipFactory(user=user, organization=organization, roles=list(roles))
-        client = APIClient()
-        client.force_login(user)
-        client.user = user  # type: ignore[attr-defined]
-        return client
+        return verified_client(user)
 
     return make
 
 
 @pytest.fixture
 def operator_client(db) -> APIClient:
-    user = UserFactory(is_platform_operator=True)
-    client = APIClient()
-    client.force_login(user)
-    return client
+    return verified_client(UserFactory(is_platform_operator=True))
 
 
 @pytest.fixture

@@ -25,3 +25,22 @@ class MembershipFactory(factory.django.DjangoModelFactory):
     user = factory.SubFactory(UserFactory)
     organization = factory.SubFactory("tests.kernel.factories.OrganizationFactory")
     roles = factory.LazyFunction(lambda: ["doctor"])
+
+
+def verified_client(user, client=None):
+    """A client signed in as `user` with a confirmed authenticator, the second factor passed."""
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+    from rest_framework.test import APIClient
+
+    client = client or APIClient()
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first() or TOTPDevice.objects.create(
+        user=user, name="test", confirmed=True
+    )
+    client.force_login(user)
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.save()
+    client.user = user
+    client.device = device
+    return client

@@ -5,3 +5,6 @@ class AccountsConfig(AppConfig):
     name = "phb.accounts"
     label = "accounts"
     verbose_name = "Accounts"
+
+    def ready(self) -> None:
+        from phb.accounts import signals  # noqa: F401

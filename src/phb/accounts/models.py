@@ -38,12 +38,25 @@ class Gender(models.TextChoices):
     UNKNOWN = "unknown", "Prefer not to say"
 
 
+def validate_phone(value: str) -> None:
+    """An international number (E.164, "+234 803 123 4567"), checked against the numbering plan."""
+    import phonenumbers
+
+    try:
+        number = phonenumbers.parse(value, None)
+    except phonenumbers.NumberParseException as exc:
+        raise ValidationError("enter the phone number in international form, e.g. +234 803 123 4567") from exc
+    if not phonenumbers.is_valid_number(number):
+        raise ValidationError("this is not a valid phone number")
+
+
 class User(BaseModel, AbstractBaseUser, PermissionsMixin):
     """Anyone who signs in: patient, clinician, administrator, platform operator. Email is the login."""
 
     email = models.EmailField(unique=True)
+    email_verified_at = models.DateTimeField(null=True, blank=True)
     full_name = models.CharField(max_length=200)
-    phone = models.CharField(max_length=32, blank=True)
+    phone = models.CharField(max_length=32, blank=True, validators=[validate_phone])
     date_of_birth = models.DateField(null=True, blank=True)
     gender = models.CharField(max_length=10, choices=Gender.choices, blank=True)
     country = models.CharField(max_length=2, blank=True)
@@ -102,3 +115,105 @@ class Membership(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.user_id} @ {self.organization_id}: {', '.join(self.roles)}"
+
+
+class ConsentKind(models.TextChoices):
+    TERMS = "terms", "Terms of service"
+    DATA_PROCESSING = "data_processing", "Processing of my health data"
+    PRIVACY = "privacy", "Privacy notice (NDPR, GDPR, HIPAA)"
+
+
+class UserConsent(BaseModel):
+    """A consent a person gave (or withdrew), with the version of the text they saw and when."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="consents")
+    kind = models.CharField(max_length=30, choices=ConsentKind.choices)
+    version = models.CharField(max_length=20)
+    given_at = models.DateTimeField()
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "kind", "version"], name="consent_once_per_version"),
+            models.CheckConstraint(condition=models.Q(kind__in=ConsentKind.values), name="consent_kind_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} v{self.version}"
+
+
+class UserSession(BaseModel):
+    """A signed-in browser or API client, listed on the user's sessions page, revocable."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    session_key = models.CharField(max_length=64, unique=True, null=True, blank=True)
+    kind = models.CharField(max_length=10, default="web")  # web | api
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True)
+    last_seen_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "revoked_at"], name="session_user_active")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} session of {self.user_id}"
+
+
+class SecurityEvent(BaseModel):
+    """Sign-ins, failures, lockouts, second-factor and password changes, role changes, break-the-glass."""
+
+    action = models.CharField(max_length=80)
+    outcome = models.CharField(max_length=10, default="success")  # success | failure | denied
+    user = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    actor_id = models.UUIDField(null=True, blank=True)
+    organization_id = models.UUIDField(null=True, blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True)
+    request_id = models.CharField(max_length=64, blank=True)
+    detail = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["user", "created_at"], name="security_event_user"),
+            models.Index(fields=["action", "created_at"], name="security_event_action"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action} ({self.outcome})"
+
+
+class ReviewStatus(models.TextChoices):
+    PENDING = "pending", "Awaiting review"
+    JUSTIFIED = "justified", "Justified"
+    NOT_JUSTIFIED = "not_justified", "Not justified"
+
+
+class BreakGlassAccess(TenantModel):
+    """Emergency access to a patient outside one's care relationships: reasoned, time-limited, reviewed."""
+
+    user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    patient_id = models.UUIDField()
+    reason = models.TextField()
+    expires_at = models.DateTimeField()
+    review_status = models.CharField(max_length=15, choices=ReviewStatus.choices, default=ReviewStatus.PENDING)
+    reviewed_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    review_note = models.TextField(blank=True)
+
+    class Meta:
+        verbose_name_plural = "break-the-glass accesses"
+        indexes = [
+            models.Index(fields=["organization", "review_status", "created_at"], name="break_glass_review_queue"),
+            models.Index(fields=["organization", "user", "patient_id", "expires_at"], name="break_glass_active"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(review_status__in=ReviewStatus.values), name="break_glass_status_valid"
+            ),
+            models.CheckConstraint(condition=~models.Q(reason=""), name="break_glass_reason_required"),
+        ]
+
+    def __str__(self) -> str:
+        return f"break-glass {self.user_id} -> {self.patient_id}"

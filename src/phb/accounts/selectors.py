@@ -38,6 +38,10 @@ def context_for_user(
     if user.is_platform_operator:
         roles |= {"platform_operator"}
         permissions |= PLATFORM_PERMISSIONS
+    verified = getattr(user, "is_verified", None)
+    if (memberships or user.is_platform_operator) and not (callable(verified) and verified()):
+        # SECURITY: staff who have not passed their second factor hold no permission at all.
+        permissions = frozenset()
     kwargs = {"request_id": request_id} if request_id else {}
     return Ctx(
         actor_id=user.id,

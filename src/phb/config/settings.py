@@ -61,6 +61,12 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_htmx",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "django_otp.plugins.otp_email",
+    "axes",
+    "rest_framework_simplejwt.token_blacklist",
     "phb.kernel",
     "phb.accounts",
     "phb.organizations",
@@ -76,10 +82,13 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "phb.accounts.middleware.ContextMiddleware",
+    "phb.accounts.middleware.SessionSecurityMiddleware",
+    "axes.middleware.AxesMiddleware",
     "phb.kernel.middleware.ProblemDetailsMiddleware",
 ]
 
@@ -160,6 +169,39 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # refuses locked-out users before the password is checked
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Lockout (django-axes): N failures for one account from one address lock it for a while.
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_MINUTES", default=30.0) / 60  # hours
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_USERNAME_FORM_FIELD = "username"
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "phb.accounts.lockout.lockout_response"
+AXES_VERBOSE = False
+AXES_ENABLE_ACCESS_FAILURE_LOG = False
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+
+# Second factor (django-otp)
+OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="PHB")
+OTP_EMAIL_TOKEN_VALIDITY = 600
+OTP_EMAIL_SUBJECT = "Your PHB sign-in code"
+OTP_EMAIL_BODY_TEMPLATE = "Your PHB sign-in code is {{ token }}. It expires in 10 minutes. If you did not try to sign in, change your password."
+STEP_UP_MINUTES = env.int("STEP_UP_MINUTES", default=30)
+BREAK_GLASS_HOURS = env.float("BREAK_GLASS_HOURS", default=4.0)
+
+# Sessions: idle timeouts by kind of user, and an absolute lifetime.
+SESSION_IDLE_MINUTES_STAFF = env.int("SESSION_IDLE_MINUTES_STAFF", default=15)
+SESSION_IDLE_MINUTES_PATIENT = env.int("SESSION_IDLE_MINUTES_PATIENT", default=30)
+SESSION_COOKIE_AGE = env.int("SESSION_ABSOLUTE_HOURS", default=12) * 3600
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT_SECONDS", default=3600)
+EMAIL_VERIFICATION_MAX_AGE = env.int("EMAIL_VERIFICATION_HOURS", default=48) * 3600
+INVITATION_MAX_AGE = env.int("INVITATION_DAYS", default=7) * 86400
+CONSENT_VERSIONS = {"terms": "2026-01", "data_processing": "2026-01", "privacy": "2026-01"}
+
 KEYRING_PATH = Path(env.str("PHB_KEYRING", default=str(VAR_DIR / "keyring.json")))
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
@@ -206,7 +248,22 @@ WHITENOISE_USE_FINDERS = DEBUG or TESTING
 
 # --- REST API ------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "phb.accounts.authentication.JwtAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_THROTTLE_CLASSES": [
+        "rest_framework.throttling.ScopedRateThrottle",
+        "rest_framework.throttling.AnonRateThrottle",
+        "rest_framework.throttling.UserRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": env.str("THROTTLE_ANON", default="300/min"),
+        "user": env.str("THROTTLE_USER", default="2000/min"),
+        "sign_in": env.str("THROTTLE_SIGN_IN", default="10/min"),
+        "otp": env.str("THROTTLE_OTP", default="10/min"),
+        "password_reset": env.str("THROTTLE_PASSWORD_RESET", default="5/hour"),
+    },
     # SECURITY: deny by default; every view declares what it needs.
     "DEFAULT_PERMISSION_CLASSES": ["phb.kernel.rest.DenyAll"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
@@ -255,3 +312,17 @@ LOGGING = {
 }
 
 ADMIN_URL = env.str("ADMIN_URL", default="admin/")
+
+from datetime import timedelta  # noqa: E402
+
+SIMPLE_JWT = {
+    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env.int("JWT_ACCESS_MINUTES", default=30)),
+    "REFRESH_TOKEN_LIFETIME": timedelta(days=env.int("JWT_REFRESH_DAYS", default=1)),
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
+    "UPDATE_LAST_LOGIN": True,
+    "USER_ID_FIELD": "id",
+    "USER_ID_CLAIM": "sub",
+    "AUTH_HEADER_TYPES": ("Bearer",),
+    "SIGNING_KEY": SECRET_KEY,
+}

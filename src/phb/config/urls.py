@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from phb.kernel import health
 
 api_v1 = [
+    path("", include("phb.accounts.api_urls")),
     path("", include("phb.organizations.api_urls")),
 ]
 
