@@ -11,3 +11,13 @@ class KernelConfig(AppConfig):
 
         logging.configure()
         checks.register()
+
+        from django.core.signals import request_finished
+
+        request_finished.connect(_clear_log_context, dispatch_uid="phb.kernel.clear_log_context")
+
+
+def _clear_log_context(**kwargs: object) -> None:
+    import structlog
+
+    structlog.contextvars.clear_contextvars()

@@ -33,10 +33,9 @@ class RequestIdMiddleware:
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request_id)
         started = time.perf_counter()
-        try:
-            response = self.get_response(request)
-        finally:
-            structlog.contextvars.unbind_contextvars("request_id")
+        # The id stays bound after this returns: Django logs error responses after the middleware chain.
+        # It is cleared when the response is finished (kernel.apps) and at the start of the next request.
+        response = self.get_response(request)
         response["X-Request-ID"] = request_id
         if not request.path.startswith("/static/"):
             log.info(

@@ -1,0 +1,48 @@
+import pytest
+from django.core.management import call_command
+
+from phb.accounts.models import Membership, User
+from phb.demo.seed import seed_demo
+from phb.kernel.context import Ctx
+from phb.kernel.models import Organization
+from phb.organizations.models import Department
+from phb.organizations.services import STANDARD_DEPARTMENTS
+
+pytestmark = pytest.mark.django_db
+SYSTEM = Ctx.system(reason="test")
+
+
+def test_seed_creates_a_network_with_a_hospital_and_a_clinic_and_their_departments():
+    made = seed_demo()
+    assert made["organizations"] == 3
+    orgs = {o.code: o for o in Organization.objects.for_platform(SYSTEM)}
+    network = orgs["lagoon-health"]
+    assert network.kind == "network"
+    for code, kind in (("unity-teaching", "hospital"), ("harmony-clinic", "clinic")):
+        assert orgs[code].kind == kind
+        assert orgs[code].parent_id == network.id
+        kinds = set(
+            Department.objects.for_tenant(SYSTEM.for_organization(orgs[code].id)).values_list("kind", flat=True)
+        )
+        assert kinds == {k.value for k in STANDARD_DEPARTMENTS}
+        assert len(kinds) == 12
+    assert User.objects.filter(is_platform_operator=True).exists()
+    assert Membership.objects.for_system(SYSTEM).count() == made["memberships"] > 0
+
+
+def test_seed_is_idempotent():
+    seed_demo()
+    counts = (
+        Organization.objects.for_platform(SYSTEM).count(),
+        Department.objects.for_system(SYSTEM).count(),
+        User.objects.count(),
+        Membership.objects.for_system(SYSTEM).count(),
+    )
+    assert set(seed_demo().values()) == {0}
+    call_command("seed_demo")
+    assert counts == (
+        Organization.objects.for_platform(SYSTEM).count(),
+        Department.objects.for_system(SYSTEM).count(),
+        User.objects.count(),
+        Membership.objects.for_system(SYSTEM).count(),
+    )
