@@ -44,3 +44,20 @@ def verified_client(user, client=None):
     client.user = user
     client.device = device
     return client
+
+
+def totp_code(device, *, steps_ahead: int = 0) -> str:
+    """The code an authenticator app would show now (or `steps_ahead` time steps later)."""
+    from django_otp.oath import totp
+
+    return f"{totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits, drift=device.drift + steps_ahead):06d}"
+
+
+def staff_member(organization, *roles, with_device=True, **user_fields):
+    """A staff user (membership with `roles`) with a confirmed authenticator unless told otherwise."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    user = UserFactory(**user_fields)
+    MembershipFactory(user=user, organization=organization, roles=list(roles) or ["doctor"])
+    device = TOTPDevice.objects.create(user=user, name="phone", confirmed=True) if with_device else None
+    return user, device

@@ -59,7 +59,9 @@ def test_ready_is_503_naming_an_unreachable_cache(client, settings):
 
 
 @pytest.mark.django_db
-def test_ready_is_503_naming_an_unreachable_broker(client):
+def test_ready_is_503_naming_an_unreachable_broker(client, monkeypatch):
+    # Celery prefers the environment variable to its configuration: point both at a closed port.
+    monkeypatch.setenv("CELERY_BROKER_URL", "redis://127.0.0.1:1/0")
     original = current_app.conf.broker_url
     current_app.conf.broker_url = "redis://127.0.0.1:1/0"
     current_app.pool.force_close_all() if current_app._pool else None

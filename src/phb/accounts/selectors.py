@@ -90,3 +90,11 @@ def member_organization_ids(*, ctx: Ctx) -> list[uuid.UUID]:
     if ctx.actor_id is None:
         return []
     return [m.organization_id for m in membership_list_for_user(ctx=ctx, user_id=ctx.actor_id)]
+
+
+def organization_id_for_code(code: str) -> uuid.UUID | None:
+    """The active organization a hospital code names (typed by administrators at sign-in)."""
+    from phb.kernel.models import Organization
+
+    ctx = Ctx.system(reason="resolve a hospital code at sign-in")
+    return Organization.objects.for_platform(ctx).filter(code=code, is_active=True).values_list("id", flat=True).first()

@@ -23,7 +23,6 @@ from django_otp import login as otp_login
 from phb.accounts import forms, mfa, policies, roles, security, selectors, services, step_up
 from phb.accounts.models import BreakGlassAccess, Membership, ReviewStatus, User, UserSession
 from phb.kernel.errors import ProblemError
-from phb.kernel.models import Organization
 
 PENDING = "phb.pending_sign_in"
 PENDING_SECONDS = 300
@@ -91,16 +90,12 @@ def sign_in_organization(request: HttpRequest) -> HttpResponse:
             request, username=form.cleaned_data["email"].lower(), password=form.cleaned_data["password"]
         )
         membership = None
-        if user is not None:
-            organization = Organization.objects.filter(code=form.cleaned_data["hospital_code"]).values("id")
+        organization_id = selectors.organization_id_for_code(form.cleaned_data["hospital_code"])
+        if user is not None and organization_id is not None:
             ctx = selectors.anonymous_ctx(request)
+            memberships = selectors.membership_list_for_user(ctx=ctx, user_id=user.id)
             membership = next(
-                (
-                    m
-                    for m in selectors.membership_list_for_user(ctx=ctx, user_id=user.id)
-                    if "hospital_admin" in m.roles and m.organization_id in {o["id"] for o in organization}
-                ),
-                None,
+                (m for m in memberships if "hospital_admin" in m.roles and m.organization_id == organization_id), None
             )
         if membership is None:
             form.add_error(None, "The email, password or hospital code is not correct.")
