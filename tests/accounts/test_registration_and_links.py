@@ -192,7 +192,7 @@ def clinician_ctx(org_a):
 def test_break_glass_is_time_limited_notifies_privacy_and_waits_for_review(
     clinician_ctx, django_capture_on_commit_callbacks, settings
 ):
-    ctx, officer = clinician_ctx
+    ctx, _officer = clinician_ctx
     patient_id = uuid.uuid4()
     with django_capture_on_commit_callbacks(execute=True):
         access = services.break_glass_start(
