@@ -46,3 +46,24 @@ def test_seed_is_idempotent():
         User.objects.count(),
         Membership.objects.for_system(SYSTEM).count(),
     )
+
+
+def test_demo_staff_sign_in_with_the_printed_authenticator_code(client, capsys):
+    seed_demo()
+    call_command("demo_code", "doctor@unity.demo.phb.example")
+    code = capsys.readouterr().out.strip()
+    from phb.demo.seed import DEMO_PASSWORD
+
+    first = client.post("/accounts/sign-in/", {"email": "doctor@unity.demo.phb.example", "password": DEMO_PASSWORD})
+    assert first["Location"] == "/accounts/mfa/"
+    assert client.post("/accounts/mfa/", {"code": code}).status_code == 302
+    assert client.get("/api/v1/auth/me/").json()["roles"] == ["doctor"]
+
+
+def test_demo_patients_sign_in_without_a_second_factor(client):
+    from phb.demo.seed import DEMO_PASSWORD, PATIENTS
+
+    seed_demo()
+    response = client.post("/accounts/sign-in/", {"email": PATIENTS[0][0], "password": DEMO_PASSWORD})
+    assert response.status_code == 302
+    assert response["Location"] == "/"

@@ -3,9 +3,13 @@ departments and staff. Running it twice changes nothing. Every name here is inve
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from dataclasses import dataclass
 
 from django.db import transaction
+from django.utils import timezone
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from phb.accounts import services as account_services
 from phb.accounts.models import Membership, User
@@ -62,16 +66,36 @@ USERS = [
     DemoUser("operator@demo.phb.example", "Tunde Operator", None, (), platform_operator=True),
     DemoUser("admin@unity.demo.phb.example", "Ngozi Okafor", "unity-teaching", ("hospital_admin",)),
     DemoUser("doctor@unity.demo.phb.example", "Dr Emeka Balogun", "unity-teaching", ("doctor",)),
+    DemoUser("surgeon@unity.demo.phb.example", "Dr Halima Yusuf", "unity-teaching", ("surgeon",)),
     DemoUser("nurse@unity.demo.phb.example", "Aisha Bello", "unity-teaching", ("nurse",)),
+    DemoUser("pharmacist@unity.demo.phb.example", "Chidi Eze", "unity-teaching", ("pharmacist",)),
+    DemoUser("lab@unity.demo.phb.example", "Yemi Alade", "unity-teaching", ("laboratory_scientist",)),
+    DemoUser("reception@unity.demo.phb.example", "Grace Udo", "unity-teaching", ("receptionist",)),
+    DemoUser("privacy@unity.demo.phb.example", "Ibrahim Musa", "unity-teaching", ("privacy_officer",)),
     DemoUser("admin@harmony.demo.phb.example", "Folake Adeyemi", "harmony-clinic", ("hospital_admin",)),
     DemoUser("doctor@harmony.demo.phb.example", "Dr Kwame Mensah", "harmony-clinic", ("doctor",)),
+    DemoUser("privacy@harmony.demo.phb.example", "Efua Asante", "harmony-clinic", ("privacy_officer",)),
 ]
+PATIENTS = [
+    ("adaeze@demo.phb.example", "Adaeze Nwankwo"),
+    ("olumide@demo.phb.example", "Olumide Bakare"),
+    ("zainab@demo.phb.example", "Zainab Lawal"),
+]
+
+
+def demo_totp_key(email: str) -> str:
+    """A fixed authenticator secret per demo user, so the printed secrets stay valid across resets."""
+    return hashlib.sha1(f"phb-demo:{email}".encode(), usedforsecurity=False).hexdigest()  # 20 bytes, hex
+
+
+def demo_totp_secret(email: str) -> str:
+    return base64.b32encode(bytes.fromhex(demo_totp_key(email))).decode().rstrip("=")
 
 
 def seed_demo() -> dict[str, int]:
     """Create whatever part of the demo data is missing. Returns how many rows of each kind were made."""
     ctx = Ctx.system(reason="seed demo data")
-    made = {"organizations": 0, "departments": 0, "users": 0, "memberships": 0}
+    made = {"organizations": 0, "departments": 0, "users": 0, "memberships": 0, "patients": 0}
     with transaction.atomic():
         by_code: dict[str, Organization] = {
             o.code: o for o in Organization.objects.for_platform(ctx).filter(code__in=[d.code for d in ORGANIZATIONS])
@@ -105,6 +129,10 @@ def seed_demo() -> dict[str, int]:
                     full_name=spec.full_name,
                     is_platform_operator=spec.platform_operator,
                     country="NG",
+                    email_verified_at=timezone.now(),
+                )
+                TOTPDevice.objects.create(
+                    user=user, name="Demo authenticator", key=demo_totp_key(spec.email), confirmed=True
                 )
                 made["users"] += 1
             if spec.organization_code:

@@ -126,14 +126,15 @@ class Command(BaseCommand):
         self.stdout.write("PHB stopped.")
 
     def _banner(self, url: str, no_demo: bool) -> None:
-        lines = [
-            "",
-            f"PHB is running at {url}",
-            "  web server, worker and scheduler are up; Ctrl-C stops them all.",
-        ]
+        lines = ["", f"PHB is running at {url}", "  web server, worker and scheduler are up; Ctrl-C stops them all."]
         if not no_demo:
-            lines += ["", f"Demo sign-ins (password for all: {DEMO_PASSWORD}):"]
-            lines += [f"  {email:<34} {what}" for email, what in sign_ins()]
+            lines += [
+                "",
+                f"Demo sign-ins (demo only; password for all: {DEMO_PASSWORD}).",
+                "Staff sign in with a second factor: add the secret to an authenticator app (or run",
+                "`phb demo-code EMAIL` to print the current code).",
+            ]
+            lines += [f"  {email:<36} {what:<40} {secret}" for email, what, secret in sign_ins()]
         self.stdout.write("\n".join(lines) + "\n")
 
 
