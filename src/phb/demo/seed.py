@@ -140,13 +140,25 @@ def seed_demo() -> dict[str, int]:
                 if not Membership.objects.for_tenant(org_ctx).filter(user=user).exists():
                     account_services.membership_create(ctx=org_ctx, user=user, roles=spec.roles)
                     made["memberships"] += 1
+        for email, name in PATIENTS:
+            if not User.objects.filter(email=email).exists():
+                account_services.user_create(
+                    ctx=ctx,
+                    email=email,
+                    password=DEMO_PASSWORD,
+                    full_name=name,
+                    country="NG",
+                    email_verified_at=timezone.now(),
+                )
+                made["patients"] += 1
     return made
 
 
-def sign_ins() -> list[tuple[str, str]]:
-    """(email, what they are) for the demo users, to print at start-up."""
+def sign_ins() -> list[tuple[str, str, str]]:
+    """(email, what they are, authenticator secret or "") for the demo users, to print at start-up."""
     out = []
     for spec in USERS:
         what = "platform operator" if spec.platform_operator else f"{', '.join(spec.roles)} at {spec.organization_code}"
-        out.append((spec.email, what))
+        out.append((spec.email, what, demo_totp_secret(spec.email)))
+    out += [(email, "patient", "") for email, _ in PATIENTS]
     return out
