@@ -1,0 +1,1 @@
+"""PHB benchmarks: each workload timed against a reference measured in the same run, interleaved."""
