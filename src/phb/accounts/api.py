@@ -18,9 +18,10 @@ from rest_framework_simplejwt.serializers import TokenRefreshSerializer
 from rest_framework_simplejwt.tokens import RefreshToken
 from rest_framework_simplejwt.views import TokenRefreshView
 
-from phb.accounts import mfa, policies, security, services, step_up
+from phb.accounts import mfa, policies, security, selectors, services, step_up
 from phb.accounts.models import UserSession
 from phb.kernel.api import PhbApiView
+from phb.kernel.context import Ctx
 from phb.kernel.errors import Forbidden, ProblemError, Unauthorized
 
 
@@ -28,6 +29,7 @@ class TokenInput(serializers.Serializer):
     email = serializers.EmailField()
     password = serializers.CharField(trim_whitespace=False)
     otp_code = serializers.CharField(required=False, allow_blank=True, max_length=16)
+    organization = serializers.UUIDField(required=False, help_text="Which of your organizations to act for")
 
 
 class TokenOutput(serializers.Serializer):
@@ -65,10 +67,16 @@ class TokenObtainApi(PhbApiView):
                     "The second-factor code is not correct, or was already used.", code="INVALID_MFA_CODE"
                 )
             verified = True
+        organization = data.validated_data.get("organization")
+        if organization is not None and organization not in selectors.member_organization_ids(
+            ctx=Ctx.system(reason="check the organization a token is asked for"), user_id=user.id
+        ):
+            raise Forbidden("You are not a member of that organization.", code="NOT_A_MEMBER")
         session = services.session_start(ctx=self.ctx, user=user)
         refresh = RefreshToken.for_user(user)
         refresh["sid"] = str(session.id)
         refresh["otp"] = verified
+        refresh["org"] = str(organization) if organization else None
         security.record(self.ctx, "sign_in.api", user_id=user.id, session_id=str(session.id))
         return Response({"access": str(refresh.access_token), "refresh": str(refresh)})
 

@@ -7,4 +7,6 @@ class AccountsConfig(AppConfig):
     verbose_name = "Accounts"
 
     def ready(self) -> None:
-        from phb.accounts import signals  # noqa: F401
+        from phb.accounts import signals
+
+        signals.connect_axes()

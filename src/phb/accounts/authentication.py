@@ -19,5 +19,6 @@ class JwtAuthentication(JWTAuthentication):
         if not sid or not UserSession.objects.filter(id=sid, user=user, revoked_at__isnull=True).exists():
             raise AuthenticationFailed("This session has ended.", code="session_revoked")
         otp_verified = bool(validated_token.get("otp"))
+        user.token_organization_id = validated_token.get("org")
         user.is_verified = lambda: otp_verified  # as django-otp's middleware does for browser sessions
         return user

@@ -74,9 +74,11 @@ def context_for_request(request: HttpRequest) -> Ctx:
         user = getattr(request, "user", None)
         if user is None or not user.is_authenticated:
             return anonymous_ctx(request)
+        # A JWT names its organization; a browser session keeps the one the user picked.
+        active = getattr(user, "token_organization_id", None) or request.session.get(ACTIVE_ORGANIZATION_SESSION_KEY)
         return context_for_user(
             user=user,
-            active_organization_id=request.session.get(ACTIVE_ORGANIZATION_SESSION_KEY),
+            active_organization_id=active,
             request_id=getattr(request, "request_id", None),
             ip=client_ip(request),
             user_agent=request.headers.get("User-Agent", "")[:300],
@@ -85,11 +87,12 @@ def context_for_request(request: HttpRequest) -> Ctx:
     return SimpleLazyObject(build)  # type: ignore[return-value]
 
 
-def member_organization_ids(*, ctx: Ctx) -> list[uuid.UUID]:
-    """The organizations `ctx`'s actor is an active member of."""
-    if ctx.actor_id is None:
+def member_organization_ids(*, ctx: Ctx, user_id: uuid.UUID | None = None) -> list[uuid.UUID]:
+    """The organizations a user (by default `ctx`'s actor) is an active member of."""
+    user_id = user_id or ctx.actor_id
+    if user_id is None:
         return []
-    return [m.organization_id for m in membership_list_for_user(ctx=ctx, user_id=ctx.actor_id)]
+    return [m.organization_id for m in membership_list_for_user(ctx=ctx, user_id=user_id)]
 
 
 def organization_id_for_code(code: str) -> uuid.UUID | None:
@@ -98,3 +101,10 @@ def organization_id_for_code(code: str) -> uuid.UUID | None:
 
     ctx = Ctx.system(reason="resolve a hospital code at sign-in")
     return Organization.objects.for_platform(ctx).filter(code=code, is_active=True).values_list("id", flat=True).first()
+
+
+def organization_names(ids: list[uuid.UUID]) -> list[tuple[uuid.UUID, str]]:
+    from phb.kernel.models import Organization
+
+    ctx = Ctx.system(reason="name the organizations a user belongs to")
+    return list(Organization.objects.for_member(ctx, organization_ids=ids).values_list("id", "name"))

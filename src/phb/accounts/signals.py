@@ -43,3 +43,14 @@ def _failed(sender: Any, credentials: dict[str, Any], request: Any = None, **kwa
     ctx = selectors.anonymous_ctx(request) if request is not None else None
     if ctx is not None:
         security.record(ctx, "sign_in.failure", outcome="failure")
+
+
+def _locked_out(sender: Any, request: Any = None, **kwargs: Any) -> None:
+    if request is not None:
+        security.record(selectors.anonymous_ctx(request), "sign_in.lockout", outcome="denied")
+
+
+def connect_axes() -> None:
+    from axes.signals import user_locked_out
+
+    user_locked_out.connect(_locked_out, dispatch_uid="phb.accounts.locked_out")

@@ -43,4 +43,5 @@ urlpatterns = [
     path("staff/", views.staff, name="staff"),
     path("staff/<uuid:user_id>/mfa-reset/", views.staff_mfa_reset, name="staff-mfa-reset"),
     path("break-glass/reviews/", views.break_glass_reviews, name="break-glass-reviews"),
+    path("organization/", views.organization_switch, name="organization-switch"),
 ]

@@ -433,3 +433,25 @@ def break_glass_reviews(request: HttpRequest) -> HttpResponse:
         .order_by("created_at")
     )
     return render(request, "accounts/break_glass_reviews.html", {"pending": pending, "form": forms.ReviewForm()})
+
+
+@login_required
+def organization_switch(request: HttpRequest) -> HttpResponse:
+    """Pick which of one's organizations to act for."""
+    memberships = selectors.membership_list_for_user(ctx=request.ctx, user_id=request.user.pk)  # type: ignore[attr-defined]
+    if request.method == "POST":
+        chosen = request.POST.get("organization", "")
+        if chosen not in {str(m.organization_id) for m in memberships}:
+            raise Http404  # SECURITY: an organization one does not belong to is simply not there
+        request.session[selectors.ACTIVE_ORGANIZATION_SESSION_KEY] = chosen
+        security.record(request.ctx, "organization.switch", user_id=request.user.pk, organization_id=uuid.UUID(chosen))  # type: ignore[attr-defined]
+        return redirect(safe_next(request))
+    names = dict(selectors.organization_names([m.organization_id for m in memberships]))
+    return render(
+        request,
+        "accounts/organization_switch.html",
+        {
+            "choices": [(m.organization_id, names.get(m.organization_id, ""), m.roles) for m in memberships],
+            "active": request.ctx.organization_id,  # type: ignore[attr-defined]
+        },
+    )
