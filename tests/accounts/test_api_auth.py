@@ -240,3 +240,32 @@ def test_memberships_are_only_of_ones_own_organization(org_a, org_b):
     MembershipFactory(user=UserFactory(), organization=org_b, roles=["doctor"])
     tokens = obtain(user.email, otp_code=totp_code(device)).json()
     assert bearer(tokens["access"]).get(f"/api/v1/organizations/{org_b.id}/").status_code == 404
+
+
+def test_password_reset_requests_are_throttled_and_do_not_reveal_accounts(monkeypatch):
+    from django.core import mail
+    from django.core.cache import cache
+    from rest_framework.throttling import ScopedRateThrottle
+
+    UserFactory(email="known@example.org")
+    cache.clear()
+    monkeypatch.setattr(
+        ScopedRateThrottle, "THROTTLE_RATES", {**ScopedRateThrottle.THROTTLE_RATES, "password_reset": "2/hour"}
+    )
+    url = "/api/v1/auth/password-reset/"
+    known = APIClient().post(url, {"email": "known@example.org"}, format="json")
+    unknown = APIClient().post(url, {"email": "ghost@example.org"}, format="json")
+    assert known.status_code == unknown.status_code == 202
+    assert known.json() == unknown.json()
+    assert [m.to for m in mail.outbox] == [["known@example.org"]]
+    third = APIClient().post(url, {"email": "known@example.org"}, format="json")
+    assert third.status_code == 429
+    assert third.json()["code"] == "RATE_LIMIT_EXCEEDED"
+    assert "Retry-After" in third
+    cache.clear()
+
+
+def test_a_bad_email_is_a_validation_error():
+    response = APIClient().post("/api/v1/auth/password-reset/", {"email": "nope"}, format="json")
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == "email"

@@ -315,3 +315,31 @@ class MeApi(PhbApiView):
                 "roles": sorted(ctx.roles),
             }
         )
+
+
+class PasswordResetApi(PhbApiView):
+    """Email a single-use, one-hour link to reset the password. The same answer for unknown addresses."""
+
+    permission_classes = [AllowAny]
+    throttle_scope = "password_reset"
+
+    @extend_schema(
+        request=inline_serializer("PasswordResetInput", {"email": serializers.EmailField()}),
+        responses={202: None},
+        summary="Ask for a password reset link",
+    )
+    def post(self, request: Request) -> Response:
+        from django.contrib.auth.forms import PasswordResetForm
+
+        form = PasswordResetForm(data=request.data if isinstance(request.data, dict) else {})
+        if not form.is_valid():
+            raise serializers.ValidationError(form.errors)
+        form.save(
+            request=request._request,
+            use_https=request.is_secure(),
+            email_template_name="accounts/password_reset_email.txt",
+            subject_template_name="accounts/password_reset_subject.txt",
+        )
+        return Response(
+            {"detail": "If the address has an account, a link is on its way."}, status=status.HTTP_202_ACCEPTED
+        )
