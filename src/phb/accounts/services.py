@@ -14,7 +14,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.contrib.sessions.backends.base import SessionBase
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from phb.accounts import mfa, security, tokens
@@ -41,10 +41,13 @@ def user_create(*, ctx: Ctx, email: str, password: str, full_name: str, **fields
         validate_password(password, user=candidate)
     except ValidationError as exc:
         raise ValidationFailed("; ".join(exc.messages)) from exc
-    with transaction.atomic():
-        if User.objects.filter(email=email).exists():
-            raise Conflict("a user with this email already exists")
-        return User.objects.create_user(email, password, full_name=full_name, **fields)
+    try:
+        with transaction.atomic():
+            if User.objects.filter(email=email).exists():
+                raise Conflict("a user with this email already exists")
+            return User.objects.create_user(email, password, full_name=full_name, **fields)
+    except IntegrityError as exc:  # the same address registered at the same moment
+        raise Conflict("a user with this email already exists") from exc
 
 
 def membership_create(*, ctx: Ctx, user: User, roles: Sequence[str], department_id: Any = None) -> Membership:
