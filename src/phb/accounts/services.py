@@ -179,13 +179,7 @@ def invitation_accept(*, ctx: Ctx, token: str, password: str) -> User:
         raise ValidationFailed(
             "This invitation has expired or was already used.", code=f"LINK_{exc.reason.upper()}"
         ) from exc
-    try:
-        validate_password(password, user=user)
-    except ValidationError as exc:
-        raise ValidationFailed(
-            "; ".join(exc.messages),
-            errors=[{"field": "password", "message": m, "code": "invalid"} for m in exc.messages],
-        ) from exc
+    _check_password(password, user=user, field="password")
     with transaction.atomic():
         user.set_password(password)
         user.email_verified_at = user.email_verified_at or timezone.now()  # the link proved the address
@@ -194,18 +188,23 @@ def invitation_accept(*, ctx: Ctx, token: str, password: str) -> User:
     return user
 
 
+def _check_password(password: str, *, user: User, field: str) -> None:
+    """Length, common, numeric-only and too-similar-to-the-user passwords are refused."""
+    try:
+        validate_password(password, user=user)
+    except ValidationError as exc:
+        raise ValidationFailed(
+            "; ".join(exc.messages),
+            errors=[{"field": field, "message": m, "code": "invalid"} for m in exc.messages],
+        ) from exc
+
+
 # --- passwords and sessions -------------------------------------------------------------------------
 
 
 def password_change(*, ctx: Ctx, user: User, new_password: str, keep_session_key: str | None = None) -> None:
     """Set a new password and end every other session and API token of the user."""
-    try:
-        validate_password(new_password, user=user)
-    except ValidationError as exc:
-        raise ValidationFailed(
-            "; ".join(exc.messages),
-            errors=[{"field": "new_password", "message": m, "code": "invalid"} for m in exc.messages],
-        ) from exc
+    _check_password(new_password, user=user, field="new_password")
     with transaction.atomic():
         user.set_password(new_password)
         user.save(update_fields=["password", "updated_at"])
