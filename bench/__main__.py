@@ -1,53 +1,77 @@
 """`python -m bench [WORKLOAD ...] [--pairs N] [--iterations N]` (what `make bench` runs).
 
 Needs PostgreSQL: BENCH_DATABASE_URL (default postgresql://postgres@127.0.0.1:5432/phb_bench), created
-when missing and migrated. Results: bench/results/latest.json and latest.md.
+when missing, migrated, and given its fixtures idempotently. Results: bench/results/latest.json and
+latest.md. Exit status: 0 all workloads ran, 1 one failed, 2 no PostgreSQL (or bad arguments).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
+from typing import Any
 
 WORKLOADS = {"org_fetch": "bench.workloads.org_fetch"}
+DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/phb_bench"
 
 
 def ensure_database(url: str) -> None:
+    """Create the bench database when missing, from the `postgres` maintenance database."""
     import psycopg
-    from psycopg import sql
+    from psycopg import conninfo, sql
 
-    from_url = psycopg.conninfo.conninfo_to_dict(url)
-    name = from_url.pop("dbname")
-    with psycopg.connect(psycopg.conninfo.make_conninfo(**from_url, dbname="postgres"), autocommit=True) as conn:
+    params = conninfo.conninfo_to_dict(url)
+    name = params.pop("dbname", None)
+    if not name:
+        raise ValueError("BENCH_DATABASE_URL names no database")
+    maintenance = conninfo.make_conninfo(**{**params, "dbname": "postgres"})
+    with psycopg.connect(maintenance, autocommit=True, connect_timeout=5) as conn:
         if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is None:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("workloads", nargs="*", help=f"some of: {', '.join(WORKLOADS)} (default: all)")
-    parser.add_argument("--pairs", type=int, default=7, help="interleaved rounds (at least 5)")
-    parser.add_argument("--iterations", type=int, default=300, help="operations timed per variant per round")
-    args = parser.parse_args()
-    if args.pairs < 5:
-        parser.error("--pairs must be at least 5")
-    unknown = sorted(set(args.workloads) - set(WORKLOADS))
-    if unknown:
-        parser.error(f"unknown workloads: {', '.join(unknown)}")
-    url = os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/phb_bench")
-    try:
-        ensure_database(url)
-    except Exception as exc:
-        print(f"PostgreSQL is needed for the benchmarks ({url}): {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 2
+def setup_django(url: str) -> None:
+    """Point PHB's settings at the bench database; they read the environment once, at import."""
     os.environ["DATABASE_URL"] = url
-    os.environ["DEBUG"] = "false"
+    os.environ["DEBUG"] = "false"  # DEBUG keeps every query in memory and would grow during the run
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "phb.config.settings")
-    os.environ.setdefault("ALLOWED_HOSTS", "testserver,127.0.0.1")
+    os.environ.setdefault("ALLOWED_HOSTS", "testserver,127.0.0.1")  # the in-process test client's host
+    # One JSON log line per API request would bury the report; writing it costs no measurable time
+    # (checked: within the run-to-run noise). LOG_LEVEL=INFO puts it back.
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
     import django
 
     django.setup()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("workloads", nargs="*", help=f"some of: {', '.join(WORKLOADS)} (default: all)")
+    parser.add_argument("--pairs", type=int, default=7, help="interleaved rounds (at least 5; default 7)")
+    parser.add_argument("--iterations", type=int, default=300, help="operations timed per variant per round")
+    args = parser.parse_args(argv)
+    if args.pairs < 5:
+        parser.error("--pairs must be at least 5")
+    if args.iterations < 1:
+        parser.error("--iterations must be at least 1")
+    unknown = sorted(set(args.workloads) - set(WORKLOADS))
+    if unknown:
+        parser.error(f"unknown workloads: {', '.join(unknown)}")
+
+    url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL)
+    try:
+        ensure_database(url)
+    except Exception as exc:
+        print(
+            f"The benchmarks need PostgreSQL at {url} (set BENCH_DATABASE_URL): {type(exc).__name__}: {exc}",
+            file=sys.stderr,
+        )
+        return 2
+    setup_django(url)
+
+    import psycopg
     from django.core.management import call_command
     from django.db import connection
 
@@ -57,14 +81,24 @@ def main() -> int:
     with connection.cursor() as cursor:
         cursor.execute("SHOW server_version")
         pg_version = cursor.fetchone()[0]
-    import importlib
 
-    reports = []
+    reports: list[dict[str, Any]] = []
     for name in args.workloads or list(WORKLOADS):
-        workload = importlib.import_module(WORKLOADS[name]).build(url)
         print(f"running {name} ...", file=sys.stderr)
+        module = importlib.import_module(WORKLOADS[name])
+        try:
+            workload = module.build(url)
+        except Exception as exc:  # fixtures or a variant could not be prepared: report it, run the rest
+            description = (module.__doc__ or name).strip().splitlines()[0]
+            reports.append(runner.failed(name, description, f"setup: {type(exc).__name__}: {exc}"))
+            continue
         reports.append(runner.run_workload(workload, pairs=args.pairs, iterations=args.iterations))
-    report = {"environment": runner.environment({"postgresql": pg_version}), "workloads": reports}
+    report = {
+        "environment": runner.environment({"postgresql": pg_version, "psycopg": psycopg.__version__}),
+        "pairs": args.pairs,
+        "iterations": args.iterations,
+        "workloads": reports,
+    }
     path = runner.write(report)
     print(path.read_text())
     return 0 if all(r["status"] == "ok" for r in reports) else 1

@@ -2,9 +2,11 @@
 
 Each workload names a reference (the physical limit on this machine: raw SQL through psycopg, COPY,
 a raw DuckDB query) and one or more PHB variants. Before anything is timed, each variant's answer is
-checked; a wrong answer reports the workload as failed, never as a number. Then rounds run
-interleaved (reference, variant, variant, reference, ...) so that a noisy neighbour slows both sides
-alike, and the ratio of each round is variant / reference of the same round. Medians are reported.
+checked; a wrong answer (or an error) reports the workload as failed, never as a number. Then rounds
+run interleaved (reference, variant, variant, reference, ...) so that a noisy neighbour or a CPU
+frequency change slows every side alike, and the ratio of each round is variant / reference of that
+same round. Ratios, not absolute times, are what compare across machines; their range says how much
+to trust them.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 RESULTS = Path(__file__).parent / "results"
+MIN_PAIRS = 5
 
 
 class CheckFailed(Exception):
@@ -30,6 +33,8 @@ class CheckFailed(Exception):
 
 @dataclass
 class Variant:
+    """One way of doing the workload's operation. `check` raises when `run`'s answer is wrong."""
+
     name: str
     run: Callable[[], Any]
     check: Callable[[Any], None]
@@ -46,31 +51,33 @@ class Workload:
 
 @dataclass
 class VariantResult:
+    """What one variant measured: one sample (the median µs/op of its round) per round."""
+
     name: str
-    samples_us: list[float] = field(default_factory=list)  # per-op µs, one per round
-    all_ops_us: list[float] = field(default_factory=list)
-    ratios: list[float] = field(default_factory=list)
+    samples_us: list[float] = field(default_factory=list)
+    all_ops_us: list[float] = field(default_factory=list)  # every timed operation, for the p95
+    ratios: list[float] = field(default_factory=list)  # sample / the reference's sample of the same round
 
     def summary(self) -> dict[str, Any]:
-        ops = sorted(self.all_ops_us)
         median = statistics.median(self.samples_us)
         out: dict[str, Any] = {
             "median_us": round(median, 2),
-            "p95_us": round(percentile(ops, 95), 2),
+            "p95_us": round(percentile(sorted(self.all_ops_us), 95), 2),
             "throughput_ops_s": round(1_000_000 / median, 1) if median else None,
-            "round_medians_us": [round(s, 2) for s in self.samples_us],
+            "sample_medians_us": [round(s, 2) for s in self.samples_us],
         }
         if self.ratios:
             out["ratio"] = {
                 "median": round(statistics.median(self.ratios), 2),
                 "min": round(min(self.ratios), 2),
                 "max": round(max(self.ratios), 2),
+                "per_round": [round(r, 3) for r in self.ratios],
             }
         return out
 
 
 def percentile(sorted_values: list[float], pct: float) -> float:
-    """Nearest-rank percentile of already sorted values."""
+    """Nearest-rank percentile of already sorted values: always one of the measured values."""
     if not sorted_values:
         return float("nan")
     rank = max(1, math.ceil(pct / 100 * len(sorted_values)))
@@ -78,7 +85,10 @@ def percentile(sorted_values: list[float], pct: float) -> float:
 
 
 def time_ops(fn: Callable[[], Any], iterations: int) -> list[float]:
-    """µs per call for `iterations` calls."""
+    """µs per call for `iterations` calls, each timed on its own so that a p95 can be reported.
+
+    perf_counter_ns costs well under a microsecond; the cheapest operation timed here costs tens.
+    """
     out = []
     for _ in range(iterations):
         start = time.perf_counter_ns()
@@ -87,32 +97,38 @@ def time_ops(fn: Callable[[], Any], iterations: int) -> list[float]:
     return out
 
 
+def failed(workload: str, description: str, reason: str) -> dict[str, Any]:
+    return {"workload": workload, "description": description, "status": "failed", "reason": reason}
+
+
 def run_workload(workload: Workload, *, pairs: int, iterations: int, warmup: int = 50) -> dict[str, Any]:
+    """Check every variant, warm them up, then time `pairs` interleaved rounds of `iterations` ops each."""
+    if pairs < MIN_PAIRS:
+        raise ValueError(f"at least {MIN_PAIRS} rounds are needed for a ratio range worth reading")
     sides = [workload.reference, *workload.variants]
+    results = {v.name: VariantResult(v.name) for v in sides}
     try:
         for variant in sides:
-            variant.check(variant.run())
-    except Exception as exc:  # a wrong answer or an error: no number is reported
-        return {
-            "workload": workload.name,
-            "description": workload.description,
-            "status": "failed",
-            "reason": f"{type(exc).__name__}: {exc}",
-        }
-    results = {v.name: VariantResult(v.name) for v in sides}
-    for variant in sides:
-        time_ops(variant.run, warmup)
-    for _ in range(pairs):
-        round_medians: dict[str, float] = {}
+            try:
+                variant.check(variant.run())
+            except Exception as exc:  # a wrong answer or an error: no number is reported
+                return failed(workload.name, workload.description, f"{variant.name}: {type(exc).__name__}: {exc}")
         for variant in sides:
-            ops = time_ops(variant.run, iterations)
-            round_medians[variant.name] = statistics.median(ops)
-            results[variant.name].samples_us.append(round_medians[variant.name])
-            results[variant.name].all_ops_us.extend(ops)
-        for variant in workload.variants:
-            results[variant.name].ratios.append(round_medians[variant.name] / round_medians[workload.reference.name])
-    if workload.teardown:
-        workload.teardown()
+            time_ops(variant.run, warmup)
+        for _ in range(pairs):
+            samples: dict[str, float] = {}
+            for variant in sides:
+                ops = time_ops(variant.run, iterations)
+                samples[variant.name] = statistics.median(ops)
+                results[variant.name].samples_us.append(samples[variant.name])
+                results[variant.name].all_ops_us.extend(ops)
+            for variant in workload.variants:
+                results[variant.name].ratios.append(samples[variant.name] / samples[workload.reference.name])
+    except Exception as exc:  # an error while timing is a failure too, never half a table
+        return failed(workload.name, workload.description, f"while timing: {type(exc).__name__}: {exc}")
+    finally:
+        if workload.teardown:
+            workload.teardown()
     return {
         "workload": workload.name,
         "description": workload.description,
@@ -120,11 +136,13 @@ def run_workload(workload: Workload, *, pairs: int, iterations: int, warmup: int
         "reference": workload.reference.name,
         "pairs": pairs,
         "iterations": iterations,
+        "warmup": warmup,
         "variants": {name: r.summary() for name, r in results.items()},
     }
 
 
 def environment(extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Enough to tell two result files apart: absolute times only compare on the same machine."""
     import django
 
     return {
@@ -148,7 +166,8 @@ def markdown(report: dict[str, Any]) -> str:
     ]
     for w in report["workloads"]:
         if w["status"] != "ok":
-            lines.append(f"| {w['workload']} | — | failed: {w['reason']} | | | |")
+            reason = str(w["reason"]).replace("|", "\\|").replace("\n", " ")
+            lines.append(f"| {w['workload']} | — | failed: {reason} | | | |")
             continue
         for name, s in w["variants"].items():
             ratio = (
@@ -161,15 +180,17 @@ def markdown(report: dict[str, Any]) -> str:
             )
     lines += [
         "",
-        f"Rounds interleaved per workload; each round times {report['workloads'][0].get('iterations', '?')} "
-        "operations per variant; medians of the round medians.",
+        f"{report.get('pairs', '?')} interleaved rounds per workload, each timing {report.get('iterations', '?')} "
+        "operations per variant after a warm-up. Median: of the rounds' median µs/op; p95: over every timed "
+        "operation; ratio: variant / reference of the same round, median and range over the rounds.",
     ]
     return "\n".join(lines) + "\n"
 
 
-def write(report: dict[str, Any]) -> Path:
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "latest.json").write_text(json.dumps(report, indent=2))
-    path = RESULTS / "latest.md"
+def write(report: dict[str, Any], directory: Path = RESULTS) -> Path:
+    """latest.json (machine-readable) and latest.md (the table); returns the Markdown file's path."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "latest.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    path = directory / "latest.md"
     path.write_text(markdown(report))
     return path

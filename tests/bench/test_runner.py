@@ -1,6 +1,12 @@
-"""The benchmark runner's own logic: checks before timing, interleaved ratios, statistics, reports."""
+"""The benchmark runner's own logic: checks before timing, interleaved ratios, statistics, reports.
 
+No database: the variants here burn a known number of microseconds, so ratios are predictable.
+"""
+
+import json
 import time
+
+import pytest
 
 from bench import runner
 
@@ -19,47 +25,97 @@ def ok(_value):
     return None
 
 
+def workload(*variants, reference=None, teardown=None):
+    return runner.Workload(
+        name="w",
+        description="d",
+        reference=reference or runner.Variant("ref", busy(50), ok),
+        variants=list(variants),
+        teardown=teardown,
+    )
+
+
 def test_percentile_is_nearest_rank():
     values = sorted(float(v) for v in range(1, 101))
     assert runner.percentile(values, 95) == 95.0
     assert runner.percentile(values, 50) == 50.0
+    assert runner.percentile(values, 100) == 100.0
     assert runner.percentile([7.0], 95) == 7.0
 
 
+def test_the_summary_is_the_median_of_the_samples_and_the_p95_of_every_operation():
+    result = runner.VariantResult("v", samples_us=[30.0, 10.0, 20.0], all_ops_us=[float(v) for v in range(100, 0, -1)])
+    result.ratios = [2.0, 1.0, 4.0]
+    summary = result.summary()
+    assert summary["median_us"] == 20.0
+    assert summary["p95_us"] == 95.0
+    assert summary["throughput_ops_s"] == 50000.0
+    assert summary["sample_medians_us"] == [30.0, 10.0, 20.0]
+    assert summary["ratio"]["median"] == 2.0
+    assert (summary["ratio"]["min"], summary["ratio"]["max"]) == (1.0, 4.0)
+
+
 def test_a_slower_variant_has_a_ratio_above_one_and_every_round_counts():
-    workload = runner.Workload(
-        name="w",
-        description="d",
-        reference=runner.Variant("ref", busy(50), ok),
-        variants=[runner.Variant("slow", busy(200), ok)],
-    )
-    result = runner.run_workload(workload, pairs=5, iterations=20, warmup=2)
+    result = runner.run_workload(workload(runner.Variant("slow", busy(200), ok)), pairs=5, iterations=20, warmup=2)
     assert result["status"] == "ok"
     slow = result["variants"]["slow"]
-    assert len(slow["round_medians_us"]) == 5
+    assert len(slow["sample_medians_us"]) == 5
+    assert len(slow["ratio"]["per_round"]) == 5
     assert 2.5 < slow["ratio"]["median"] < 6
     assert slow["ratio"]["min"] <= slow["ratio"]["median"] <= slow["ratio"]["max"]
     assert "ratio" not in result["variants"]["ref"]
+
+
+def test_rounds_are_interleaved_reference_first():
+    calls: list[str] = []
+
+    def recording(name):
+        return runner.Variant(name, lambda: calls.append(name), ok)
+
+    runner.run_workload(
+        workload(recording("b"), recording("c"), reference=recording("a")), pairs=5, iterations=2, warmup=0
+    )
+    timed = calls[3:]  # after one checked call of each
+    assert timed == ["a", "a", "b", "b", "c", "c"] * 5
 
 
 def test_a_wrong_answer_reports_failed_not_a_number():
     def wrong(_value):
         raise runner.CheckFailed("expected 42")
 
-    workload = runner.Workload(
-        name="w",
-        description="d",
-        reference=runner.Variant("ref", busy(1), ok),
-        variants=[runner.Variant("bad", busy(1), wrong)],
-    )
-    result = runner.run_workload(workload, pairs=5, iterations=5)
+    result = runner.run_workload(workload(runner.Variant("bad", busy(1), wrong)), pairs=5, iterations=5)
     assert result["status"] == "failed"
+    assert "bad" in result["reason"]
     assert "expected 42" in result["reason"]
     assert "variants" not in result
 
 
-def test_the_markdown_report_has_a_row_per_variant_and_marks_failures():
-    workload = runner.Workload(
+def test_an_error_while_timing_fails_the_workload_and_still_tears_down():
+    torn_down = []
+    calls = iter(range(1000))
+
+    def flaky():
+        if next(calls) == 10:
+            raise ConnectionError("server closed the connection")
+
+    result = runner.run_workload(
+        workload(runner.Variant("flaky", flaky, ok), teardown=lambda: torn_down.append(True)),
+        pairs=5,
+        iterations=5,
+        warmup=0,
+    )
+    assert result["status"] == "failed"
+    assert "server closed the connection" in result["reason"]
+    assert torn_down == [True]
+
+
+def test_fewer_than_five_rounds_are_refused():
+    with pytest.raises(ValueError, match="at least 5"):
+        runner.run_workload(workload(), pairs=4, iterations=1)
+
+
+def test_the_markdown_report_has_a_row_per_variant_and_marks_failures(tmp_path):
+    fetch = runner.Workload(
         name="fetch",
         description="d",
         reference=runner.Variant("a. raw", busy(10), ok),
@@ -67,13 +123,22 @@ def test_the_markdown_report_has_a_row_per_variant_and_marks_failures():
     )
     report = {
         "environment": {"date": "2026-01-01", "cpus": 2},
+        "pairs": 5,
+        "iterations": 5,
         "workloads": [
-            runner.run_workload(workload, pairs=5, iterations=5, warmup=1),
-            {"workload": "broken", "status": "failed", "reason": "boom"},
+            runner.run_workload(fetch, pairs=5, iterations=5, warmup=1),
+            runner.failed("broken", "d", "boom | bang"),
         ],
     }
     table = runner.markdown(report)
+    assert "| workload | variant | median µs/op | p95 µs/op | throughput ops/s |" in table
     assert "| fetch | a. raw |" in table
     assert "| fetch | b. orm |" in table
     assert "reference" in table
-    assert "| broken | — | failed: boom |" in table
+    assert "| broken | — | failed: boom \\| bang |" in table
+
+    path = runner.write(report, tmp_path / "results")
+    assert path.read_text() == table
+    stored = json.loads((tmp_path / "results" / "latest.json").read_text())
+    assert stored["workloads"][0]["variants"]["b. orm"]["ratio"]["median"] > 1
+    assert stored["workloads"][1]["status"] == "failed"

@@ -29,8 +29,22 @@ def test_production_refuses_to_start_without(tmp_path, env, named):
     assert named in result.stderr
 
 
-def test_production_starts_when_configured(tmp_path):
+def test_production_refuses_to_start_without_a_key_ring(tmp_path):
     result = start(tmp_path, PHB_ENV="production", SECRET_KEY="x" * 50, ALLOWED_HOSTS="phb.example.org")
+    assert result.returncode != 0
+    assert "key ring" in result.stderr
+
+
+def test_production_starts_when_configured(tmp_path):
+    from phb.kernel.crypto import KeyRing
+
+    result = start(
+        tmp_path,
+        PHB_ENV="production",
+        SECRET_KEY="x" * 50,
+        ALLOWED_HOSTS="phb.example.org",
+        PHB_KEYRING_JSON=KeyRing.generate().to_json(),
+    )
     assert result.returncode == 0, result.stderr
 
 

@@ -12,6 +12,7 @@ from django.db import models
 
 from phb.accounts.roles import staff_role_codes
 from phb.kernel.context import Ctx
+from phb.kernel.crypto import EncryptedTextField
 from phb.kernel.models import BaseModel, TenantManager, TenantModel, TenantQuerySet
 
 
@@ -195,12 +196,12 @@ class BreakGlassAccess(TenantModel):
 
     user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
     patient_id = models.UUIDField()
-    reason = models.TextField()
+    reason = EncryptedTextField()
     expires_at = models.DateTimeField()
     review_status = models.CharField(max_length=15, choices=ReviewStatus.choices, default=ReviewStatus.PENDING)
     reviewed_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     reviewed_at = models.DateTimeField(null=True, blank=True)
-    review_note = models.TextField(blank=True)
+    review_note = EncryptedTextField(blank=True)
 
     class Meta:
         verbose_name_plural = "break-the-glass accesses"
@@ -212,7 +213,6 @@ class BreakGlassAccess(TenantModel):
             models.CheckConstraint(
                 condition=models.Q(review_status__in=ReviewStatus.values), name="break_glass_status_valid"
             ),
-            models.CheckConstraint(condition=~models.Q(reason=""), name="break_glass_reason_required"),
         ]
 
     def __str__(self) -> str:

@@ -50,6 +50,7 @@ def context_for_user(
         permissions=permissions,
         ip=ip,
         user_agent=user_agent,
+        member_of=frozenset(m.organization_id for m in memberships),
         **kwargs,
     )
 
@@ -89,6 +90,8 @@ def context_for_request(request: HttpRequest) -> Ctx:
 
 def member_organization_ids(*, ctx: Ctx, user_id: uuid.UUID | None = None) -> list[uuid.UUID]:
     """The organizations a user (by default `ctx`'s actor) is an active member of."""
+    if user_id in (None, ctx.actor_id) and ctx.member_of is not None:
+        return sorted(ctx.member_of)
     user_id = user_id or ctx.actor_id
     if user_id is None:
         return []

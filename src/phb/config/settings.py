@@ -202,7 +202,12 @@ EMAIL_VERIFICATION_MAX_AGE = env.int("EMAIL_VERIFICATION_HOURS", default=48) * 3
 INVITATION_MAX_AGE = env.int("INVITATION_DAYS", default=7) * 86400
 CONSENT_VERSIONS = {"terms": "2026-01", "data_processing": "2026-01", "privacy": "2026-01"}
 
+# Field-encryption keys: a JSON key ring in PHB_KEYRING_JSON, or in the file PHB_KEYRING (generated for
+# local runs only). Never in the database. See README, "Encryption keys".
 KEYRING_PATH = Path(env.str("PHB_KEYRING", default=str(VAR_DIR / "keyring.json")))
+KEYRING_JSON = env.str("PHB_KEYRING_JSON", default="")
+if PRODUCTION and not KEYRING_JSON and not KEYRING_PATH.exists():
+    raise SystemExit("a key ring is required when PHB_ENV=production: set PHB_KEYRING_JSON or PHB_KEYRING")
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"

@@ -36,6 +36,8 @@ class Ctx:
     user_agent: str = ""
     actor_kind: str = "user"  # user | system | anonymous | client
     system_reason: str | None = None
+    # The organizations the actor is an active member of, when known (saves a query per request).
+    member_of: frozenset[uuid.UUID] | None = None
 
     @classmethod
     def system(cls, *, reason: str, organization_id: uuid.UUID | None = None) -> Ctx:
