@@ -1,5 +1,6 @@
 """Field encryption: ciphertext at rest, bound to its column, clear errors, rotation without downtime."""
 
+import os
 import subprocess
 import uuid
 
@@ -144,19 +145,12 @@ def test_the_active_key_cannot_be_retired():
 def test_a_database_dump_holds_no_plaintext_of_encrypted_fields(org_a):
     make_access(org_a)
     db = connection.settings_dict
-    env = {"PGPASSWORD": db.get("PASSWORD") or ""}
-    args = [
-        "pg_dump",
-        "--data-only",
-        "-h",
-        db.get("HOST") or "127.0.0.1",
-        "-p",
-        str(db.get("PORT") or 5432),
-        "-U",
-        db["USER"],
-        db["NAME"],
-    ]
-    dump = subprocess.run(args, capture_output=True, text=True, timeout=120, env={**__import__("os").environ, **env})
+    # As the application role, row-level security applies to pg_dump too: it dumps every tenant's rows
+    # when told to respect the policy and bound to all tenants (README, "Database roles").
+    env = {**os.environ, "PGPASSWORD": db.get("PASSWORD") or "", "PGOPTIONS": "-c phb.all_tenants=on"}
+    host, port = db.get("HOST") or "127.0.0.1", str(db.get("PORT") or 5432)
+    args = ["pg_dump", "--data-only", "--enable-row-security", "-h", host, "-p", port, "-U", db["USER"], db["NAME"]]
+    dump = subprocess.run(args, capture_output=True, text=True, timeout=120, env=env)
     assert dump.returncode == 0, dump.stderr
     assert "accounts_breakglassaccess" in dump.stdout
     assert "phb1:k1:" in dump.stdout
