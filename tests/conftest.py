@@ -22,7 +22,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
     if settings.DATABASES["default"]["ENGINE"].endswith("postgresql"):
         return
-    skip = pytest.mark.skip(reason="needs PostgreSQL (row-level security); run with DATABASE_URL=postgres://...")
+    skip = pytest.mark.skip(
+        reason="needs PostgreSQL (row-level security, triggers, pg_dump); run with DATABASE_URL=postgres://..."
+    )
     for item in items:
         if "postgres" in item.keywords:
             item.add_marker(skip)

@@ -61,3 +61,13 @@ def staff_member(organization, *roles, with_device=True, **user_fields):
     MembershipFactory(user=user, organization=organization, roles=list(roles) or ["doctor"])
     device = TOTPDevice.objects.create(user=user, name="phone", confirmed=True) if with_device else None
     return user, device
+
+
+def security_events(action, *, user=None, user_id=None, **filters):
+    """The audit events an accounts security event became (`accounts.<action>`), optionally about one user."""
+    from phb.kernel.context import Ctx
+    from phb.kernel.models import AuditEvent
+
+    events = AuditEvent.objects.for_system(Ctx.system(reason="test")).filter(action=f"accounts.{action}", **filters)
+    uid = user_id or (user.id if user is not None else None)
+    return events.filter(resource_id=str(uid)) if uid else events

@@ -4,7 +4,14 @@ import pytest
 from rest_framework.test import APIClient
 
 from phb.accounts.models import UserSession
-from tests.accounts.factories import MembershipFactory, UserFactory, staff_member, totp_code, verified_client
+from tests.accounts.factories import (
+    MembershipFactory,
+    UserFactory,
+    security_events,
+    staff_member,
+    totp_code,
+    verified_client,
+)
 
 pytestmark = pytest.mark.django_db
 PASSWORD = "a-long-test-password-42"
@@ -134,14 +141,12 @@ def test_a_staff_member_of_one_organization_acting_in_another_gets_404(org_a, or
 def test_an_administrator_resets_a_staff_members_second_factor_and_it_is_recorded(org_a):
     from django_otp.plugins.otp_totp.models import TOTPDevice
 
-    from phb.accounts.models import SecurityEvent
-
     admin, _ = staff_member(org_a, "hospital_admin")
     doctor, _ = staff_member(org_a, "doctor")
     assert verified_client(admin).post(f"/api/v1/staff/{doctor.id}/mfa-reset/").status_code == 204
     assert not TOTPDevice.objects.filter(user=doctor).exists()
-    event = SecurityEvent.objects.get(action="mfa.reset")
-    assert event.user_id == doctor.id
+    event = security_events("mfa.reset").get()
+    assert event.resource_id == str(doctor.id)
     assert event.actor_id == admin.id
     assert event.organization_id == org_a.id
 

@@ -13,9 +13,15 @@ from django.urls import include, path
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from phb.accounts.models import SecurityEvent
 from phb.accounts.step_up import med_access_required
-from tests.accounts.factories import MembershipFactory, UserFactory, staff_member, totp_code, verified_client
+from tests.accounts.factories import (
+    MembershipFactory,
+    UserFactory,
+    security_events,
+    staff_member,
+    totp_code,
+    verified_client,
+)
 
 pytestmark = pytest.mark.django_db
 PASSWORD = "a-long-test-password-42"
@@ -122,7 +128,7 @@ def test_api_brute_force_is_locked_out_with_retry_after(settings):
     assert locked.status_code == 429
     assert locked.json()["code"] == "RATE_LIMIT_EXCEEDED"
     assert int(locked["Retry-After"]) > 0
-    assert SecurityEvent.objects.filter(action="sign_in.lockout").exists()
+    assert security_events("sign_in.lockout").exists()
 
 
 def test_passwords_are_hashed_with_argon2_outside_the_test_suite(tmp_path):

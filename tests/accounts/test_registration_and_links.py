@@ -9,10 +9,10 @@ from django.test import Client
 from django.utils import timezone
 
 from phb.accounts import services
-from phb.accounts.models import BreakGlassAccess, SecurityEvent, User, UserConsent, UserSession
+from phb.accounts.models import BreakGlassAccess, User, UserConsent, UserSession
 from phb.kernel.context import Ctx
 from phb.kernel.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from tests.accounts.factories import UserFactory, staff_member, verified_client
+from tests.accounts.factories import UserFactory, security_events, staff_member, verified_client
 
 pytestmark = pytest.mark.django_db
 PASSWORD = "a-long-test-password-42"
@@ -145,7 +145,7 @@ def test_changing_the_password_ends_the_other_sessions(org_a):
     assert response.status_code == 302
     assert here.get("/accounts/security/").status_code == 200
     assert elsewhere.get("/accounts/security/").status_code == 302  # signed out
-    assert SecurityEvent.objects.filter(action="password.change", user=user).exists()
+    assert security_events("password.change", user=user).exists()
 
 
 def test_a_password_reset_link_is_single_use_and_ends_all_sessions(org_a):
@@ -204,7 +204,7 @@ def test_break_glass_is_time_limited_notifies_privacy_and_waits_for_review(
     assert [m.to for m in mail.outbox] == [["privacy@example.org"]]
     assert "Unconscious" not in mail.outbox[0].body  # the reason stays in PHB
     assert services.break_glass_active(ctx=ctx, patient_id=patient_id) == access
-    assert SecurityEvent.objects.filter(action="break_glass.start", user_id=ctx.actor_id).exists()
+    assert security_events("break_glass.start", user_id=ctx.actor_id).exists()
 
 
 def test_break_glass_needs_a_reason(clinician_ctx):

@@ -6,8 +6,8 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from phb.accounts.models import SecurityEvent, UserSession
-from tests.accounts.factories import UserFactory, staff_member, totp_code
+from phb.accounts.models import UserSession
+from tests.accounts.factories import UserFactory, security_events, staff_member, totp_code
 
 pytestmark = pytest.mark.django_db
 PASSWORD = "a-long-test-password-42"
@@ -29,7 +29,7 @@ def test_wrong_password_and_unknown_email_get_the_same_answer(client, patient):
     assert wrong.status_code == unknown.status_code == 400
     errors = [r.context["form"].non_field_errors() for r in (wrong, unknown)]
     assert errors[0] == errors[1] == ["The email or password is not correct."]
-    assert SecurityEvent.objects.filter(action="sign_in.failure", outcome="failure").count() == 2
+    assert security_events("sign_in.failure", outcome="failure").count() == 2
 
 
 def test_a_patient_without_a_second_factor_signs_straight_in(client, patient):
@@ -74,7 +74,7 @@ def test_enrolment_confirms_an_authenticator_and_gives_ten_backup_codes(client, 
     assert len(done.context["codes"]) == 10
     assert TOTPDevice.objects.get(user=user).confirmed
     assert client.get("/accounts/security/").status_code == 200
-    assert SecurityEvent.objects.filter(action="mfa.enrol", user=user, outcome="success").exists()
+    assert security_events("mfa.enrol", user=user, outcome="success").exists()
 
 
 def test_staff_with_a_device_pass_the_second_step(client, org_a, settings):
@@ -163,7 +163,7 @@ def test_an_idle_staff_session_ends(client, org_a, settings):
     response = client.get("/accounts/security/")
     assert response.status_code == 302
     assert "timeout=1" in response["Location"]
-    assert SecurityEvent.objects.filter(action="session.idle_timeout", user=user).exists()
+    assert security_events("session.idle_timeout", user=user).exists()
 
 
 def test_a_patient_gets_longer_before_the_idle_timeout(client, patient, settings):

@@ -162,29 +162,6 @@ class UserSession(BaseModel):
         return f"{self.kind} session of {self.user_id}"
 
 
-class SecurityEvent(BaseModel):
-    """Sign-ins, failures, lockouts, second-factor and password changes, role changes, break-the-glass."""
-
-    action = models.CharField(max_length=80)
-    outcome = models.CharField(max_length=10, default="success")  # success | failure | denied
-    user = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    actor_id = models.UUIDField(null=True, blank=True)
-    organization_id = models.UUIDField(null=True, blank=True)
-    ip = models.GenericIPAddressField(null=True, blank=True)
-    user_agent = models.CharField(max_length=300, blank=True)
-    request_id = models.CharField(max_length=64, blank=True)
-    detail = models.JSONField(default=dict, blank=True)
-
-    class Meta:
-        indexes = [
-            models.Index(fields=["user", "created_at"], name="security_event_user"),
-            models.Index(fields=["action", "created_at"], name="security_event_action"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.action} ({self.outcome})"
-
-
 class ReviewStatus(models.TextChoices):
     PENDING = "pending", "Awaiting review"
     JUSTIFIED = "justified", "Justified"

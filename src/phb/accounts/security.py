@@ -1,17 +1,13 @@
 """Security events: the one place sign-ins, failures, lockouts, second-factor and password changes,
-role changes and break-the-glass are recorded. The audit trail takes these over by changing this
-function only."""
+role changes and break-the-glass are recorded. They are audit events (`accounts.<event>`) about a user."""
 
 from __future__ import annotations
 
 import uuid
 from typing import Any
 
-import structlog
-
+from phb.kernel import audit
 from phb.kernel.context import Ctx
-
-log = structlog.get_logger("phb.security")
 
 
 def record(
@@ -24,17 +20,12 @@ def record(
     **detail: Any,
 ) -> None:
     """Record a security event. `detail` must hold identifiers and codes only, never health data."""
-    from phb.accounts.models import SecurityEvent
-
-    SecurityEvent.objects.create(
-        action=action,
+    audit.record(
+        ctx,
+        f"accounts.{action}",
+        resource_type="accounts.User" if user_id else "",
+        resource_id=user_id or "",
         outcome=outcome,
-        user_id=user_id,
-        actor_id=ctx.actor_id,
-        organization_id=organization_id or ctx.organization_id,
-        ip=ctx.ip,
-        user_agent=ctx.user_agent[:300],
-        request_id=ctx.request_id,
-        detail=detail,
+        organization_id=organization_id,
+        **detail,
     )
-    log.info("security." + action, outcome=outcome, user_id=str(user_id) if user_id else None)

@@ -24,4 +24,5 @@ def _schedule(sender: Celery, **kwargs: object) -> None:
             "task": "kernel.dispatch_outbox",
             "schedule": settings.OUTBOX_DISPATCH_INTERVAL_SECONDS,
         },
+        "audit-seal": {"task": "kernel.seal_audit", "schedule": 30.0},
     }

@@ -92,3 +92,52 @@ def role_bypasses_rls(connection: Any) -> bool:
         cursor.execute("SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user")
         row = cursor.fetchone()
     return bool(row and row[0])
+
+
+class MakeAppendOnly(migrations.operations.base.Operation):
+    """On PostgreSQL, refuse UPDATE and DELETE of any row of a table (the audit trail).
+
+    The table's owner could still drop the trigger or truncate the table; separating ownership (a
+    dedicated owner role, the application granted INSERT and SELECT only) closes that, see README."""
+
+    reversible = True
+    reduces_to_sql = True
+
+    def __init__(self, model_name: str) -> None:
+        self.model_name = model_name
+
+    def state_forwards(self, app_label: str, state: Any) -> None:
+        pass
+
+    def database_forwards(self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any) -> None:
+        if schema_editor.connection.vendor != "postgresql":
+            return
+        table = to_state.apps.get_model(app_label, self.model_name)._meta.db_table
+        q = schema_editor.quote_name
+        schema_editor.execute(
+            "CREATE OR REPLACE FUNCTION phb_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+            "RAISE EXCEPTION 'the % table is append-only', TG_TABLE_NAME USING ERRCODE = 'insufficient_privilege'; "
+            "END $$",
+            params=None,  # the body's '%' is PL/pgSQL's placeholder, not the driver's
+        )
+        schema_editor.execute(
+            f"CREATE TRIGGER {q(table + '_append_only')} BEFORE UPDATE OR DELETE ON {q(table)} "
+            "FOR EACH ROW EXECUTE FUNCTION phb_refuse_change()"
+        )
+
+    def database_backwards(self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any) -> None:
+        if schema_editor.connection.vendor != "postgresql":
+            return
+        table = from_state.apps.get_model(app_label, self.model_name)._meta.db_table
+        q = schema_editor.quote_name
+        schema_editor.execute(f"DROP TRIGGER IF EXISTS {q(table + '_append_only')} ON {q(table)}")
+
+    def describe(self) -> str:
+        return f"Make {self.model_name} append-only"
+
+    @property
+    def migration_name_fragment(self) -> str:
+        return f"append_only_{self.model_name.lower()}"
+
+    def deconstruct(self) -> tuple[str, list[Any], dict[str, Any]]:
+        return (f"{__name__}.{type(self).__name__}", [self.model_name], {})

@@ -403,3 +403,74 @@ class OutboxDelivery(BaseModel):
 
     def __str__(self) -> str:
         return f"{self.handler} <- {self.event_id} ({self.status})"
+
+
+# --------------------------------------------------------------------------------------------------
+# Audit trail (kernel.audit writes and verifies it)
+# --------------------------------------------------------------------------------------------------
+
+
+class AuditQuerySet(ScopedQuerySet):
+    row_level_security = False  # append-only, never exposed unscoped; readers go through kernel.audit
+
+    def for_tenant(self, ctx: Ctx) -> Self:
+        if ctx.organization_id is None:
+            raise TenantRequired("audit queries need a context with an organization")
+        return self.filter(organization_id=ctx.organization_id)._across_tenants()
+
+    def for_patient(self, ctx: Ctx, *, patient_id: uuid.UUID) -> Self:
+        """Every organization's events about one patient: what the patient may see of their own record."""
+        return self.filter(patient_id=patient_id)._across_tenants()
+
+
+class AuditEvent(models.Model):
+    """Who did what to which record, when, from where, why, and with what outcome. Append-only."""
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    occurred_at = models.DateTimeField()
+    actor_id = models.UUIDField(null=True, blank=True)
+    actor_kind = models.CharField(max_length=10)
+    roles = models.CharField(max_length=300, blank=True)
+    organization_id = models.UUIDField(null=True, blank=True)
+    patient_id = models.UUIDField(null=True, blank=True)
+    action = models.CharField(max_length=100)
+    resource_type = models.CharField(max_length=60, blank=True)
+    resource_id = models.CharField(max_length=64, blank=True)
+    outcome = models.CharField(max_length=10)
+    purpose_of_use = models.CharField(max_length=20)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True)
+    request_id = models.CharField(max_length=64, blank=True)
+    reason = models.TextField(blank=True, help_text="The declared reason, for break-the-glass and system work.")
+    detail = models.JSONField(default=dict, blank=True)
+
+    objects = models.Manager.from_queryset(AuditQuerySet)()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["patient_id", "occurred_at"], name="audit_patient_time"),
+            models.Index(fields=["actor_id", "occurred_at"], name="audit_actor_time"),
+            models.Index(fields=["organization_id", "occurred_at"], name="audit_org_time"),
+            models.Index(fields=["occurred_at", "id"], name="audit_chain_order"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(outcome__in=["success", "denied", "error", "failure"]), name="audit_outcome_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.outcome} at {self.occurred_at}"
+
+
+class AuditChainLink(models.Model):
+    """The hash chain over audit events, written by the sealing task: one link per event, in order."""
+
+    position = models.BigIntegerField(primary_key=True)
+    event_id = models.UUIDField(unique=True)
+    event_hash = models.CharField(max_length=64)
+    chain_hash = models.CharField(max_length=64)
+    sealed_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"link {self.position}"

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from phb.kernel import events
+from phb.kernel import audit, events
 
 
 @shared_task(name="kernel.dispatch_outbox", ignore_result=True)
 def dispatch_outbox() -> dict[str, int]:
     """Deliver due outbox events (scheduled every few seconds, nudged after commits)."""
     return events.dispatch_due()
+
+
+@shared_task(name="kernel.seal_audit", ignore_result=True)
+def seal_audit() -> int:
+    """Append settled audit events to the hash chain (scheduled every 30 seconds)."""
+    return audit.seal()

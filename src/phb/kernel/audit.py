@@ -1,0 +1,221 @@
+"""The audit trail: one `record()` for every read and write of personal health information and every
+security event; a hash chain that makes any later change, deletion or insertion detectable.
+
+Durability: an audit row of a write is inserted in the writer's transaction and commits with it. An
+audit row of a read made outside any transaction is committed with `synchronous_commit = off` on
+PostgreSQL: the read does not wait for a disk sync, and a crash of the database server can lose at most
+the last few hundred milliseconds of read-audit rows (never a row of a write).
+
+Sealing (`seal()`, scheduled every 30 seconds): events older than a grace period (so that transactions
+in flight have committed) are appended to the chain in (time, id) order; each link stores the event's
+hash and `sha256(previous link ‖ event hash)`. `verify()` recomputes everything and names each altered,
+deleted or inserted event and each broken link.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import connection, models, transaction
+from django.utils import timezone
+
+from phb.kernel.context import Ctx
+
+GENESIS = "0" * 64
+SEAL_GRACE = dt.timedelta(seconds=60)
+_HASHED_FIELDS = (
+    "id",
+    "occurred_at",
+    "actor_id",
+    "actor_kind",
+    "roles",
+    "organization_id",
+    "patient_id",
+    "action",
+    "resource_type",
+    "resource_id",
+    "outcome",
+    "purpose_of_use",
+    "ip",
+    "user_agent",
+    "request_id",
+    "reason",
+    "detail",
+)
+
+
+def record(
+    ctx: Ctx,
+    action: str,
+    *,
+    target: models.Model | None = None,
+    patient_id: uuid.UUID | None = None,
+    outcome: str = "success",
+    resource_type: str = "",
+    resource_id: Any = "",
+    reason: str = "",
+    read: bool = False,
+    organization_id: uuid.UUID | None = None,
+    **detail: Any,
+) -> None:
+    """Record one audit event. `action` is "<app>.<entity>.<verb>"; `detail` holds ids and codes only."""
+    from phb.kernel.models import AuditEvent
+
+    if target is not None:
+        resource_type = resource_type or target._meta.label
+        resource_id = resource_id or target.pk
+    event = AuditEvent(
+        occurred_at=timezone.now(),
+        actor_id=ctx.actor_id,
+        actor_kind=ctx.actor_kind,
+        roles=",".join(sorted(ctx.roles)),
+        organization_id=organization_id or ctx.organization_id,
+        patient_id=patient_id,
+        action=action,
+        resource_type=resource_type,
+        resource_id=str(resource_id or ""),
+        outcome=outcome,
+        purpose_of_use=ctx.purpose_of_use,
+        ip=ctx.ip,
+        user_agent=ctx.user_agent[:300],
+        request_id=ctx.request_id,
+        reason=reason or ctx.system_reason or "",
+        detail=detail,
+    )
+    if read and connection.vendor == "postgresql" and not connection.in_atomic_block:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit = off")
+            event.save(force_insert=True)
+    else:
+        event.save(force_insert=True)
+
+
+def event_hash(values: dict[str, Any]) -> str:
+    canonical = {k: values[k] for k in _HASHED_FIELDS}
+    text = json.dumps(canonical, sort_keys=True, separators=(",", ":"), default=_json_default)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _json_default(value: Any) -> str:
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.UTC).isoformat()
+    return str(value)
+
+
+def _link_hash(previous: str, event: str) -> str:
+    return hashlib.sha256(f"{previous}{event}".encode()).hexdigest()
+
+
+def seal(*, now: dt.datetime | None = None, batch: int = 5000) -> int:
+    """Append events older than the grace period to the chain. Returns how many were sealed."""
+    from phb.kernel.models import AuditChainLink, AuditEvent
+
+    cutoff = (now or timezone.now()) - SEAL_GRACE
+    system = Ctx.system(reason="seal the audit chain")
+    sealed = 0
+    while True:
+        with transaction.atomic():
+            last = AuditChainLink.objects.select_for_update().order_by("-position").first()
+            events = AuditEvent.objects.for_system(system).filter(occurred_at__lte=cutoff)
+            if last is not None:
+                last_event = (
+                    AuditEvent.objects.for_system(system).filter(id=last.event_id).values("occurred_at").first()
+                )
+                if last_event is not None:
+                    events = events.filter(
+                        models.Q(occurred_at__gt=last_event["occurred_at"])
+                        | models.Q(occurred_at=last_event["occurred_at"], id__gt=last.event_id)
+                    )
+            rows = list(events.order_by("occurred_at", "id").values(*_HASHED_FIELDS)[:batch])
+            if not rows:
+                return sealed
+            position, previous = (last.position, last.chain_hash) if last else (0, GENESIS)
+            links = []
+            for row in rows:
+                position += 1
+                h = event_hash(row)
+                previous = _link_hash(previous, h)
+                links.append(
+                    AuditChainLink(
+                        position=position,
+                        event_id=row["id"],
+                        event_hash=h,
+                        chain_hash=previous,
+                        sealed_at=timezone.now(),
+                    )
+                )
+            AuditChainLink.objects.bulk_create(links)
+            sealed += len(links)
+
+
+@dataclass(frozen=True)
+class Problem:
+    kind: str  # altered | deleted | inserted | broken_link
+    event_id: str
+    position: int | None
+    detail: str
+
+    def __str__(self) -> str:
+        where = f" at chain position {self.position}" if self.position is not None else ""
+        return f"{self.kind}: event {self.event_id}{where} — {self.detail}"
+
+
+def verify(*, chunk: int = 10000) -> list[Problem]:
+    """Walk the whole chain; the first problem is the first broken place."""
+    from phb.kernel.models import AuditChainLink, AuditEvent
+
+    system = Ctx.system(reason="verify the audit chain")
+    problems: list[Problem] = []
+    previous = GENESIS
+    last_key: tuple[dt.datetime, uuid.UUID] | None = None
+    after = 0
+    while True:
+        links = list(AuditChainLink.objects.filter(position__gt=after).order_by("position")[:chunk])
+        if not links:
+            break
+        events = {
+            row["id"]: row
+            for row in AuditEvent.objects.for_system(system)
+            .filter(id__in=[link.event_id for link in links])
+            .values(*_HASHED_FIELDS)
+        }
+        for link in links:
+            if link.chain_hash != _link_hash(previous, link.event_hash):
+                problems.append(
+                    Problem(
+                        "broken_link",
+                        str(link.event_id),
+                        link.position,
+                        "the chain does not continue from the previous link",
+                    )
+                )
+            previous = link.chain_hash
+            row = events.get(link.event_id)
+            if row is None:
+                problems.append(Problem("deleted", str(link.event_id), link.position, "a sealed event is missing"))
+                continue
+            if event_hash(row) != link.event_hash:
+                problems.append(
+                    Problem("altered", str(link.event_id), link.position, "the event differs from what was sealed")
+                )
+            last_key = (row["occurred_at"], row["id"])
+        after = links[-1].position
+    # Events older than the last sealed one that are not in the chain were inserted behind the application.
+    if last_key is not None:
+        linked = AuditChainLink.objects.values("event_id")
+        strays = (
+            AuditEvent.objects.for_system(system)
+            .filter(models.Q(occurred_at__lt=last_key[0]) | models.Q(occurred_at=last_key[0], id__lt=last_key[1]))
+            .exclude(id__in=linked)
+            .order_by("occurred_at", "id")
+            .values_list("id", flat=True)
+        )
+        problems += [
+            Problem("inserted", str(i), None, "an event older than the sealed chain is not in it") for i in strays
+        ]
+    return problems
