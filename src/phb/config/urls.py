@@ -3,11 +3,12 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from phb.kernel import health
+from phb.kernel import audit_api, health
 
 api_v1 = [
     path("", include("phb.accounts.api_urls")),
     path("", include("phb.organizations.api_urls")),
+    path("audit/events/", audit_api.AuditEventListApi.as_view(), name="audit-events"),
 ]
 
 urlpatterns = [
