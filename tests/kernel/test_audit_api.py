@@ -101,3 +101,26 @@ def test_only_privacy_officers_may_ask(setting, org_a):
     response = verified_client(doctor).get(URL, {"patient": setting["patient"], "since": SINCE, "until": UNTIL})
     assert response.status_code == 403
     assert timezone.now()
+
+
+def test_fhir_export_is_a_bundle_of_valid_r4_audit_events(setting):
+    from fhir.resources.R4B.bundle import Bundle
+
+    response = setting["officer"].get(
+        "/api/v1/audit/events/fhir/", {"patient": setting["patient"], "since": SINCE, "until": UNTIL}
+    )
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("application/fhir+json")
+    body = response.json()
+    Bundle.model_validate(body)
+    assert body["total"] == 3
+    actions = {e["resource"]["action"] for e in body["entry"]}
+    assert actions == {"R", "C"}
+    first = body["entry"][0]["resource"]
+    assert first["entity"][0]["what"]["reference"] == f"Patient/{setting['patient']}"
+    emergency = next(
+        e["resource"]
+        for e in body["entry"]
+        if e["resource"]["agent"][0]["purposeOfUse"][0]["coding"][0]["code"] == "ETREAT"
+    )
+    assert any(x.get("description") == "collapsed in the waiting room" for x in emergency["entity"])

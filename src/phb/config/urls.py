@@ -3,12 +3,14 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from phb.interop.fhir.audit_api import AuditEventFhirExportApi
 from phb.kernel import audit_api, health
 
 api_v1 = [
     path("", include("phb.accounts.api_urls")),
     path("", include("phb.organizations.api_urls")),
     path("audit/events/", audit_api.AuditEventListApi.as_view(), name="audit-events"),
+    path("audit/events/fhir/", AuditEventFhirExportApi.as_view(), name="audit-events-fhir"),
 ]
 
 urlpatterns = [

@@ -219,3 +219,33 @@ def verify(*, chunk: int = 10000) -> list[Problem]:
             Problem("inserted", str(i), None, "an event older than the sealed chain is not in it") for i in strays
         ]
     return problems
+
+
+def search(
+    ctx: Ctx,
+    *,
+    since: dt.datetime,
+    until: dt.datetime,
+    patient_id: uuid.UUID | None = None,
+    actor_id: uuid.UUID | None = None,
+    action: str | None = None,
+    outcome: str | None = None,
+    break_glass: bool = False,
+) -> models.QuerySet[Any]:
+    """Events of `ctx`'s organization in [since, until) (never later than now), newest first."""
+    from phb.kernel.models import AuditEvent
+
+    events = AuditEvent.objects.for_tenant(ctx).filter(
+        occurred_at__gte=since, occurred_at__lt=min(until, timezone.now())
+    )
+    if patient_id:
+        events = events.filter(patient_id=patient_id)
+    if actor_id:
+        events = events.filter(actor_id=actor_id)
+    if action:
+        events = events.filter(action=action)
+    if outcome:
+        events = events.filter(outcome=outcome)
+    if break_glass:
+        events = events.filter(models.Q(purpose_of_use="ETREAT") | models.Q(action__startswith="accounts.break_glass."))
+    return events.order_by("-occurred_at", "-id")
