@@ -198,3 +198,37 @@ def test_security_events_flow_into_the_audit_trail(client):
     event = events().get(action="accounts.sign_in.failure")
     assert event.outcome == "failure"
     assert event.ip == "127.0.0.1"
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_the_audit_table_is_partitioned_by_month(org_a):
+    from phb.kernel import db
+
+    created = audit.ensure_partitions(months_ahead=2)
+    assert len(created) == 3
+    assert audit.ensure_partitions(months_ahead=2) == []
+    make_events(2, org_a)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT relkind FROM pg_class WHERE relname = 'kernel_auditevent'")
+        assert cursor.fetchone()[0] == "p"
+        cursor.execute("SELECT count(*) FROM ONLY kernel_auditevent_default")
+        assert cursor.fetchone()[0] == 0  # this month's rows went to this month's partition
+        cursor.execute(f"SELECT count(*) FROM {created[0]}")
+        assert cursor.fetchone()[0] == 2
+    assert db.ensure_month_partitions(connection, "kernel_auditevent", months_ahead=0) == []
+
+
+def test_retention_may_not_be_shortened_below_six_years(tmp_path):
+    import subprocess
+    import sys
+
+    code = "import django, os; os.environ['DJANGO_SETTINGS_MODULE'] = 'phb.config.settings'; django.setup()"
+    env = {**os.environ, "PHB_VAR_DIR": str(tmp_path), "AUDIT_RETENTION_YEARS": "5"}
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    assert "AUDIT_RETENTION_YEARS" in result.stderr
+
+
+def test_the_retention_cutoff_is_at_least_six_years_back():
+    assert timezone.now() - audit.retention_cutoff() >= dt.timedelta(days=6 * 365)

@@ -25,4 +25,5 @@ def _schedule(sender: Celery, **kwargs: object) -> None:
             "schedule": settings.OUTBOX_DISPATCH_INTERVAL_SECONDS,
         },
         "audit-seal": {"task": "kernel.seal_audit", "schedule": 30.0},
+        "audit-partitions": {"task": "kernel.audit_partitions", "schedule": 86400.0},
     }

@@ -190,6 +190,10 @@ OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="PHB")
 OTP_EMAIL_TOKEN_VALIDITY = 600
 OTP_EMAIL_SUBJECT = "Your PHB sign-in code"
 OTP_EMAIL_BODY_TEMPLATE = "Your PHB sign-in code is {{ token }}. It expires in 10 minutes. If you did not try to sign in, change your password."
+# Audit events are kept at least six years (HIPAA); a shorter setting is refused.
+AUDIT_RETENTION_YEARS = env.int("AUDIT_RETENTION_YEARS", default=6)
+if AUDIT_RETENTION_YEARS < 6:
+    raise SystemExit("AUDIT_RETENTION_YEARS may not be less than 6")
 STEP_UP_MINUTES = env.int("STEP_UP_MINUTES", default=30)
 BREAK_GLASS_HOURS = env.float("BREAK_GLASS_HOURS", default=4.0)
 

@@ -249,3 +249,18 @@ def search(
     if break_glass:
         events = events.filter(models.Q(purpose_of_use="ETREAT") | models.Q(action__startswith="accounts.break_glass."))
     return events.order_by("-occurred_at", "-id")
+
+
+def ensure_partitions(*, months_ahead: int = 3) -> list[str]:
+    """Monthly partitions of the audit table for this month and the next ones (PostgreSQL)."""
+    from phb.kernel.db import ensure_month_partitions
+    from phb.kernel.models import AuditEvent
+
+    return ensure_month_partitions(connection, AuditEvent._meta.db_table, months_ahead=months_ahead)
+
+
+def retention_cutoff() -> dt.datetime:
+    """Events older than this may be archived (whole monthly partitions); younger ones never."""
+    from django.conf import settings
+
+    return timezone.now() - dt.timedelta(days=round(365.25 * settings.AUDIT_RETENTION_YEARS))

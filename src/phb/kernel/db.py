@@ -141,3 +141,80 @@ class MakeAppendOnly(migrations.operations.base.Operation):
 
     def deconstruct(self) -> tuple[str, list[Any], dict[str, Any]]:
         return (f"{__name__}.{type(self).__name__}", [self.model_name], {})
+
+
+class PartitionByMonth(migrations.operations.base.Operation):
+    """On PostgreSQL, rebuild a (new, empty) table as partitioned by month on `column`, with a default
+    partition; `kernel.db.ensure_month_partitions` adds the monthly partitions ahead of time. The
+    primary key becomes (pk, column), as PostgreSQL requires; Django still addresses rows by pk."""
+
+    reversible = False
+    reduces_to_sql = True
+
+    def __init__(self, model_name: str, column: str) -> None:
+        self.model_name, self.column = model_name, column
+
+    def state_forwards(self, app_label: str, state: Any) -> None:
+        pass
+
+    def database_forwards(self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any) -> None:
+        if schema_editor.connection.vendor != "postgresql":
+            return
+        model = to_state.apps.get_model(app_label, self.model_name)
+        table, q = model._meta.db_table, schema_editor.quote_name
+        pk = model._meta.pk.column
+        with schema_editor.connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT indexdef FROM pg_indexes WHERE tablename = %s AND indexname NOT LIKE %s", [table, "%_pkey"]
+            )
+            indexes = [row[0] for row in cursor.fetchall()]
+        schema_editor.execute(
+            f"CREATE TABLE {q(table + '_partitioned')} (LIKE {q(table)} INCLUDING DEFAULTS INCLUDING CONSTRAINTS) "
+            f"PARTITION BY RANGE ({q(self.column)})"
+        )
+        schema_editor.execute(f"DROP TABLE {q(table)}")
+        schema_editor.execute(f"ALTER TABLE {q(table + '_partitioned')} RENAME TO {q(table)}")
+        schema_editor.execute(f"ALTER TABLE {q(table)} ADD PRIMARY KEY ({q(pk)}, {q(self.column)})")
+        for statement in indexes:  # recreated on the partitioned parent, inherited by every partition
+            schema_editor.execute(statement.replace("CREATE UNIQUE INDEX", "CREATE INDEX"), params=None)
+        schema_editor.execute(f"CREATE TABLE {q(table + '_default')} PARTITION OF {q(table)} DEFAULT")
+
+    def database_backwards(self, *args: Any) -> None:
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        return f"Partition {self.model_name} by month of {self.column}"
+
+    def deconstruct(self) -> tuple[str, list[Any], dict[str, Any]]:
+        return (f"{__name__}.{type(self).__name__}", [self.model_name, self.column], {})
+
+
+def ensure_month_partitions(connection: Any, table: str, *, months_ahead: int = 3, start: Any = None) -> list[str]:
+    """Create the monthly partitions of `table` from `start`'s month (default: this month) to
+    `months_ahead` months later, when missing. Returns the partitions created. Run ahead of time (the
+    scheduler does, daily): a month whose rows already fell into the default partition cannot get its own."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    if connection.vendor != "postgresql":
+        return []
+    first = (start or timezone.now()).date().replace(day=1)
+    created = []
+    q = connection.ops.quote_name
+    for i in range(months_ahead + 1):
+        year, month = divmod(first.month - 1 + i, 12)
+        lower = dt.date(first.year + year, month + 1, 1)
+        upper = dt.date(lower.year + (lower.month == 12), lower.month % 12 + 1, 1)
+        name = f"{table}_{lower:%Y_%m}"
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1 FROM pg_class WHERE relname = %s", [name])
+            if cursor.fetchone():
+                continue
+            # Dates are formatted by us (no user input): DDL takes no bound parameters.
+            cursor.execute(
+                f"CREATE TABLE {q(name)} PARTITION OF {q(table)} "
+                f"FOR VALUES FROM ('{lower.isoformat()}') TO ('{upper.isoformat()}')"
+            )
+        created.append(name)
+    return created

@@ -17,3 +17,9 @@ def dispatch_outbox() -> dict[str, int]:
 def seal_audit() -> int:
     """Append settled audit events to the hash chain (scheduled every 30 seconds)."""
     return audit.seal()
+
+
+@shared_task(name="kernel.audit_partitions", ignore_result=True)
+def audit_partitions() -> list[str]:
+    """Create next months' audit partitions ahead of time (daily)."""
+    return audit.ensure_partitions()

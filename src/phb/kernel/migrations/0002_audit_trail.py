@@ -64,6 +64,7 @@ class Migration(migrations.Migration):
                 ],
             },
         ),
+        phb.kernel.db.PartitionByMonth("AuditEvent", "occurred_at"),
         phb.kernel.db.MakeAppendOnly("AuditEvent"),
         phb.kernel.db.MakeAppendOnly("AuditChainLink"),
     ]
