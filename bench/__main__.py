@@ -13,7 +13,7 @@ import os
 import sys
 from typing import Any
 
-WORKLOADS = {"org_fetch": "bench.workloads.org_fetch"}
+WORKLOADS = {"org_fetch": "bench.workloads.org_fetch", "audit_queries": "bench.workloads.audit_queries"}
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/phb_bench"
 
 
@@ -87,12 +87,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"running {name} ...", file=sys.stderr)
         module = importlib.import_module(WORKLOADS[name])
         try:
-            workload = module.build(url)
+            built = module.build(url)
         except Exception as exc:  # fixtures or a variant could not be prepared: report it, run the rest
             description = (module.__doc__ or name).strip().splitlines()[0]
             reports.append(runner.failed(name, description, f"setup: {type(exc).__name__}: {exc}"))
             continue
-        reports.append(runner.run_workload(workload, pairs=args.pairs, iterations=args.iterations))
+        for workload in built if isinstance(built, list) else [built]:
+            iterations = max(5, args.iterations // getattr(module, "ITERATION_DIVISOR", 1))
+            reports.append(runner.run_workload(workload, pairs=args.pairs, iterations=iterations))
     report = {
         "environment": runner.environment({"postgresql": pg_version, "psycopg": psycopg.__version__}),
         "pairs": args.pairs,

@@ -205,16 +205,16 @@ def test_security_events_flow_into_the_audit_trail(client):
 def test_the_audit_table_is_partitioned_by_month(org_a):
     from phb.kernel import db
 
-    created = audit.ensure_partitions(months_ahead=2)
-    assert len(created) == 3
-    assert audit.ensure_partitions(months_ahead=2) == []
+    assert audit.ensure_partitions(months_ahead=3) == []  # the migration made them already
+    created = audit.ensure_partitions(months_ahead=5)
+    assert len(created) == 2
     make_events(2, org_a)
     with connection.cursor() as cursor:
         cursor.execute("SELECT relkind FROM pg_class WHERE relname = 'kernel_auditevent'")
         assert cursor.fetchone()[0] == "p"
         cursor.execute("SELECT count(*) FROM ONLY kernel_auditevent_default")
         assert cursor.fetchone()[0] == 0  # this month's rows went to this month's partition
-        cursor.execute(f"SELECT count(*) FROM {created[0]}")
+        cursor.execute(f"SELECT count(*) FROM kernel_auditevent_{timezone.now():%Y_%m}")
         assert cursor.fetchone()[0] == 2
     assert db.ensure_month_partitions(connection, "kernel_auditevent", months_ahead=0) == []
 

@@ -178,6 +178,8 @@ class PartitionByMonth(migrations.operations.base.Operation):
         for statement in indexes:  # recreated on the partitioned parent, inherited by every partition
             schema_editor.execute(statement.replace("CREATE UNIQUE INDEX", "CREATE INDEX"), params=None)
         schema_editor.execute(f"CREATE TABLE {q(table + '_default')} PARTITION OF {q(table)} DEFAULT")
+        # This month's and the next three months' partitions now, before any row can land in the default.
+        ensure_month_partitions(schema_editor.connection, table, months_ahead=3)
 
     def database_backwards(self, *args: Any) -> None:
         raise NotImplementedError
