@@ -343,3 +343,27 @@ class PasswordResetApi(PhbApiView):
         return Response(
             {"detail": "If the address has an account, a link is on its way."}, status=status.HTTP_202_ACCEPTED
         )
+
+
+class AnomalyFlagOutput(serializers.Serializer):
+    id = serializers.UUIDField()
+    kind = serializers.CharField()
+    day = serializers.DateField()
+    user = serializers.UUIDField(source="user_id")
+    detail = serializers.JSONField()
+
+
+class AnomalyFlagListApi(PhbApiView):
+    """The privacy officer's daily signals for their organization, newest first."""
+
+    required_permission = "audit.event.view"
+
+    @extend_schema(responses=AnomalyFlagOutput(many=True), summary="Privacy signals (unusual access)")
+    def get(self, request: Request) -> Response:
+        from phb.accounts.models import AnomalyFlag
+        from phb.kernel.api import PagePagination
+
+        flags = AnomalyFlag.objects.for_tenant(self.ctx).filter(dismissed_at__isnull=True).order_by("-day", "kind")
+        paginator = PagePagination()
+        page = paginator.paginate_queryset(flags, request, view=self)
+        return paginator.get_paginated_response(AnomalyFlagOutput(page, many=True).data)

@@ -13,6 +13,7 @@ urlpatterns = [
     path("auth/register/", api.RegisterApi.as_view(), name="auth-register"),
     path("auth/verify-email/", api.VerifyEmailApi.as_view(), name="auth-verify-email"),
     path("auth/me/", api.MeApi.as_view(), name="auth-me"),
+    path("privacy/anomalies/", api.AnomalyFlagListApi.as_view(), name="privacy-anomalies"),
     path("auth/password-reset/", api.PasswordResetApi.as_view(), name="auth-password-reset"),
     path("break-glass/", api.BreakGlassApi.as_view(), name="break-glass"),
     path("break-glass/<str:access_id>/review/", api.BreakGlassReviewApi.as_view(), name="break-glass-review"),

@@ -194,3 +194,29 @@ class BreakGlassAccess(TenantModel):
 
     def __str__(self) -> str:
         return f"break-glass {self.user_id} -> {self.patient_id}"
+
+
+class AnomalyKind(models.TextChoices):
+    UNUSUAL_VOLUME = "unusual_volume", "Opened far more patient records than usual"
+    AFTER_HOURS = "after_hours", "Opened patient records outside working hours"
+    BREAK_GLASS_UNREVIEWED = "break_glass_unreviewed", "Emergency access not reviewed within a day"
+
+
+class AnomalyFlag(TenantModel):
+    """A daily signal for the privacy officer to look at; not a verdict."""
+
+    kind = models.CharField(max_length=30, choices=AnomalyKind.choices)
+    day = models.DateField()
+    user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    detail = models.JSONField(default=dict, blank=True)
+    dismissed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "kind", "day", "user"], name="anomaly_once_a_day"),
+            models.CheckConstraint(condition=models.Q(kind__in=AnomalyKind.values), name="anomaly_kind_valid"),
+        ]
+        indexes = [models.Index(fields=["organization", "day"], name="anomaly_org_day")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.user_id} {self.day}"
