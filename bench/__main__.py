@@ -13,7 +13,11 @@ import os
 import sys
 from typing import Any
 
-WORKLOADS = {"org_fetch": "bench.workloads.org_fetch", "audit_queries": "bench.workloads.audit_queries"}
+WORKLOADS = {
+    "org_fetch": "bench.workloads.org_fetch",
+    "audit_queries": "bench.workloads.audit_queries",
+    "audited_reads": "bench.workloads.audited_reads",
+}
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/phb_bench"
 
 
