@@ -24,16 +24,24 @@ TENANT_PREDICATE = (
 )
 
 
-class EnableRowLevelSecurity(migrations.operations.base.Operation):
+class PostgresTableOperation(migrations.operations.base.Operation):
+    """A PostgreSQL-only change to one model's table, recorded in migrations; nothing on SQLite."""
+
     reversible = True
     reduces_to_sql = True
 
-    def __init__(self, model_name: str) -> None:
+    def __init__(self, model_name: str, *args: Any) -> None:
         self.model_name = model_name
+        self.args = args
 
     def state_forwards(self, app_label: str, state: Any) -> None:
-        pass
+        pass  # the table's shape in Django's state does not change
 
+    def deconstruct(self) -> tuple[str, list[Any], dict[str, Any]]:
+        return (f"{__name__}.{type(self).__name__}", [self.model_name, *self.args], {})
+
+
+class EnableRowLevelSecurity(PostgresTableOperation):
     def _table(self, app_label: str, state: Any) -> str:
         return state.apps.get_model(app_label, self.model_name)._meta.db_table
 
@@ -61,9 +69,6 @@ class EnableRowLevelSecurity(migrations.operations.base.Operation):
     @property
     def migration_name_fragment(self) -> str:
         return f"rls_{self.model_name.lower()}"
-
-    def deconstruct(self) -> tuple[str, list[Any], dict[str, Any]]:
-        return (f"{__name__}.{type(self).__name__}", [self.model_name], {})
 
 
 def tables_without_rls(connection: Any, tables: list[str]) -> list[str]:
@@ -94,20 +99,11 @@ def role_bypasses_rls(connection: Any) -> bool:
     return bool(row and row[0])
 
 
-class MakeAppendOnly(migrations.operations.base.Operation):
+class MakeAppendOnly(PostgresTableOperation):
     """On PostgreSQL, refuse UPDATE and DELETE of any row of a table (the audit trail).
 
     The table's owner could still drop the trigger or truncate the table; separating ownership (a
     dedicated owner role, the application granted INSERT and SELECT only) closes that, see README."""
-
-    reversible = True
-    reduces_to_sql = True
-
-    def __init__(self, model_name: str) -> None:
-        self.model_name = model_name
-
-    def state_forwards(self, app_label: str, state: Any) -> None:
-        pass
 
     def database_forwards(self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any) -> None:
         if schema_editor.connection.vendor != "postgresql":
@@ -139,23 +135,17 @@ class MakeAppendOnly(migrations.operations.base.Operation):
     def migration_name_fragment(self) -> str:
         return f"append_only_{self.model_name.lower()}"
 
-    def deconstruct(self) -> tuple[str, list[Any], dict[str, Any]]:
-        return (f"{__name__}.{type(self).__name__}", [self.model_name], {})
 
-
-class PartitionByMonth(migrations.operations.base.Operation):
+class PartitionByMonth(PostgresTableOperation):
     """On PostgreSQL, rebuild a (new, empty) table as partitioned by month on `column`, with a default
     partition; `kernel.db.ensure_month_partitions` adds the monthly partitions ahead of time. The
     primary key becomes (pk, column), as PostgreSQL requires; Django still addresses rows by pk."""
 
     reversible = False
-    reduces_to_sql = True
 
     def __init__(self, model_name: str, column: str) -> None:
-        self.model_name, self.column = model_name, column
-
-    def state_forwards(self, app_label: str, state: Any) -> None:
-        pass
+        super().__init__(model_name, column)
+        self.column = column
 
     def database_forwards(self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any) -> None:
         if schema_editor.connection.vendor != "postgresql":
@@ -186,9 +176,6 @@ class PartitionByMonth(migrations.operations.base.Operation):
 
     def describe(self) -> str:
         return f"Partition {self.model_name} by month of {self.column}"
-
-    def deconstruct(self) -> tuple[str, list[Any], dict[str, Any]]:
-        return (f"{__name__}.{type(self).__name__}", [self.model_name, self.column], {})
 
 
 def ensure_month_partitions(connection: Any, table: str, *, months_ahead: int = 3, start: Any = None) -> list[str]:
