@@ -139,3 +139,16 @@ def test_passwords_are_hashed_with_argon2_outside_the_test_suite(tmp_path):
     env = {**os.environ, "PHB_VAR_DIR": str(tmp_path)}
     result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
     assert result.stdout.startswith("argon2$argon2id$"), result.stderr
+
+
+@pytest.mark.urls(__name__)
+def test_a_patient_without_an_authenticator_steps_up_with_an_emailed_code(client):
+    patient = UserFactory(email_verified_at=timezone.now())
+    client.post("/accounts/sign-in/", {"email": patient.email, "password": PASSWORD})
+    first = client.get("/chart/")
+    assert first["Location"].startswith("/accounts/step-up/")
+    assert client.get(first["Location"]).status_code == 200
+    client.post(first["Location"], {"send_email": "1"})
+    code = re.search(r"\b(\d{6})\b", mail.outbox[-1].body).group(1)
+    assert client.post("/accounts/step-up/?next=/chart/", {"code": code, "next": "/chart/"})["Location"] == "/chart/"
+    assert client.get("/chart/").content == b"the chart"

@@ -336,9 +336,9 @@ class PasswordResetConfirm(auth_views.PasswordResetConfirmView):
 def step_up_view(request: HttpRequest) -> HttpResponse:
     """Ask for a fresh code before a medical record opens; come back to the page afterwards."""
     user: User = request.user  # type: ignore[assignment]
-    if not mfa.has_confirmed_device(user):
-        return redirect(f"{reverse('accounts:mfa-enrol')}?next={safe_next(request)}")
     allow_email = policies.may_use_email_codes(user)
+    if not mfa.has_confirmed_device(user) and not allow_email:
+        return redirect(f"{reverse('accounts:mfa-enrol')}?next={safe_next(request)}")
     form = forms.CodeForm(request.POST or None)
     if request.method == "POST" and request.POST.get("send_email") and allow_email:
         mfa.email_code_send(user)
