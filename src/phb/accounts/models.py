@@ -14,6 +14,7 @@ from phb.accounts.roles import staff_role_codes
 from phb.kernel.context import Ctx
 from phb.kernel.crypto import EncryptedTextField
 from phb.kernel.models import BaseModel, TenantManager, TenantModel, TenantQuerySet
+from phb.kernel.validators import validate_phone
 
 
 class UserManager(BaseUserManager["User"]):
@@ -37,18 +38,6 @@ class Gender(models.TextChoices):
     MALE = "male", "Male"
     OTHER = "other", "Other"
     UNKNOWN = "unknown", "Prefer not to say"
-
-
-def validate_phone(value: str) -> None:
-    """An international number (E.164, "+234 803 123 4567"), checked against the numbering plan."""
-    import phonenumbers
-
-    try:
-        number = phonenumbers.parse(value, None)
-    except phonenumbers.NumberParseException as exc:
-        raise ValidationError("enter the phone number in international form, e.g. +234 803 123 4567") from exc
-    if not phonenumbers.is_valid_number(number):
-        raise ValidationError("this is not a valid phone number")
 
 
 class User(BaseModel, AbstractBaseUser, PermissionsMixin):

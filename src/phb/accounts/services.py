@@ -93,7 +93,7 @@ def patient_register(
             ],
         )
     if fields.get("phone"):
-        from phb.accounts.models import validate_phone
+        from phb.kernel.validators import validate_phone
 
         try:
             validate_phone(fields["phone"])

@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "phb.kernel",
     "phb.accounts",
     "phb.organizations",
+    "phb.patients",
     "phb.interop",
     "phb.web",
     "phb.demo",

@@ -4,10 +4,10 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
-import phb.accounts.models
 import phb.kernel.crypto
 import phb.kernel.db
 import phb.kernel.ids
+import phb.kernel.validators
 
 
 class Migration(migrations.Migration):
@@ -25,7 +25,7 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name="user",
             name="phone",
-            field=models.CharField(blank=True, max_length=32, validators=[phb.accounts.models.validate_phone]),
+            field=models.CharField(blank=True, max_length=32, validators=[phb.kernel.validators.validate_phone]),
         ),
         migrations.CreateModel(
             name="BreakGlassAccess",

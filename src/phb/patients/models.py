@@ -1,0 +1,159 @@
+"""The patient registry: one Patient per person across the platform (global), registrations with the
+organizations they use (tenant-owned), emergency contacts and insurance."""
+
+from __future__ import annotations
+
+from django.db import models
+
+from phb.kernel.crypto import EncryptedTextField
+from phb.kernel.models import BaseModel, TenantModel
+from phb.kernel.validators import validate_phone
+
+
+class Sex(models.TextChoices):
+    FEMALE = "female", "Female"
+    MALE = "male", "Male"
+    INTERSEX = "intersex", "Intersex"
+    UNKNOWN = "unknown", "Unknown"
+
+
+class BloodType(models.TextChoices):
+    A_POS = "A+", "A+"
+    A_NEG = "A-", "A-"
+    B_POS = "B+", "B+"
+    B_NEG = "B-", "B-"
+    AB_POS = "AB+", "AB+"
+    AB_NEG = "AB-", "AB-"
+    O_POS = "O+", "O+"
+    O_NEG = "O-", "O-"
+
+
+class MaritalStatus(models.TextChoices):
+    SINGLE = "single", "Single"
+    MARRIED = "married", "Married"
+    DIVORCED = "divorced", "Divorced"
+    WIDOWED = "widowed", "Widowed"
+    SEPARATED = "separated", "Separated"
+    UNKNOWN = "unknown", "Unknown"
+
+
+class Patient(BaseModel):
+    """A person who receives care. Not tenant-owned: organizations reach a patient through a registration."""
+
+    hpn = models.CharField("HPN", max_length=11, unique=True, editable=False)
+    given_name = models.CharField(max_length=100)
+    family_name = models.CharField(max_length=100)
+    other_names = models.CharField(max_length=200, blank=True)
+    birth_date = models.DateField(null=True, blank=True)
+    birth_date_estimated = models.BooleanField(default=False, help_text="Derived from a stated age, not a record.")
+    sex = models.CharField(max_length=10, choices=Sex.choices, default=Sex.UNKNOWN)
+    gender_identity = models.CharField(max_length=50, blank=True)
+    phone = models.CharField(max_length=32, blank=True, validators=[validate_phone])
+    email = models.EmailField(blank=True)
+    country = models.CharField(max_length=2, default="NG")
+    state = models.CharField(max_length=100, blank=True)
+    city = models.CharField(max_length=100, blank=True)
+    address_line = models.CharField(max_length=300, blank=True)
+    preferred_language = models.CharField(max_length=10, default="en")
+    secondary_language = models.CharField(max_length=10, blank=True)
+    marital_status = models.CharField(max_length=10, choices=MaritalStatus.choices, default=MaritalStatus.UNKNOWN)
+    occupation = models.CharField(max_length=100, blank=True)
+    blood_type = models.CharField(max_length=3, choices=BloodType.choices, blank=True)
+    deceased = models.BooleanField(default=False)
+    deceased_on = models.DateField(null=True, blank=True)
+    # National identifiers: encrypted, found by exact match through their blind index (NULL when absent,
+    # so that no two patients ever "share" an empty identifier).
+    nin = EncryptedTextField(null=True, blank=True)
+    nin_index = models.CharField(max_length=64, null=True, blank=True, db_index=True, editable=False)  # noqa: DJ001
+    passport = EncryptedTextField(null=True, blank=True)
+    passport_index = models.CharField(max_length=64, null=True, blank=True, db_index=True, editable=False)  # noqa: DJ001
+    ssn = EncryptedTextField(null=True, blank=True)
+    ssn_index = models.CharField(max_length=64, null=True, blank=True, db_index=True, editable=False)  # noqa: DJ001
+    user = models.OneToOneField("accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["family_name", "given_name"], name="patient_name"),
+            models.Index(fields=["birth_date"], name="patient_birth_date"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(deceased=True) | models.Q(deceased_on__isnull=True),
+                name="patient_deceased_date_only_if_deceased",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"patient {self.hpn}"
+
+
+class EmergencyContact(BaseModel):
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="emergency_contacts")
+    name = models.CharField(max_length=200)
+    relationship = models.CharField(max_length=50)
+    phone = models.CharField(max_length=32)
+    is_next_of_kin = models.BooleanField(default=False)
+
+    def __str__(self) -> str:
+        return f"contact of {self.patient_id}"
+
+
+class InsurancePolicy(BaseModel):
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="insurance_policies")
+    insurer = models.CharField(max_length=200)
+    scheme = models.CharField(max_length=200, blank=True)
+    member_id = EncryptedTextField()
+    valid_from = models.DateField(null=True, blank=True)
+    valid_to = models.DateField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "insurance policies"
+
+    def __str__(self) -> str:
+        return f"policy of {self.patient_id}"
+
+
+class RegistrationStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
+
+
+class PatientRegistration(TenantModel):
+    """A patient registered with an organization, with that organization's medical record number."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="+")
+    mrn = models.CharField("MRN", max_length=20)
+    status = models.CharField(max_length=10, choices=RegistrationStatus.choices, default=RegistrationStatus.PENDING)
+    rejection_reason = models.TextField(blank=True)
+    is_primary = models.BooleanField(default=False)
+    decided_by = models.ForeignKey("accounts.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "mrn"], name="registration_mrn_unique_in_organization"),
+            models.UniqueConstraint(fields=["organization", "patient"], name="registration_once_per_organization"),
+            models.UniqueConstraint(
+                fields=["patient"], condition=models.Q(is_primary=True), name="registration_one_primary_per_patient"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status__in=RegistrationStatus.values), name="registration_status_valid"
+            ),
+        ]
+        indexes = [models.Index(fields=["organization", "status", "created_at"], name="registration_queue")]
+
+    def __str__(self) -> str:
+        return f"{self.mrn} ({self.status})"
+
+
+class MrnCounter(TenantModel):
+    """The last MRN number given by an organization (one row each, locked while a number is drawn)."""
+
+    last = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["organization"], name="mrn_counter_one_per_organization")]
+
+    def __str__(self) -> str:
+        return f"MRN counter {self.last}"
