@@ -157,3 +157,51 @@ class MrnCounter(TenantModel):
 
     def __str__(self) -> str:
         return f"MRN counter {self.last}"
+
+
+class ConsentKind(models.TextChoices):
+    TERMS = "terms", "Terms of service"
+    DATA_PROCESSING = "data_processing", "Processing of health data"
+    PRIVACY = "privacy", "Privacy notice (NDPR, GDPR, HIPAA)"
+    SHARING = "sharing", "Sharing with another organization"
+    RESEARCH = "research", "Research use"
+    MARKETING = "marketing", "Marketing"
+
+
+class DataCategory(models.TextChoices):
+    ALL = "all", "All of my record"
+    DEMOGRAPHICS = "demographics", "Demographics"
+    ENCOUNTERS = "encounters", "Visits and notes"
+    MEDICATIONS = "medications", "Medications"
+    LABORATORY = "laboratory", "Laboratory results"
+    IMAGING = "imaging", "Imaging"
+    WOMENS_HEALTH = "womens_health", "Women's health"
+
+
+class Consent(BaseModel):
+    """A dated, versioned, withdrawable consent of a patient, with its scope: for sharing, which
+    organization may receive which categories of data (no organization: any organization)."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="consents")
+    kind = models.CharField(max_length=20, choices=ConsentKind.choices)
+    version = models.CharField(max_length=20)
+    granted_at = models.DateTimeField()
+    granted_by = models.UUIDField(null=True, blank=True, help_text="The user who recorded it (the patient or staff).")
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
+    withdrawn_by = models.UUIDField(null=True, blank=True)
+    from_organization_id = models.UUIDField(
+        null=True, blank=True, help_text="Sharing: data held by this one (any if empty)."
+    )
+    to_organization_id = models.UUIDField(
+        null=True, blank=True, help_text="Sharing: may go to this one (any if empty)."
+    )
+    categories = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["patient", "kind"], name="consent_patient_kind")]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(kind__in=ConsentKind.values), name="patient_consent_kind_valid")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} v{self.version}"
