@@ -2,6 +2,7 @@
 
 import datetime as dt
 import uuid
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -79,3 +80,21 @@ def test_unknown_kinds_and_categories_are_refused(patient, kind, categories):
     p, ctx = patient
     with pytest.raises(ValidationFailed):
         consents.consent_grant(ctx=ctx, patient_id=p.id, kind=kind, version="1", categories=categories)
+
+
+def test_opening_the_record_of_a_namesake_is_flagged(org_a):
+    from phb.accounts.models import AnomalyFlag
+    from phb.kernel import audit
+    from phb.patients.anomalies import same_family_name_flags
+
+    nurse, other = UserFactory(full_name="Ngozi Okafor"), UserFactory(full_name="Aisha Bello")
+    relative = services.patient_create(
+        ctx=Ctx.system(reason="t"), given_name="Emeka", family_name="Okafor", birth_date=dt.date(1960, 1, 1)
+    )
+    for user in (nurse, other):
+        audit.record(Ctx(actor_id=user.id, organization_id=org_a.id), "clinical.chart.read", patient_id=relative.id)
+    ctx = Ctx.system(reason="t", organization_id=org_a.id)
+    today_in_lagos = dt.datetime.now(ZoneInfo("Africa/Lagos")).date()
+    assert same_family_name_flags(ctx=ctx, day=today_in_lagos) == 1
+    flag = AnomalyFlag.objects.for_tenant(ctx).get()
+    assert (flag.kind, flag.user_id, flag.detail["patients"]) == ("same_family_name", nurse.id, [str(relative.id)])

@@ -4,7 +4,8 @@
   daily count over the previous 30 days);
 - after hours: a user opened patient records between 20:00 and 07:00 in the organization's time zone;
 - break-the-glass not reviewed within a day.
-(Access to a patient sharing the user's family name arrives with the patient registry.)
+(Access to a patient sharing the user's family name is flagged by the patient registry, which knows
+patients' names, through `flag_record`.)
 """
 
 from __future__ import annotations
@@ -95,3 +96,22 @@ def flag_yesterday_everywhere() -> int:
         yesterday = dt.datetime.now(ZoneInfo(organization.timezone)).date() - dt.timedelta(days=1)
         count += len(flags_for_day(ctx=system.for_organization(organization.id), day=yesterday))
     return count
+
+
+def flag_record(*, ctx: Ctx, kind: str, day: dt.date, user_id: uuid.UUID, detail: dict[str, object]) -> AnomalyFlag:
+    """Record (idempotently) a flag computed by another app."""
+    flag, _ = AnomalyFlag.objects.for_tenant(ctx).update_or_create(
+        organization_id=ctx.organization_id, kind=kind, day=day, user_id=user_id, defaults={"detail": detail}
+    )
+    return flag
+
+
+def user_family_names(user_ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """The last word of each user's full name, lower-cased (how staff names are held today)."""
+    from phb.accounts.models import User
+
+    return {
+        u.id: u.full_name.strip().split()[-1].lower()
+        for u in User.objects.filter(id__in=user_ids)
+        if u.full_name.strip()
+    }

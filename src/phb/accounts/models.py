@@ -189,6 +189,7 @@ class AnomalyKind(models.TextChoices):
     UNUSUAL_VOLUME = "unusual_volume", "Opened far more patient records than usual"
     AFTER_HOURS = "after_hours", "Opened patient records outside working hours"
     BREAK_GLASS_UNREVIEWED = "break_glass_unreviewed", "Emergency access not reviewed within a day"
+    SAME_FAMILY_NAME = "same_family_name", "Opened the record of a patient sharing their family name"
 
 
 class AnomalyFlag(TenantModel):

@@ -27,4 +27,5 @@ def _schedule(sender: Celery, **kwargs: object) -> None:
         "audit-seal": {"task": "kernel.seal_audit", "schedule": 30.0},
         "audit-partitions": {"task": "kernel.audit_partitions", "schedule": 86400.0},
         "privacy-anomalies": {"task": "accounts.anomaly_flags", "schedule": 86400.0},
+        "privacy-same-family-name": {"task": "patients.same_family_name_flags", "schedule": 86400.0},
     }
