@@ -78,3 +78,39 @@ def test_an_account_without_a_patient_record_gets_404():
     client.force_login(UserFactory())
     assert client.get("/api/v1/me/access-log/").status_code == 404
     assert APIClient().get("/api/v1/me/consents/").status_code == 401
+
+
+def test_the_portal_pages_show_consents_and_the_access_log(me, org_a):
+    _client, patient = me
+    from django.test import Client
+
+    web = Client()
+    web.force_login(patient.user)
+    home = web.get("/patient/")
+    assert home.status_code == 200
+    assert patient.hpn[:4].encode() in home.content
+    assert web.post("/patient/consents/", {"kind": "research"}).status_code == 302
+    page = web.get("/patient/consents/")
+    assert b"Research use" in page.content
+    consent_id = page.context["consents"][0].id
+    assert web.post(f"/patient/consents/{consent_id}/withdraw/").status_code == 302
+    assert b"Withdrawn" in web.get("/patient/consents/").content
+    audit.record(
+        Ctx(actor_id=uuid.uuid4(), organization_id=org_a.id, roles=frozenset({"nurse"})),
+        "clinical.vitals.read",
+        patient_id=patient.id,
+    )
+    log = web.get("/patient/access-log/")
+    assert b"clinical.vitals.read" in log.content
+    assert b"nurse" in log.content
+
+
+def test_the_portal_pages_need_a_patient_record():
+    from django.test import Client
+
+    web = Client()
+    assert web.get("/patient/").status_code == 200  # the public entry page
+    assert web.get("/patient/consents/").status_code == 302  # sign in first
+    web.force_login(UserFactory())
+    assert web.get("/patient/consents/").status_code == 404
+    assert web.get("/patient/access-log/").status_code == 404

@@ -22,5 +22,6 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("accounts/", include("phb.accounts.urls")),
     path(settings.ADMIN_URL, admin.site.urls),
+    path("patient/", include("phb.patients.urls")),
     path("", include("phb.web.urls")),
 ]

@@ -1,0 +1,84 @@
+"""Patient portal pages: home (HPN and links), consents (give, withdraw), who accessed my record."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from phb.kernel import audit
+from phb.kernel.errors import ProblemError
+from phb.kernel.models import AuditEvent
+from phb.patients import consents, hpn
+from phb.patients.models import Consent, ConsentKind, Patient
+
+
+def _my_patient(request: HttpRequest) -> Patient | None:
+    return Patient.objects.filter(user_id=request.user.pk).first()
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    patient = _my_patient(request) if request.user.is_authenticated else None
+    return render(
+        request, "patients/home.html", {"patient": patient, "hpn": hpn.display(patient.hpn) if patient else ""}
+    )
+
+
+@login_required
+def consent_list(request: HttpRequest) -> HttpResponse:
+    patient = _my_patient(request)
+    if patient is None:
+        raise Http404
+    if request.method == "POST":
+        kind = request.POST.get("kind", "")
+        try:
+            consents.consent_grant(ctx=request.ctx, patient_id=patient.id, kind=kind, version="2026-01")  # type: ignore[attr-defined]
+        except ProblemError as exc:
+            messages.error(request, exc.detail)
+        else:
+            messages.success(request, "Your consent was recorded.")
+        return redirect("patients:consents")
+    return render(
+        request,
+        "patients/consents.html",
+        {
+            "consents": Consent.objects.filter(patient=patient).order_by("-granted_at"),
+            "kinds": [
+                (k.value, k.label)
+                for k in ConsentKind
+                if k not in (ConsentKind.TERMS, ConsentKind.DATA_PROCESSING, ConsentKind.PRIVACY)
+            ],
+        },
+    )
+
+
+@login_required
+@require_POST
+def consent_withdraw(request: HttpRequest, consent_id: uuid.UUID) -> HttpResponse:
+    try:
+        consents.consent_withdraw(ctx=request.ctx, consent_id=consent_id)  # type: ignore[attr-defined]
+    except ProblemError as exc:
+        if exc.status == 404:
+            raise Http404 from exc
+        messages.error(request, exc.detail)
+    else:
+        messages.success(request, "Your consent was withdrawn.")
+    return redirect("patients:consents")
+
+
+@login_required
+def access_log(request: HttpRequest) -> HttpResponse:
+    patient = _my_patient(request)
+    if patient is None:
+        raise Http404
+    events = (
+        AuditEvent.objects.for_patient(request.ctx, patient_id=patient.id)  # type: ignore[attr-defined]
+        .exclude(actor_id=request.user.pk)
+        .order_by("-occurred_at")[:200]
+    )
+    audit.record(request.ctx, "patients.access_log.read", patient_id=patient.id, read=True)  # type: ignore[attr-defined]
+    return render(request, "patients/access_log.html", {"events": events})
