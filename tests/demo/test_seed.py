@@ -67,3 +67,19 @@ def test_demo_patients_sign_in_without_a_second_factor(client):
     response = client.post("/accounts/sign-in/", {"email": PATIENTS[0][0], "password": DEMO_PASSWORD})
     assert response.status_code == 302
     assert response["Location"] == "/"
+
+
+def test_demo_patients_have_records_registered_at_the_hospital(client):
+    from phb.demo.seed import DEMO_PASSWORD, PATIENTS
+    from phb.patients.models import Patient, PatientRegistration
+
+    seed_demo()
+    patient = Patient.objects.get(user__email=PATIENTS[0][0])
+    unity = Organization.objects.for_platform(SYSTEM).get(code="unity-teaching")
+    assert (
+        PatientRegistration.objects.for_tenant(SYSTEM.for_organization(unity.id))
+        .filter(patient=patient, status="approved")
+        .exists()
+    )
+    client.post("/accounts/sign-in/", {"email": PATIENTS[0][0], "password": DEMO_PASSWORD})
+    assert b"Health Point Number" in client.get("/patient/").content

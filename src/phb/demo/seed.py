@@ -4,6 +4,7 @@ departments and staff. Running it twice changes nothing. Every name here is inve
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
 from dataclasses import dataclass
 
@@ -16,6 +17,7 @@ from phb.accounts.models import Membership, User
 from phb.kernel.context import Ctx
 from phb.kernel.models import Organization
 from phb.organizations import services as org_services
+from phb.patients import services as patient_services
 
 DEMO_PASSWORD = "demo-Health-2026"  # noqa: S105 (printed by `make run`; local demo only)
 
@@ -140,9 +142,10 @@ def seed_demo() -> dict[str, int]:
                 if not Membership.objects.for_tenant(org_ctx).filter(user=user).exists():
                     account_services.membership_create(ctx=org_ctx, user=user, roles=spec.roles)
                     made["memberships"] += 1
-        for email, name in PATIENTS:
+        unity = ctx.for_organization(by_code["unity-teaching"].id)
+        for i, (email, name) in enumerate(PATIENTS):
             if not User.objects.filter(email=email).exists():
-                account_services.user_create(
+                user = account_services.user_create(
                     ctx=ctx,
                     email=email,
                     password=DEMO_PASSWORD,
@@ -150,6 +153,18 @@ def seed_demo() -> dict[str, int]:
                     country="NG",
                     email_verified_at=timezone.now(),
                 )
+                given, family = name.split(" ", 1)
+                patient = patient_services.patient_create(
+                    ctx=ctx,
+                    given_name=given,
+                    family_name=family,
+                    birth_date=dt.date(1975 + 7 * i, 3 + i, 10 + i),
+                    sex=("female", "male", "female")[i],
+                    user=user,
+                    city="Lagos",
+                    state="Lagos",
+                )
+                patient_services.registration_create(ctx=unity, patient_id=patient.id, at_desk=True)
                 made["patients"] += 1
     return made
 
