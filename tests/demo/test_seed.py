@@ -1,12 +1,18 @@
+import io
+
 import pytest
+from django.apps import apps
 from django.core.management import call_command
+from django.db import connection
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from phb.accounts.models import Membership, User
-from phb.demo.seed import seed_demo
+from phb.demo.seed import DEMO_PASSWORD, PATIENTS, USERS, seed_demo
+from phb.kernel import tenancy
 from phb.kernel.context import Ctx
 from phb.kernel.models import Organization
 from phb.organizations.models import Department
-from phb.organizations.services import STANDARD_DEPARTMENTS
+from phb.organizations.services import STANDARD_DEPARTMENTS, departments_ensure_standard
 
 pytestmark = pytest.mark.django_db
 SYSTEM = Ctx.system(reason="test")
@@ -83,3 +89,114 @@ def test_demo_patients_have_records_registered_at_the_hospital(client):
     )
     client.post("/accounts/sign-in/", {"email": PATIENTS[0][0], "password": DEMO_PASSWORD})
     assert b"Health Point Number" in client.get("/patient/").content
+
+
+# --- further cases --------------------------------------------------------------------------------------
+def row_counts() -> dict[str, int]:
+    """Rows in every table, counted in SQL across all tenants (what a second run must leave alone)."""
+    tables = sorted(
+        {m._meta.db_table for m in apps.get_models(include_auto_created=True) if m._meta.managed and not m._meta.proxy}
+    )
+    counts = {}
+    with tenancy.bound(organization_id=None, all_tenants=True), connection.cursor() as cursor:
+        for table in tables:
+            cursor.execute(f"SELECT COUNT(*) FROM {connection.ops.quote_name(table)}")
+            counts[table] = cursor.fetchone()[0]
+    return counts
+
+
+def test_the_first_run_reports_what_it_made():
+    made = seed_demo()
+    assert made == {
+        "organizations": 3,
+        "departments": 2 * 12,  # the hospital's and the clinic's; a network has none
+        "users": len(USERS),
+        "memberships": sum(1 for u in USERS if u.organization_code),
+        "patients": len(PATIENTS),
+    }
+
+
+def test_the_network_holds_the_hospital_and_the_clinic_and_has_no_departments_of_its_own():
+    seed_demo()
+    orgs = {o.code: o for o in Organization.objects.for_platform(SYSTEM)}
+    assert set(orgs) == {"lagoon-health", "unity-teaching", "harmony-clinic"}
+    network = orgs["lagoon-health"]
+    assert network.parent_id is None
+    assert {o.code for o in orgs.values() if o.parent_id == network.id} == {"unity-teaching", "harmony-clinic"}
+    assert not Department.objects.for_tenant(SYSTEM.for_organization(network.id)).exists()
+    assert {o.registration_number[:4] for o in orgs.values()} == {"NET-", "HSP-", "CLN-"}
+
+
+@pytest.mark.parametrize("code", ["unity-teaching", "harmony-clinic"])
+def test_each_facility_has_the_twelve_standard_departments(code):
+    seed_demo()
+    organization = Organization.objects.for_platform(SYSTEM).get(code=code)
+    departments = list(Department.objects.for_tenant(SYSTEM.for_organization(organization.id)))
+    assert len(departments) == 12
+    assert sorted(d.kind for d in departments) == sorted(
+        [
+            "emergency",
+            "surgery",
+            "paediatrics",
+            "obstetrics_gynaecology",
+            "internal_medicine",
+            "cardiology",
+            "orthopaedics",
+            "radiology",
+            "laboratory",
+            "pharmacy",
+            "icu",
+            "outpatients",
+        ]
+    )
+    assert len({d.code for d in departments}) == 12
+    assert all(d.is_active and d.name for d in departments)
+
+
+def test_every_demo_user_has_their_membership_and_an_authenticator():
+    seed_demo()
+    orgs = {o.id: o.code for o in Organization.objects.for_platform(SYSTEM)}
+    for spec in USERS:
+        user = User.objects.get(email=spec.email)
+        assert user.check_password(DEMO_PASSWORD)
+        assert user.is_platform_operator == spec.platform_operator
+        assert TOTPDevice.objects.filter(user=user, confirmed=True).count() == 1
+        memberships = [(orgs[m.organization_id], m.roles) for m in Membership.objects.for_user(SYSTEM, user_id=user.id)]
+        expected = [(spec.organization_code, list(spec.roles))] if spec.organization_code else []
+        assert memberships == expected, spec.email
+
+
+def test_a_second_run_creates_nothing_and_changes_no_row_count():
+    seed_demo()
+    before = row_counts()
+    assert before["kernel_organization"] == 3
+    assert seed_demo() == {"organizations": 0, "departments": 0, "users": 0, "memberships": 0, "patients": 0}
+    assert row_counts() == before
+
+
+def test_the_command_seeds_an_empty_database_and_then_does_nothing():
+    first = io.StringIO()
+    call_command("seed_demo", stdout=first)
+    assert "3 organizations" in first.getvalue()
+    assert "24 departments" in first.getvalue()
+    assert Organization.objects.for_platform(SYSTEM).count() == 3
+    before = row_counts()
+    second = io.StringIO()
+    call_command("seed_demo", stdout=second)
+    assert "0 organizations, 0 departments, 0 users, 0 memberships, 0 patients" in second.getvalue()
+    assert row_counts() == before
+
+
+def test_the_seed_fills_in_what_is_missing_without_duplicating_the_rest():
+    seed_demo()
+    unity = Organization.objects.for_platform(SYSTEM).get(code="unity-teaching")
+    unity_ctx = SYSTEM.for_organization(unity.id)
+    Department.objects.for_tenant(unity_ctx).filter(kind__in=["icu", "pharmacy"]).delete()
+    User.objects.filter(email="nurse@unity.demo.phb.example").delete()
+    made = seed_demo()
+    assert made["departments"] == 2
+    assert made["users"] == 1
+    assert made["memberships"] == 1
+    assert made["organizations"] == made["patients"] == 0
+    assert Department.objects.for_tenant(unity_ctx).count() == 12
+    assert departments_ensure_standard(ctx=unity_ctx) == []

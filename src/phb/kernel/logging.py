@@ -39,6 +39,14 @@ def safe_exception(_logger: Any, _name: str, event: dict[str, Any]) -> dict[str,
     return event
 
 
+def _stack_as_text(_logger: Any, _name: str, event: dict[str, Any]) -> dict[str, Any]:
+    """The console renderer prints `stack` as text (it fails on a list, and logging then prints the
+    original traceback, message included, to stderr)."""
+    if isinstance(event.get("stack"), list):
+        event["stack"] = "\n".join(event["stack"])
+    return event
+
+
 def formatter(fmt: str = "json") -> logging.Formatter:
     renderer: Any = (
         structlog.dev.ConsoleRenderer(colors=False) if fmt == "console" else structlog.processors.JSONRenderer()
@@ -48,6 +56,7 @@ def formatter(fmt: str = "json") -> logging.Formatter:
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             safe_exception,
+            *([_stack_as_text] if fmt == "console" else []),
             renderer,
         ],
     )
