@@ -7,15 +7,44 @@ from django.db import connection
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from phb.accounts.models import Membership, User
-from phb.demo.seed import DEMO_PASSWORD, PATIENTS, USERS, seed_demo
+from phb.demo import seed
+from phb.demo.seed import DEMO_PASSWORD, NEAR_DUPLICATES, PATIENTS, USERS, seed_demo
 from phb.kernel import tenancy
 from phb.kernel.context import Ctx
 from phb.kernel.models import Organization
 from phb.organizations.models import Department
 from phb.organizations.services import STANDARD_DEPARTMENTS, departments_ensure_standard
+from phb.patients.models import DuplicateCandidate, Patient, PatientRegistration
 
 pytestmark = pytest.mark.django_db
 SYSTEM = Ctx.system(reason="test")
+
+
+@pytest.fixture(autouse=True)
+def small_population(request, monkeypatch):
+    """Most tests here need the seed's organizations and people, not all two hundred of its patients."""
+    if "full_population" not in request.keywords:
+        monkeypatch.setattr(seed, "DEMO_POPULATION", 24)
+
+
+@pytest.mark.full_population
+def test_the_demo_has_about_two_hundred_patients_over_both_facilities_with_some_at_both():
+    seed_demo()
+    system = Ctx.system(reason="test")
+    by_code = {o.code: o.id for o in Organization.objects.for_platform(system)}
+    registered = {
+        code: set(
+            PatientRegistration.objects.for_tenant(system.for_organization(by_code[code])).values_list(
+                "patient_id", flat=True
+            )
+        )
+        for code in ("unity-teaching", "harmony-clinic")
+    }
+    assert Patient.objects.count() >= 200
+    assert len(registered["harmony-clinic"]) >= 50
+    assert len(registered["unity-teaching"] & registered["harmony-clinic"]) >= 20
+    queue = DuplicateCandidate.objects.for_tenant(system.for_organization(by_code["unity-teaching"]))
+    assert queue.filter(status="open").exists()  # near-duplicates waiting for review
 
 
 def test_seed_creates_a_network_with_a_hospital_and_a_clinic_and_their_departments():
@@ -112,8 +141,14 @@ def test_the_first_run_reports_what_it_made():
         "departments": 2 * 12,  # the hospital's and the clinic's; a network has none
         "users": len(USERS),
         "memberships": sum(1 for u in USERS if u.organization_code),
-        "patients": len(PATIENTS),
+        "patients": Patient.objects.count(),
     }
+    # The demo's people, and a few of them recorded a second time, waiting in the duplicates queue.
+    assert (
+        len(PATIENTS) + seed.DEMO_POPULATION
+        < made["patients"]
+        <= len(PATIENTS) + seed.DEMO_POPULATION + NEAR_DUPLICATES
+    )
 
 
 def test_the_network_holds_the_hospital_and_the_clinic_and_has_no_departments_of_its_own():

@@ -10,6 +10,7 @@ from phb.kernel.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from phb.patients import hpn, services
 from phb.patients.models import Patient, PatientRegistration
 from tests.accounts.factories import UserFactory
+from tests.patients.factories import make_patient, register_at_desk
 
 pytestmark = pytest.mark.django_db
 
@@ -27,14 +28,7 @@ def admin(org):
 
 
 def new_patient(**fields):
-    return services.patient_create(
-        ctx=Ctx.system(reason="test"),
-        given_name="Adaeze",
-        family_name="Nwankwo",
-        birth_date=dt.date(1990, 5, 17),
-        sex="female",
-        **fields,
-    )
+    return make_patient(**fields)
 
 
 def test_an_hpn_has_a_valid_check_digit_that_catches_typos():
@@ -96,19 +90,19 @@ def test_bad_demographics_are_refused_and_nothing_is_written(fields, field):
 
 def test_reception_registers_with_a_sequential_mrn_and_the_first_is_primary(org_a, org_b):
     p1, p2 = new_patient(), new_patient()
-    r1 = services.registration_create(ctx=reception(org_a), patient_id=p1.id, at_desk=True)
-    r2 = services.registration_create(ctx=reception(org_a), patient_id=p2.id, at_desk=True)
-    rb = services.registration_create(ctx=reception(org_b), patient_id=p1.id, at_desk=True)
+    r1 = register_at_desk(reception(org_a), p1)
+    r2 = register_at_desk(reception(org_a), p2)
+    rb = register_at_desk(reception(org_b), p1)
     assert (r1.mrn, r2.mrn, rb.mrn) == ("00000001", "00000002", "00000001")
     assert r1.status == "approved"
     assert r1.is_primary
     assert not rb.is_primary
     with pytest.raises(Conflict):
-        services.registration_create(ctx=reception(org_a), patient_id=p1.id, at_desk=True)
+        register_at_desk(reception(org_a), p1)
 
 
 def test_a_duplicate_mrn_is_refused_by_the_database(org_a):
-    r = services.registration_create(ctx=reception(org_a), patient_id=new_patient().id, at_desk=True)
+    r = register_at_desk(reception(org_a), new_patient())
     with pytest.raises(IntegrityError), transaction.atomic():
         PatientRegistration.objects.create(organization=org_a, patient=new_patient(), mrn=r.mrn)
 
@@ -145,7 +139,7 @@ def test_an_inactive_organization_accepts_no_registration(org_a):
 
     Organization.objects.for_platform(Ctx.system(reason="t")).filter(id=org_a.id).update(is_active=False)
     with pytest.raises(ValidationFailed) as info:
-        services.registration_create(ctx=reception(org_a), patient_id=new_patient().id, at_desk=True)
+        register_at_desk(reception(org_a), new_patient())
     assert info.value.code == "ORGANIZATION_INACTIVE"
 
 
@@ -153,7 +147,7 @@ def test_registration_writes_are_audited(org_a):
     from phb.kernel.models import AuditEvent
 
     patient = new_patient()
-    services.registration_create(ctx=reception(org_a), patient_id=patient.id, at_desk=True)
+    register_at_desk(reception(org_a), patient)
     actions = set(
         AuditEvent.objects.for_patient(Ctx.system(reason="t"), patient_id=patient.id).values_list("action", flat=True)
     )

@@ -322,6 +322,17 @@ def break_glass_active(*, ctx: Ctx, patient_id: uuid.UUID) -> BreakGlassAccess |
     )
 
 
+def break_glass_patient_ids(*, ctx: Ctx) -> set[uuid.UUID]:
+    """The patients `ctx`'s user holds an unexpired break-the-glass access to, in this organization."""
+    if ctx.actor_id is None or ctx.organization_id is None:
+        return set()
+    return set(
+        BreakGlassAccess.objects.for_tenant(ctx)
+        .filter(user_id=ctx.actor_id, expires_at__gt=timezone.now())
+        .values_list("patient_id", flat=True)
+    )
+
+
 def break_glass_review(*, ctx: Ctx, access_id: uuid.UUID, justified: bool, note: str = "") -> BreakGlassAccess:
     if not ctx.has_perm("accounts.break_glass.review"):
         raise Forbidden("reviewing emergency access needs the privacy officer role")

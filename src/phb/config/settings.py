@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "django.contrib.postgres",  # trigram lookups; inert on SQLite
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",

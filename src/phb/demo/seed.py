@@ -14,10 +14,12 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from phb.accounts import services as account_services
 from phb.accounts.models import Membership, User
+from phb.demo import population
 from phb.kernel.context import Ctx
 from phb.kernel.models import Organization
 from phb.organizations import services as org_services
 from phb.patients import services as patient_services
+from phb.patients.models import Patient
 
 DEMO_PASSWORD = "demo-Health-2026"  # noqa: S105 (printed by `make run`; local demo only)
 
@@ -164,8 +166,63 @@ def seed_demo() -> dict[str, int]:
                     city="Lagos",
                     state="Lagos",
                 )
-                patient_services.registration_create(ctx=unity, patient_id=patient.id, at_desk=True)
+                patient_services.registration_create(ctx=unity, patient_id=patient.id, at_desk=True, new_patient=True)
                 made["patients"] += 1
+        made["patients"] += _seed_population(unity, ctx.for_organization(by_code["harmony-clinic"].id))
+    return made
+
+
+DEMO_POPULATION = 200
+NEAR_DUPLICATES = 6
+
+
+def _seed_population(unity: Ctx, harmony: Ctx) -> int:
+    """About 200 patients registered at reception: most at the teaching hospital, some at the clinic,
+    some at both; and a few recorded twice with small differences, waiting in the teaching hospital's
+    duplicates queue."""
+    people = population.people(DEMO_POPULATION, seed=2026)
+    if Patient.objects.filter(phone=people[0].phone, family_name=people[0].family_name).exists():
+        return 0
+    made = 0
+    for i, person in enumerate(people):
+        desks = [unity] if i % 20 < 12 else [harmony] if i % 20 < 17 else [unity, harmony]
+        fields = {
+            "given_name": person.given_name,
+            "family_name": person.family_name,
+            "other_names": person.other_names,
+            "birth_date": person.birth_date,
+            "sex": person.sex,
+            "phone": person.phone,
+            "state": person.state,
+            "city": person.city,
+            "address_line": person.address_line,
+            "occupation": person.occupation,
+            "marital_status": person.marital_status,
+        }
+        registration = patient_services.walk_in_register(ctx=desks[0], confirmed_distinct=True, **fields)
+        for desk in desks[1:]:
+            patient_services.registration_create(
+                ctx=desk, patient_id=registration.patient_id, at_desk=True, proof_birth_date=person.birth_date
+            )
+        made += 1
+        if i < NEAR_DUPLICATES and desks[0] is unity:
+            again = population.recorded_again(person, seed=i, changes=1)
+            try:
+                patient_services.walk_in_register(
+                    ctx=unity,
+                    confirmed_distinct=True,
+                    **{
+                        **fields,
+                        "given_name": again.given_name,
+                        "family_name": again.family_name,
+                        "birth_date": again.birth_date,
+                        "phone": "",  # a different phone would make it a near-certain match
+                        "sex": again.sex,
+                    },
+                )
+            except patient_services.PatientExists:
+                continue  # recorded too alike to be allowed twice: nothing to review
+            made += 1
     return made
 
 

@@ -178,6 +178,33 @@ class PartitionByMonth(PostgresTableOperation):
         return f"Partition {self.model_name} by month of {self.column}"
 
 
+class TrigramIndex(PostgresTableOperation):
+    """A GIN trigram index (`pg_trgm`) on one text column, for fuzzy search; nothing on SQLite, where
+    search falls back to plain matching. Creating the extension needs only database ownership."""
+
+    def database_forwards(self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any) -> None:
+        if schema_editor.connection.vendor != "postgresql":
+            return
+        column, name = self.args
+        table = to_state.apps.get_model(app_label, self.model_name)._meta.db_table
+        schema_editor.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+        schema_editor.execute(
+            f"CREATE INDEX IF NOT EXISTS {schema_editor.quote_name(name)} ON {schema_editor.quote_name(table)} "
+            f"USING gin ({schema_editor.quote_name(column)} gin_trgm_ops)"
+        )
+
+    def database_backwards(self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any) -> None:
+        if schema_editor.connection.vendor == "postgresql":
+            schema_editor.execute(f"DROP INDEX IF EXISTS {schema_editor.quote_name(self.args[1])}")
+
+    def describe(self) -> str:
+        return f"Trigram index {self.args[1]} on {self.model_name}.{self.args[0]}"
+
+    @property
+    def migration_name_fragment(self) -> str:
+        return f"trgm_{self.model_name.lower()}"
+
+
 def ensure_month_partitions(connection: Any, table: str, *, months_ahead: int = 3, start: Any = None) -> list[str]:
     """Create the monthly partitions of `table` from `start`'s month (default: this month) to
     `months_ahead` months later, when missing. Returns the partitions created. Run ahead of time (the

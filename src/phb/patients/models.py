@@ -3,9 +3,11 @@ organizations they use (tenant-owned), emergency contacts and insurance."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import models
 
-from phb.kernel.crypto import EncryptedTextField
+from phb.kernel.crypto import EncryptedJSONField, EncryptedTextField
 from phb.kernel.models import BaseModel, TenantModel
 from phb.kernel.validators import validate_phone
 
@@ -70,21 +72,49 @@ class Patient(BaseModel):
     ssn = EncryptedTextField(null=True, blank=True)
     ssn_index = models.CharField(max_length=64, null=True, blank=True, db_index=True, editable=False)  # noqa: DJ001
     user = models.OneToOneField("accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # Onboarding from the portal (patient-reported, encrypted): health preferences and an overview of
+    # their medical history. `onboarded_at` set means the portal stops asking.
+    preferences = EncryptedJSONField(default=dict, blank=True)
+    history_overview = EncryptedJSONField(default=dict, blank=True)
+    onboarded_at = models.DateTimeField(null=True, blank=True)
+    # Master patient index: derived from the names on every save (see `matching`).
+    given_key = models.CharField(max_length=60, editable=False, default="")
+    family_key = models.CharField(max_length=60, editable=False, default="")
+    search_name = models.CharField(max_length=400, editable=False, default="")
+    # A record merged into another is kept as a redirect to the survivor (until the merge is undone).
+    merged_into = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
 
     class Meta:
         indexes = [
             models.Index(fields=["family_name", "given_name"], name="patient_name"),
             models.Index(fields=["birth_date"], name="patient_birth_date"),
+            models.Index(fields=["family_key"], name="patient_family_key"),
+            models.Index(fields=["given_key"], name="patient_given_key"),
+            models.Index(fields=["phone"], name="patient_phone"),
         ]
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(deceased=True) | models.Q(deceased_on__isnull=True),
                 name="patient_deceased_date_only_if_deceased",
             ),
+            models.CheckConstraint(
+                condition=~models.Q(merged_into=models.F("id")), name="patient_not_merged_into_itself"
+            ),
         ]
 
     def __str__(self) -> str:
         return f"patient {self.hpn}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        from phb.patients import matching
+
+        self.given_key = matching.phonetic_key(self.given_name)[:60]
+        self.family_key = matching.phonetic_key(self.family_name)[:60]
+        self.search_name = matching.search_text(self.given_name, self.family_name, self.other_names)[:400]
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and {"given_name", "family_name", "other_names"} & set(update_fields):
+            kwargs["update_fields"] = {*update_fields, "given_key", "family_key", "search_name"}
+        super().save(*args, **kwargs)
 
 
 class EmergencyContact(BaseModel):
@@ -205,3 +235,59 @@ class Consent(BaseModel):
 
     def __str__(self) -> str:
         return f"{self.kind} v{self.version}"
+
+
+class DuplicateStatus(models.TextChoices):
+    OPEN = "open", "Waiting for review"
+    MERGED = "merged", "Merged"
+    DISTINCT = "distinct", "Not the same person"
+
+
+class DuplicateCandidate(TenantModel):
+    """A possible duplicate found by the master patient index, queued for review by the organization
+    where it was found. The pair is stored in a fixed order (`patient` has the smaller id)."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="+")
+    other = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="+")
+    points = models.FloatField()
+    reasons = models.JSONField(default=list)
+    status = models.CharField(max_length=10, choices=DuplicateStatus.choices, default=DuplicateStatus.OPEN)
+    decided_by = models.ForeignKey("accounts.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "patient", "other"], name="duplicate_pair_once"),
+            models.CheckConstraint(condition=models.Q(patient__lt=models.F("other")), name="duplicate_pair_ordered"),
+            models.CheckConstraint(
+                condition=models.Q(status__in=DuplicateStatus.values), name="duplicate_status_valid"
+            ),
+        ]
+        indexes = [models.Index(fields=["organization", "status", "created_at"], name="duplicate_queue")]
+
+    def __str__(self) -> str:
+        return f"possible duplicate ({self.status})"
+
+
+class PatientMerge(BaseModel):
+    """One record merged into another: what moved (so that it can be undone), by whom, until when."""
+
+    survivor = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="+")
+    merged = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="+")
+    organization_id = models.UUIDField(null=True, blank=True, help_text="Where the merge was decided.")
+    merged_by = models.UUIDField(null=True, blank=True)
+    moved = models.JSONField(default=dict, help_text="Per merge handler, the ids it moved.")
+    undo_until = models.DateTimeField()
+    undone_at = models.DateTimeField(null=True, blank=True)
+    undone_by = models.UUIDField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=~models.Q(survivor=models.F("merged")), name="merge_two_records"),
+            models.UniqueConstraint(
+                fields=["merged"], condition=models.Q(undone_at__isnull=True), name="merge_once_at_a_time"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"merge into {self.survivor_id}"

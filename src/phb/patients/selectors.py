@@ -1,0 +1,170 @@
+"""Reads of the patient registry for staff: search, open a record, the administrator's queues.
+
+Staff see the patients registered at their organization (pending or approved), and a patient they
+opened by break-the-glass while that access lasts; anyone else is "not found". Every search and every
+opened record is audited."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+
+from django.core.exceptions import ValidationError
+from django.db import connection
+from django.db.models import Q, QuerySet
+from rapidfuzz.distance import JaroWinkler
+
+from phb.accounts.public import break_glass_active, break_glass_patient_ids
+from phb.kernel import audit, crypto
+from phb.kernel.context import Ctx
+from phb.kernel.errors import Forbidden, NotFound, ValidationFailed
+from phb.kernel.validators import normalize_phone
+from phb.patients import hpn, matching
+from phb.patients.models import DuplicateCandidate, DuplicateStatus, Patient, PatientRegistration, RegistrationStatus
+
+SEARCH_LIMIT = 25
+VISIBLE = (RegistrationStatus.PENDING, RegistrationStatus.APPROVED)
+
+
+@dataclass(frozen=True)
+class Found:
+    patient: Patient
+    registration: PatientRegistration | None  # None: reached by break-the-glass
+    similarity: float
+
+
+def _can_search(ctx: Ctx) -> bool:
+    return ctx.has_perm("patients.demographics.view") or ctx.has_perm("clinical.record.view")
+
+
+def _invalid(field: str, message: str) -> ValidationFailed:
+    return ValidationFailed(message, errors=[{"field": field, "message": message, "code": "invalid"}])
+
+
+def _registrations(ctx: Ctx) -> QuerySet[PatientRegistration]:
+    return PatientRegistration.objects.for_tenant(ctx).filter(status__in=VISIBLE)
+
+
+def _name_filter(text: str) -> tuple[Q, str]:
+    """Fuzzy name match: trigram word similarity on PostgreSQL (GIN index on `search_name`), every
+    word contained on SQLite; on both, any word sounding like the given or family name."""
+    folded = matching.fold(text)
+    if len(folded.replace(" ", "")) < 2:
+        raise _invalid("q", "type at least two letters of the name")
+    keys = {matching.phonetic_key(word) for word in folded.split()}
+    phonetic = Q(family_key__in=keys) | Q(given_key__in=keys)
+    if connection.vendor == "postgresql":
+        return Q(search_name__trigram_word_similar=folded) | phonetic, folded
+    words = Q()
+    for word in folded.split():
+        words &= Q(search_name__contains=word)
+    return words | phonetic, folded
+
+
+def patient_search(
+    *,
+    ctx: Ctx,
+    q: str = "",
+    hpn_number: str = "",
+    mrn: str = "",
+    phone: str = "",
+    birth_date: dt.date | None = None,
+    identifier_kind: str = "",
+    identifier: str = "",
+    limit: int = SEARCH_LIMIT,
+) -> list[Found]:
+    """Patients of `ctx`'s organization matching every criterion given, best name match first."""
+    if not _can_search(ctx):
+        raise Forbidden("searching patients needs a staff role that sees demographics")
+    criteria, mrn, used = Q(merged_into__isnull=True), mrn.strip(), []
+    if hpn_number:
+        if not hpn.is_valid(hpn_number):
+            raise _invalid("hpn", "this is not a valid HPN (check the digits)")
+        criteria &= Q(hpn=hpn.normalize(hpn_number))
+        used.append("hpn")
+    if mrn:
+        used.append("mrn")
+    if phone:
+        try:
+            criteria &= Q(phone=normalize_phone(phone))
+        except ValidationError as exc:
+            raise _invalid("phone", "enter the phone number in international form, e.g. +234 803 123 4567") from exc
+        used.append("phone")
+    if birth_date:
+        criteria &= Q(birth_date=birth_date)
+        used.append("birth_date")
+    if identifier:
+        if identifier_kind not in ("nin", "passport", "ssn"):
+            raise _invalid("identifier_kind", "one of nin, passport, ssn")
+        criteria &= Q(
+            **{f"{identifier_kind}_index": crypto.blind_index(identifier, purpose=f"patients.{identifier_kind}")}
+        )
+        used.append(identifier_kind)
+    folded = ""
+    if q.strip():
+        name, folded = _name_filter(q)
+        criteria &= name
+        used.append("name")
+    if not used:
+        raise _invalid("q", "give a name, HPN, MRN, phone, date of birth or identifier")
+
+    patients = Patient.objects.filter(criteria)
+    registrations = _registrations(ctx).filter(patient__in=patients).select_related("patient")
+    if mrn:
+        registrations = registrations.filter(mrn=mrn)
+    rows = list(registrations.order_by("-created_at")[:500])
+    found = [Found(r.patient, r, _similarity(folded, r.patient)) for r in rows]
+    emergency = break_glass_patient_ids(ctx=ctx) - {r.patient_id for r in rows}
+    if emergency and not mrn:
+        found += [Found(p, None, _similarity(folded, p)) for p in patients.filter(id__in=emergency)]
+    found.sort(key=lambda f: -f.similarity)
+    found = found[:limit]
+    audit.record(ctx, "patients.patient.search", read=True, criteria=used, results=len(found))
+    return found
+
+
+def _similarity(folded: str, patient: Patient) -> float:
+    return JaroWinkler.similarity(folded, patient.search_name) if folded else 1.0
+
+
+def patient_open(*, ctx: Ctx, patient_id: uuid.UUID) -> tuple[Patient, PatientRegistration | None]:
+    """Open a patient's record (demographics, contacts, insurance): registered here, or break-the-glass.
+    A merged record opens its survivor. Audited, denied attempts included."""
+    if not _can_search(ctx):
+        raise Forbidden("opening records needs a staff role that sees demographics")
+    patient = Patient.objects.filter(id=patient_id).first()
+    while patient is not None and patient.merged_into_id is not None:
+        patient = Patient.objects.filter(id=patient.merged_into_id).first()
+    registration = _registrations(ctx).filter(patient=patient).first() if patient else None
+    if patient is None or (registration is None and break_glass_active(ctx=ctx, patient_id=patient.id) is None):
+        audit.record(ctx, "patients.patient.read", outcome="denied", resource_id=patient_id, read=True)
+        raise NotFound("no such patient")  # SECURITY: another organization's patient is not found
+    audit.record(ctx, "patients.patient.read", target=patient, patient_id=patient.id, read=True)
+    return patient, registration
+
+
+def registrations_pending(*, ctx: Ctx) -> QuerySet[PatientRegistration]:
+    """The administrator's queue: registrations requested from the portal, oldest first."""
+    if not ctx.has_perm("patients.registration.approve"):
+        raise Forbidden("the registration queue is for hospital administrators")
+    audit.record(ctx, "patients.registration.list", read=True)
+    return (
+        PatientRegistration.objects.for_tenant(ctx)
+        .filter(status=RegistrationStatus.PENDING)
+        .select_related("patient")
+        .order_by("created_at")
+    )
+
+
+def duplicates_open(*, ctx: Ctx) -> QuerySet[DuplicateCandidate]:
+    """The organization's queue of possible duplicates, strongest first."""
+    if not ctx.has_perm("patients.patient.merge"):
+        raise Forbidden("the duplicates queue is for records officers and administrators")
+    audit.record(ctx, "patients.duplicate.list", read=True)
+    return (
+        DuplicateCandidate.objects.for_tenant(ctx)
+        .filter(status=DuplicateStatus.OPEN)
+        .select_related("patient", "other")
+        .order_by("-points", "created_at")
+    )
