@@ -39,6 +39,8 @@ def ensure_database(url: str) -> None:
 def setup_django(url: str) -> None:
     """Point PHB's settings at the bench database; they read the environment once, at import."""
     os.environ["DATABASE_URL"] = url
+    # The bench database has one role, which migrates it and truncates the audit trail between runs.
+    os.environ.pop("DATABASE_OWNER_URL", None)
     os.environ["DEBUG"] = "false"  # DEBUG keeps every query in memory and would grow during the run
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "phb.config.settings")
     os.environ.setdefault("ALLOWED_HOSTS", "testserver,127.0.0.1")  # the in-process test client's host

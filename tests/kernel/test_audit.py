@@ -205,8 +205,8 @@ def test_security_events_flow_into_the_audit_trail(client):
 def test_the_audit_table_is_partitioned_by_month(org_a):
     from phb.kernel import db
 
-    assert audit.ensure_partitions(months_ahead=3) == []  # the migration made them already
-    created = audit.ensure_partitions(months_ahead=5)
+    assert audit.ensure_partitions(months_ahead=audit.PARTITION_MONTHS_AHEAD) == []  # `phb migrate` made them
+    created = audit.ensure_partitions(months_ahead=audit.PARTITION_MONTHS_AHEAD + 2)
     assert len(created) == 2
     make_events(2, org_a)
     with connection.cursor() as cursor:

@@ -12,7 +12,7 @@ SETUP = "import django, os; os.environ['DJANGO_SETTINGS_MODULE'] = 'phb.config.s
 
 def start(tmp_path, code=SETUP, **env):
     drop = {"SECRET_KEY", "ALLOWED_HOSTS", "DEBUG", "PHB_ENV", "PHB_TESTING", "PHB_KEYRING", "PHB_KEYRING_JSON"}
-    drop |= {"AUDIT_RETENTION_YEARS", "STATIC_ROOT"}
+    drop |= {"AUDIT_RETENTION_YEARS", "STATIC_ROOT", "DATABASE_URL", "DATABASE_OWNER_URL"}
     clean = {k: v for k, v in os.environ.items() if k not in drop}
     clean.update(PHB_VAR_DIR=str(tmp_path), **env)
     return subprocess.run([sys.executable, "-c", code], env=clean, capture_output=True, text=True, timeout=60)
@@ -131,3 +131,33 @@ def test_other_unsafe_configurations_refuse_to_start(tmp_path, env, named):
     result = start(tmp_path, **env)
     assert result.returncode != 0
     assert named in result.stderr
+
+
+APP_URL = "postgres://phb_app:secret@db.internal:5432/phb"
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"DATABASE_OWNER_URL": "postgres://phb_owner:secret@db.internal:5432/phb"}, "postgres:// URLs"),
+        ({"DATABASE_URL": APP_URL, "DATABASE_OWNER_URL": "postgres://phb_owner:s@db.internal/other"}, "same database"),
+        ({"DATABASE_URL": APP_URL, "DATABASE_OWNER_URL": "postgres://phb_app:other@db.internal/phb"}, "another role"),
+        (
+            {"DATABASE_URL": "postgres://db.internal/phb", "DATABASE_OWNER_URL": "postgres://o:s@db.internal/phb"},
+            "name",
+        ),
+    ],
+)
+def test_an_owner_url_that_separates_nothing_refuses_to_start(tmp_path, env, named):
+    result = start(tmp_path, **env)
+    assert result.returncode != 0
+    assert "DATABASE_OWNER_URL" in result.stderr
+    assert named in result.stderr
+
+
+def test_the_owner_url_may_reach_the_database_by_another_host(tmp_path):
+    code = SETUP + "; from django.conf import settings as s; print(s.DATABASE_OWNER['USER'], s.DATABASE_OWNER['PORT'])"
+    owner = "postgres://phb_owner:secret@db-primary.internal:5433/phb"
+    result = start(tmp_path, code, DATABASE_URL=APP_URL, DATABASE_OWNER_URL=owner)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["phb_owner", "5433"]

@@ -130,6 +130,20 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# The owner role (PostgreSQL, optional): `phb migrate` connects with DATABASE_OWNER_URL, so that this
+# role owns every table, and then grants DATABASE_URL's role what it needs at run time: data changes,
+# but only SELECT and INSERT on the audit trail (README, "Database roles"). Without it, one role does all.
+DATABASE_OWNER = env.db("DATABASE_OWNER_URL") if env.str("DATABASE_OWNER_URL", default="") else None
+if DATABASE_OWNER is not None:
+    if not (DATABASE_OWNER["ENGINE"] == DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"):
+        raise SystemExit("DATABASE_OWNER_URL and DATABASE_URL must both be postgres:// URLs")
+    if DATABASE_OWNER["NAME"] != DATABASES["default"]["NAME"]:
+        raise SystemExit("DATABASE_OWNER_URL must name the same database as DATABASE_URL")
+    if not DATABASES["default"].get("USER") or not DATABASE_OWNER.get("USER"):
+        raise SystemExit("DATABASE_URL and DATABASE_OWNER_URL must each name their role when both are set")
+    if DATABASE_OWNER["USER"] == DATABASES["default"]["USER"]:
+        raise SystemExit("DATABASE_OWNER_URL must connect as another role than DATABASE_URL")
+
 # --- cache, broker, background work --------------------------------------------------------------
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://phb")}
 if TESTING:  # parallel test workers share one Redis: keep their keys apart

@@ -28,6 +28,11 @@ from phb.kernel.context import Ctx
 
 GENESIS = "0" * 64
 SEAL_GRACE = dt.timedelta(seconds=60)
+CHAIN_LOCK = int.from_bytes(hashlib.sha256(b"phb.audit.chain").digest()[:8], "big", signed=True)
+# `phb migrate` creates the audit table's monthly partitions this many months ahead; the daily task and
+# the system check insist on PARTITION_MONTHS_REQUIRED of them.
+PARTITION_MONTHS_AHEAD = 12
+PARTITION_MONTHS_REQUIRED = 3
 _HASHED_FIELDS = (
     "id",
     "occurred_at",
@@ -120,7 +125,8 @@ def seal(*, now: dt.datetime | None = None, batch: int = 5000) -> int:
     sealed = 0
     while True:
         with transaction.atomic():
-            last = AuditChainLink.objects.select_for_update().order_by("-position").first()
+            _lock_chain()
+            last = AuditChainLink.objects.order_by("-position").first()
             events = AuditEvent.objects.for_system(system).filter(occurred_at__lte=cutoff)
             if last is not None:
                 last_event = (
@@ -151,6 +157,15 @@ def seal(*, now: dt.datetime | None = None, batch: int = 5000) -> int:
                 )
             AuditChainLink.objects.bulk_create(links)
             sealed += len(links)
+
+
+def _lock_chain() -> None:
+    """One sealer at a time, until the end of the transaction. Not SELECT ... FOR UPDATE: that needs the
+    UPDATE privilege, which the application role does not hold on the chain (README, "Database roles").
+    SQLite transactions here take the write lock when they begin."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CHAIN_LOCK])
 
 
 @dataclass(frozen=True)
@@ -251,12 +266,36 @@ def search(
     return events.order_by("-occurred_at", "-id")
 
 
-def ensure_partitions(*, months_ahead: int = 3) -> list[str]:
-    """Monthly partitions of the audit table for this month and the next ones (PostgreSQL)."""
-    from phb.kernel.db import ensure_month_partitions
+class PartitionsMissing(RuntimeError):
+    """The audit table lacks a coming month's partition and the application role may not create it."""
+
+
+def ensure_partitions(*, months_ahead: int = PARTITION_MONTHS_REQUIRED) -> list[str]:
+    """Monthly partitions of the audit table for this month and the next ones (PostgreSQL); returns
+    those created. They are created as the owner role (DATABASE_OWNER_URL) when it is configured, or as
+    the application role when it owns the table (one role). An application role that does not own it
+    cannot create them: then this only checks that they exist and raises PartitionsMissing if not."""
+    from phb.kernel import db
     from phb.kernel.models import AuditEvent
 
-    return ensure_month_partitions(connection, AuditEvent._meta.db_table, months_ahead=months_ahead)
+    table = AuditEvent._meta.db_table
+    if connection.vendor != "postgresql":
+        return []
+    with db.connected_as_owner(connection) as application_role:
+        if db.role_owns_table(connection, table):
+            with transaction.atomic():  # a new partition never stands fully granted to the application
+                created = db.ensure_month_partitions(connection, table, months_ahead=months_ahead)
+                if created and application_role:
+                    db.grant_application_privileges(connection, application_role)
+            return created
+    missing = db.missing_month_partitions(connection, table, months_ahead=months_ahead)
+    if missing:
+        raise PartitionsMissing(
+            f"audit partitions missing: {', '.join(missing)}; the application role may not create them. "
+            "Run `phb migrate` with DATABASE_OWNER_URL set: it creates them "
+            f"{PARTITION_MONTHS_AHEAD} months ahead (README, 'Database roles')."
+        )
+    return []
 
 
 def retention_cutoff() -> dt.datetime:

@@ -1,4 +1,5 @@
-"""System checks that keep the tenancy walls standing (run by `migrate`, `check --database default`)."""
+"""System checks that keep the tenancy walls and the audit trail standing (run by `migrate`,
+`check --database default`)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 from django.apps import apps
 from django.conf import settings
 from django.core import checks
-from django.db import connections
+from django.db import DatabaseError, connections
 
 
 def tenant_tables() -> list[str]:
@@ -58,5 +59,58 @@ def check_row_level_security(
     return errors
 
 
+def check_audit_trail_privileges(
+    app_configs: Any = None, databases: Any = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    """In production, or wherever an owner role is configured: the role PHB runs as must not own the
+    audit trail nor hold more than SELECT and INSERT on it, and it cannot create the coming months'
+    partitions itself, so they must be there already."""
+    from phb.kernel import audit, db
+    from phb.kernel.models import AuditChainLink, AuditEvent
+
+    if not databases or "default" not in databases:
+        return []
+    connection = connections["default"]
+    if connection.vendor != "postgresql":
+        return []
+    if not (settings.PRODUCTION or db.owner_settings(connection) is not None):
+        return []  # one role does everything: local runs, tests
+    role = db.runtime_role(connection)
+    table = AuditEvent._meta.db_table
+    try:
+        problems = db.append_only_privilege_problems(connection, [table, AuditChainLink._meta.db_table], role)
+        owns = db.role_owns_table(connection, table, role)
+        missing = (
+            []
+            if owns or db.acting_as_owner(connection)
+            else db.missing_month_partitions(connection, table, months_ahead=audit.PARTITION_MONTHS_REQUIRED)
+        )
+    except DatabaseError:  # not migrated yet
+        return []
+    errors: list[checks.CheckMessage] = []
+    if problems:
+        errors.append(
+            checks.Warning(
+                "the database role PHB runs as could change or destroy the audit trail: "
+                + "; ".join(problems[:6])
+                + (f"; and {len(problems) - 6} more" if len(problems) > 6 else ""),
+                hint="Own the schema by a separate role: set DATABASE_OWNER_URL and run `phb migrate` "
+                "(README, 'Database roles').",
+                id="phb.W003",
+            )
+        )
+    if missing:
+        errors.append(
+            checks.Warning(
+                f"audit partitions missing: {', '.join(missing)}; the role PHB runs as may not create them",
+                hint=f"Run `phb migrate` with DATABASE_OWNER_URL set: it creates them "
+                f"{audit.PARTITION_MONTHS_AHEAD} months ahead.",
+                id="phb.W004",
+            )
+        )
+    return errors
+
+
 def register() -> None:
     checks.register(check_row_level_security, checks.Tags.database, deploy=False)
+    checks.register(check_audit_trail_privileges, checks.Tags.database, deploy=False)

@@ -1,4 +1,6 @@
-"""Database helpers shared by every app's migrations: row-level security for tenant-owned tables.
+"""Database helpers shared by every app's migrations: row-level security for tenant-owned tables, the
+append-only audit trail and its monthly partitions, and the split between the owner role and the
+application role.
 
 Use in a migration right after the table is created:
 
@@ -13,11 +15,16 @@ superuser or a role with BYPASSRLS escapes it, and the application must connect 
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
+from collections.abc import Iterator
 from typing import Any
 
-from django.db import migrations
+from django.conf import settings
+from django.db import migrations, transaction
 
 POLICY_NAME = "phb_tenant_isolation"
+APPEND_ONLY_FUNCTION = "phb_refuse_change"
 TENANT_PREDICATE = (
     "(current_setting('phb.all_tenants', true) = 'on' "
     "OR organization_id = NULLIF(current_setting('phb.organization_id', true), '')::uuid)"
@@ -102,8 +109,9 @@ def role_bypasses_rls(connection: Any) -> bool:
 class MakeAppendOnly(PostgresTableOperation):
     """On PostgreSQL, refuse UPDATE and DELETE of any row of a table (the audit trail).
 
-    The table's owner could still drop the trigger or truncate the table; separating ownership (a
-    dedicated owner role, the application granted INSERT and SELECT only) closes that, see README."""
+    The table's owner could still drop the trigger or truncate the table: with an owner role
+    (DATABASE_OWNER_URL), `grant_application_privileges` leaves the application role only SELECT and
+    INSERT on every table carrying this trigger (README, "Database roles")."""
 
     def database_forwards(self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any) -> None:
         if schema_editor.connection.vendor != "postgresql":
@@ -111,14 +119,14 @@ class MakeAppendOnly(PostgresTableOperation):
         table = to_state.apps.get_model(app_label, self.model_name)._meta.db_table
         q = schema_editor.quote_name
         schema_editor.execute(
-            "CREATE OR REPLACE FUNCTION phb_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+            f"CREATE OR REPLACE FUNCTION {APPEND_ONLY_FUNCTION}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
             "RAISE EXCEPTION 'the % table is append-only', TG_TABLE_NAME USING ERRCODE = 'insufficient_privilege'; "
             "END $$",
             params=None,  # the body's '%' is PL/pgSQL's placeholder, not the driver's
         )
         schema_editor.execute(
             f"CREATE TRIGGER {q(table + '_append_only')} BEFORE UPDATE OR DELETE ON {q(table)} "
-            "FOR EACH ROW EXECUTE FUNCTION phb_refuse_change()"
+            f"FOR EACH ROW EXECUTE FUNCTION {APPEND_ONLY_FUNCTION}()"
         )
 
     def database_backwards(self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any) -> None:
@@ -205,23 +213,27 @@ class TrigramIndex(PostgresTableOperation):
         return f"trgm_{self.model_name.lower()}"
 
 
-def ensure_month_partitions(connection: Any, table: str, *, months_ahead: int = 3, start: Any = None) -> list[str]:
-    """Create the monthly partitions of `table` from `start`'s month (default: this month) to
-    `months_ahead` months later, when missing. Returns the partitions created. Run ahead of time (the
-    scheduler does, daily): a month whose rows already fell into the default partition cannot get its own."""
-    import datetime as dt
-
+def _months(start: Any, months_ahead: int) -> Iterator[tuple[dt.date, dt.date]]:
+    """(first day, first day of the next month) of `start`'s month and of the `months_ahead` after it."""
     from django.utils import timezone
 
-    if connection.vendor != "postgresql":
-        return []
     first = (start or timezone.now()).date().replace(day=1)
-    created = []
-    q = connection.ops.quote_name
     for i in range(months_ahead + 1):
         year, month = divmod(first.month - 1 + i, 12)
         lower = dt.date(first.year + year, month + 1, 1)
-        upper = dt.date(lower.year + (lower.month == 12), lower.month % 12 + 1, 1)
+        yield lower, dt.date(lower.year + (lower.month == 12), lower.month % 12 + 1, 1)
+
+
+def ensure_month_partitions(connection: Any, table: str, *, months_ahead: int = 3, start: Any = None) -> list[str]:
+    """Create the monthly partitions of `table` from `start`'s month (default: this month) to
+    `months_ahead` months later, when missing. Returns the partitions created. Run ahead of time (the
+    scheduler does, daily): a month whose rows already fell into the default partition cannot get its own.
+    Only the table's owner may create them (see `connected_as_owner`)."""
+    if connection.vendor != "postgresql":
+        return []
+    created = []
+    q = connection.ops.quote_name
+    for lower, upper in _months(start, months_ahead):
         name = f"{table}_{lower:%Y_%m}"
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1 FROM pg_class WHERE relname = %s", [name])
@@ -234,3 +246,203 @@ def ensure_month_partitions(connection: Any, table: str, *, months_ahead: int = 
             )
         created.append(name)
     return created
+
+
+def is_partitioned(connection: Any, table: str) -> bool:
+    """True when `table` exists and is partitioned (PostgreSQL)."""
+    if connection.vendor != "postgresql":
+        return False
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT relkind FROM pg_class WHERE oid = to_regclass(%s)", [table])
+        row = cursor.fetchone()
+    return bool(row and row[0] == "p")
+
+
+def missing_month_partitions(connection: Any, table: str, *, months_ahead: int = 3, start: Any = None) -> list[str]:
+    """The monthly partitions `ensure_month_partitions` would create; none when `table` is not partitioned."""
+    if connection.vendor != "postgresql":
+        return []
+    if not is_partitioned(connection, table):
+        return []
+    with connection.cursor() as cursor:
+        names = [f"{table}_{lower:%Y_%m}" for lower, _ in _months(start, months_ahead)]
+        cursor.execute(
+            "SELECT child.relname FROM pg_inherits i JOIN pg_class child ON child.oid = i.inhrelid "
+            "WHERE i.inhparent = to_regclass(%s) AND child.relname = ANY(%s)",
+            [table, names],
+        )
+        present = {r[0] for r in cursor.fetchall()}
+    return [name for name in names if name not in present]
+
+
+# --- the owner role and the application role ------------------------------------------------------
+# With DATABASE_OWNER_URL set, the owner role runs `phb migrate` and owns every table; the application
+# role (DATABASE_URL) changes data but cannot change the schema: it cannot drop the audit trail's
+# trigger, truncate, detach or drop its partitions. Without it, one role does everything (local runs).
+
+TABLE_PRIVILEGES = "SELECT, INSERT, UPDATE, DELETE"
+APPEND_ONLY_PRIVILEGES = "SELECT, INSERT"
+# What the application role must not hold on an append-only table (besides owning it): UPDATE and DELETE
+# are refused by the trigger anyway, TRUNCATE is not; TRIGGER would let it add a trigger that drops rows.
+APPEND_ONLY_FORBIDDEN = ("UPDATE", "DELETE", "TRUNCATE", "TRIGGER")
+
+
+def owner_settings(connection: Any) -> dict[str, Any] | None:
+    """The connection settings of the owner role for `connection`'s database, or None when PHB runs with
+    one role there. The owner URL applies to the database it names only: a test database
+    (test_<name>) is created and owned by the application role, as in a one-role setup."""
+    owner = settings.DATABASE_OWNER
+    if owner is None or connection.vendor != "postgresql" or owner["NAME"] != connection.settings_dict["NAME"]:
+        return None
+    return {
+        **connection.settings_dict,
+        **{key: owner.get(key, "") for key in ("USER", "PASSWORD", "HOST", "PORT")},
+        "OPTIONS": {**connection.settings_dict.get("OPTIONS", {}), **owner.get("OPTIONS", {})},
+        "CONN_MAX_AGE": 0,
+    }
+
+
+@contextlib.contextmanager
+def connected_as_owner(connection: Any) -> Iterator[str | None]:
+    """Within the block, `connection` (this thread's) connects as the owner role when one is configured
+    for its database; yields the application role to grant privileges to, or None with one role."""
+    owner = owner_settings(connection)
+    if owner is None or getattr(connection, "phb_application_role", None):
+        yield getattr(connection, "phb_application_role", None)
+        return
+    if connection.in_atomic_block:
+        raise RuntimeError("cannot switch to the owner role inside a transaction")
+    application = connection.settings_dict
+    connection.close()
+    connection.settings_dict = owner  # a new dict: other threads' connections keep the application role
+    connection.phb_application_role = application["USER"]
+    try:
+        yield application["USER"]
+    finally:
+        connection.close()
+        connection.settings_dict = application
+        del connection.phb_application_role
+
+
+def acting_as_owner(connection: Any) -> bool:
+    """True inside `connected_as_owner` when it switched to a separate owner role."""
+    return bool(getattr(connection, "phb_application_role", None))
+
+
+def runtime_role(connection: Any) -> str | None:
+    """The role the application runs as on `connection` (None: the connected role, in SQL `current_user`)."""
+    return getattr(connection, "phb_application_role", None) or connection.settings_dict.get("USER") or None
+
+
+def append_only_tables(connection: Any) -> list[str]:
+    """Tables of the current schema that carry the append-only trigger (partitions inherit it)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT DISTINCT c.relname FROM pg_trigger t
+            JOIN pg_proc p ON p.oid = t.tgfoid AND p.proname = %s
+            JOIN pg_class c ON c.oid = t.tgrelid
+            JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = current_schema()
+            ORDER BY 1
+            """,
+            [APPEND_ONLY_FUNCTION],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def grant_application_privileges(connection: Any, role: str) -> list[str]:
+    """As the owner of the schema, give the application `role` what it needs at run time and no more:
+    SELECT, INSERT, UPDATE, DELETE on every table and the use of every sequence, but only SELECT and
+    INSERT on append-only tables (the audit trail, each of its partitions, its chain). Idempotent: it
+    also takes back anything more granted by hand. Returns the append-only tables. `phb migrate` runs it.
+    """
+    if connection.vendor != "postgresql":
+        return []
+    q = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_user, current_schema()")
+        owner, schema = cursor.fetchone()
+        if role == owner:
+            raise ValueError(f"the application role {role!r} is the owner role: nothing would be separated")
+        cursor.execute(
+            "SELECT relname, pg_get_userbyid(relowner) FROM pg_class c "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = %s "
+            "WHERE c.relkind IN ('r', 'p', 'S', 'v', 'm') AND NOT pg_has_role(current_user, c.relowner, 'USAGE') "
+            "ORDER BY 1",
+            [schema],
+        )
+        foreign = [f"{name} (owned by {who})" for name, who in cursor.fetchall()]
+    if foreign:
+        raise PermissionError(
+            f"the owner role {owner} does not own {', '.join(foreign)}: transfer them first "
+            f"(as a superuser: REASSIGN OWNED BY <old owner> TO {owner}; see README, 'Database roles')"
+        )
+    who, where = q(role), q(schema)
+    statements = [
+        f"GRANT USAGE ON SCHEMA {where} TO {who}",
+        f"GRANT {TABLE_PRIVILEGES} ON ALL TABLES IN SCHEMA {where} TO {who}",
+        f"REVOKE TRUNCATE, REFERENCES, TRIGGER ON ALL TABLES IN SCHEMA {where} FROM {who}",
+        f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {where} TO {who}",
+        # Tables a later migration creates are usable at once; `phb migrate` narrows append-only ones.
+        f"ALTER DEFAULT PRIVILEGES IN SCHEMA {where} GRANT {TABLE_PRIVILEGES} ON TABLES TO {who}",
+        f"ALTER DEFAULT PRIVILEGES IN SCHEMA {where} GRANT USAGE, SELECT ON SEQUENCES TO {who}",
+    ]
+    tables = append_only_tables(connection)
+    for table in tables:
+        statements += [
+            f"REVOKE ALL ON TABLE {q(table)} FROM {who}",
+            f"GRANT {APPEND_ONLY_PRIVILEGES} ON TABLE {q(table)} TO {who}",
+        ]
+    with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
+        for statement in statements:  # one transaction: no moment with an append-only table fully granted
+            cursor.execute(statement)
+    return tables
+
+
+def append_only_privilege_problems(connection: Any, tables: list[str], role: str | None = None) -> list[str]:
+    """What `role` (default: the connected one) may do to `tables` or their partitions beyond reading
+    and appending: "<table>: owner" when it owns one (it could drop the trigger, truncate, detach or drop
+    a partition), or the forbidden privileges it holds. Tables that do not exist are skipped."""
+    if connection.vendor != "postgresql" or not tables:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT c.relname, pg_has_role(r.name, c.relowner, 'MEMBER'),
+                   has_table_privilege(r.name, c.oid, 'UPDATE'), has_table_privilege(r.name, c.oid, 'DELETE'),
+                   has_table_privilege(r.name, c.oid, 'TRUNCATE'), has_table_privilege(r.name, c.oid, 'TRIGGER')
+            FROM (SELECT COALESCE(%s, current_user)::name AS name) r,
+                 unnest(%s::text[]) AS root(name),
+                 LATERAL (
+                     SELECT to_regclass(root.name) AS relid, 0 AS level
+                     UNION SELECT relid, level FROM pg_partition_tree(to_regclass(root.name))
+                 ) tree
+            JOIN pg_class c ON c.oid = tree.relid
+            ORDER BY tree.level, c.relname
+            """,
+            [role, tables],
+        )
+        rows = cursor.fetchall()
+    problems = []
+    for name, owns, *held in rows:
+        if owns:
+            problems.append(f"{name}: owner")
+            continue
+        extra = [privilege for privilege, has in zip(APPEND_ONLY_FORBIDDEN, held, strict=True) if has]
+        if extra:
+            problems.append(f"{name}: {', '.join(extra)}")
+    return problems
+
+
+def role_owns_table(connection: Any, table: str, role: str | None = None) -> bool:
+    """True when `role` (default: the connected one) owns `table` or acts with its owner's rights."""
+    if connection.vendor != "postgresql":
+        return True
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_has_role(COALESCE(%s, current_user)::name, relowner, 'USAGE') FROM pg_class "
+            "WHERE oid = to_regclass(%s)",
+            [role, table],
+        )
+        row = cursor.fetchone()
+    return bool(row and row[0])

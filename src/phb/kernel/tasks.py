@@ -21,5 +21,6 @@ def seal_audit() -> int:
 
 @shared_task(name="kernel.audit_partitions", ignore_result=True)
 def audit_partitions() -> list[str]:
-    """Create next months' audit partitions ahead of time (daily)."""
+    """Create next months' audit partitions ahead of time (daily); where the application role may not
+    create them (two database roles), check that they exist and fail loudly if not."""
     return audit.ensure_partitions()
