@@ -28,4 +28,5 @@ def _schedule(sender: Celery, **kwargs: object) -> None:
         "audit-partitions": {"task": "kernel.audit_partitions", "schedule": 86400.0},
         "privacy-anomalies": {"task": "accounts.anomaly_flags", "schedule": 86400.0},
         "privacy-same-family-name": {"task": "patients.same_family_name_flags", "schedule": 86400.0},
+        "patient-exports-expire": {"task": "patients.exports_maintain", "schedule": 3600.0},
     }

@@ -47,6 +47,10 @@ class Conflict(ProblemError):
     status, code, title = 409, "CONFLICT", "Conflict with the current state"
 
 
+class Gone(ProblemError):
+    status, code, title = 410, "GONE", "No longer available"
+
+
 class RateLimitExceeded(ProblemError):
     status, code, title = 429, "RATE_LIMIT_EXCEEDED", "Too many requests"
 
@@ -59,6 +63,7 @@ CODE_FOR_STATUS = {
     405: "METHOD_NOT_ALLOWED",
     406: "NOT_ACCEPTABLE",
     409: "CONFLICT",
+    410: "GONE",
     413: "PAYLOAD_TOO_LARGE",
     415: "UNSUPPORTED_MEDIA_TYPE",
     429: "RATE_LIMIT_EXCEEDED",
@@ -73,6 +78,7 @@ TITLE_FOR_STATUS = {
     405: "Method not allowed",
     406: "Not acceptable",
     409: "Conflict with the current state",
+    410: "No longer available",
     413: "Payload too large",
     415: "Unsupported media type",
     429: "Too many requests",

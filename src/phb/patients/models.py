@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import models
+from django.utils import timezone
 
 from phb.kernel.crypto import EncryptedJSONField, EncryptedTextField
 from phb.kernel.models import BaseModel, TenantModel
@@ -291,3 +292,71 @@ class PatientMerge(BaseModel):
 
     def __str__(self) -> str:
         return f"merge into {self.survivor_id}"
+
+
+class ExportStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Being prepared"
+    READY = "ready", "Ready to download"
+    FAILED = "failed", "Failed"
+    EXPIRED = "expired", "Expired"
+
+
+EXPORT_IN_PROGRESS = (ExportStatus.QUEUED, ExportStatus.RUNNING)
+
+
+class PatientExport(BaseModel):
+    """A copy of everything PHB holds about a patient, asked for by the patient (right of access), built in
+    the background, downloadable for a day, then wiped. The files are encrypted at rest like any health data."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="exports")
+    requested_by = models.UUIDField(help_text="The user who asked for it (the patient).")
+    status = models.CharField(max_length=10, choices=ExportStatus.choices, default=ExportStatus.QUEUED)
+    progress = models.PositiveSmallIntegerField(default=0, help_text="Percent done, 0 to 100.")
+    error_code = models.CharField(max_length=40, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    schema_version = models.CharField(max_length=10, blank=True)
+    # The JSON document, and the PDF summary base64-encoded: encrypted, present only while ready.
+    content_json = EncryptedTextField(null=True, blank=True)
+    content_pdf = EncryptedTextField(null=True, blank=True)
+    json_bytes = models.PositiveIntegerField(null=True, blank=True)
+    pdf_bytes = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["patient", "-created_at"], name="patient_export_by_patient"),
+            models.Index(fields=["status", "expires_at"], name="patient_export_by_expiry"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(status__in=ExportStatus.values), name="patient_export_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(progress__gte=0, progress__lte=100), name="patient_export_progress_percent"
+            ),
+            # Never a half-ready export: files exist only on a ready export.
+            models.CheckConstraint(
+                condition=models.Q(status=ExportStatus.READY)
+                | models.Q(content_json__isnull=True, content_pdf__isnull=True),
+                name="patient_export_content_only_when_ready",
+            ),
+            models.UniqueConstraint(
+                fields=["patient"],
+                condition=models.Q(status__in=EXPORT_IN_PROGRESS),
+                name="patient_export_one_in_progress",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"export {self.id} ({self.status})"
+
+    @property
+    def in_progress(self) -> bool:
+        return self.status in EXPORT_IN_PROGRESS
+
+    @property
+    def downloadable(self) -> bool:
+        """Ready and within its 24 hours (the hourly sweep wipes it a little later)."""
+        return self.status == ExportStatus.READY and self.expires_at is not None and self.expires_at > timezone.now()

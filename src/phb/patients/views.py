@@ -1,4 +1,5 @@
-"""Patient portal pages: home (HPN and links), consents (give, withdraw), who accessed my record."""
+"""Patient portal pages: home (HPN and links), consents (give, withdraw), who accessed my record, and
+exports of all my data (ask, follow the progress, download)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from django.views.decorators.http import require_POST
 from phb.kernel import audit
 from phb.kernel.errors import ProblemError
 from phb.kernel.models import AuditEvent
-from phb.patients import consents, hpn
+from phb.patients import consents, exports, hpn
 from phb.patients.models import Consent, ConsentKind, Patient
 
 
@@ -82,3 +83,39 @@ def access_log(request: HttpRequest) -> HttpResponse:
     )
     audit.record(request.ctx, "patients.access_log.read", patient_id=patient.id, read=True)  # type: ignore[attr-defined]
     return render(request, "patients/access_log.html", {"events": events})
+
+
+@login_required
+def export_list(request: HttpRequest) -> HttpResponse:
+    """Ask for an export; the list of exports polls itself (HTMX) while one is being prepared."""
+    patient = _my_patient(request)
+    if patient is None:
+        raise Http404
+    ctx = request.ctx  # type: ignore[attr-defined]
+    if request.method == "POST":
+        try:
+            exports.export_request(ctx=ctx, patient_id=patient.id)
+        except ProblemError as exc:
+            messages.error(request, exc.detail)
+        else:
+            messages.success(request, "We are preparing your export. It stays here for 24 hours once ready.")
+        return redirect("patients:exports")
+    rows = list(exports.export_list(ctx=ctx, patient_id=patient.id)[:20])
+    context = {"exports": rows, "polling": any(e.in_progress for e in rows)}
+    template = "patients/_export_rows.html" if request.htmx else "patients/exports.html"  # type: ignore[attr-defined]
+    return render(request, template, context)
+
+
+@login_required
+def export_download(request: HttpRequest, export_id: uuid.UUID, fmt: str) -> HttpResponse:
+    try:
+        file = exports.export_download(ctx=request.ctx, export_id=export_id, fmt=fmt)  # type: ignore[attr-defined]
+    except ProblemError as exc:
+        if exc.status in (400, 404):
+            raise Http404 from exc
+        messages.error(request, exc.detail)
+        return redirect("patients:exports")
+    response = HttpResponse(file.content, content_type=file.content_type)
+    response["Content-Disposition"] = f'attachment; filename="{file.filename}"'
+    response["Cache-Control"] = "no-store"
+    return response
