@@ -253,6 +253,10 @@ class OrganizationQuerySet(ScopedQuerySet):
         """The organizations whose ids the caller has established `ctx`'s actor belongs to."""
         return self.filter(id__in=list(organization_ids))._across_tenants()
 
+    def accepting_patients(self) -> Self:
+        """The public directory: active hospitals and clinics, which patients may ask to register with."""
+        return self.filter(is_active=True, kind__in=["hospital", "clinic"])._across_tenants()
+
     def for_platform(self, ctx: Ctx) -> Self:
         """Every organization: for platform operators and system work."""
         if not ctx.has_perm("platform.organizations.view"):

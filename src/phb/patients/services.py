@@ -48,7 +48,8 @@ def _set_identifier(patient: Patient, kind: str, value: str) -> None:
     setattr(patient, f"{kind}_index", crypto.blind_index(value, purpose=f"patients.{kind}") if value else None)
 
 
-def _full_clean(patient: Patient) -> None:
+def validate(patient: Patient) -> None:
+    """Normalize the phone number and check every field; a ValidationFailed names each bad field."""
     if patient.phone:
         with contextlib.suppress(ValidationError):  # an invalid number is reported by full_clean below
             patient.phone = normalize_phone(patient.phone)
@@ -143,7 +144,7 @@ def _prepare(
     patient = Patient(given_name=given_name.strip(), family_name=family_name.strip(), birth_date=birth_date, **fields)
     for kind, value in identifiers.items():
         _set_identifier(patient, kind, value)
-    _full_clean(patient)
+    validate(patient)
     matches = [] if self_service else mpi.find_matches(matching.Demographics.of(patient))
     certain = [m for m in matches if m.band == "certain"]
     if certain:
@@ -240,7 +241,7 @@ def patient_update(*, ctx: Ctx, patient_id: uuid.UUID, **changes: Any) -> Patien
             setattr(patient, field, value.strip() if isinstance(value, str) else value)
         for kind, value in identifiers.items():
             _set_identifier(patient, kind, value)
-        _full_clean(patient)
+        validate(patient)
         patient.save()
         audit.record(
             ctx,
