@@ -7,6 +7,6 @@ class AccountsConfig(AppConfig):
     verbose_name = "Accounts"
 
     def ready(self) -> None:
-        from phb.accounts import signals
+        from phb.accounts import schema, signals  # noqa: F401 (schema registers the OpenAPI extension)
 
         signals.connect_axes()

@@ -14,10 +14,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from phb.kernel.api import PagePagination, PhbApiView
+from phb.kernel.context import Ctx
 from phb.kernel.errors import NotFound
-from phb.kernel.models import AuditEvent
-from phb.patients import consents, exports
-from phb.patients.models import Consent, ConsentKind, DataCategory, Patient, PatientExport
+from phb.kernel.models import AuditEvent, Organization
+from phb.patients import consents, exports, hpn, portal
+from phb.patients.models import Consent, ConsentKind, DataCategory, MaritalStatus, Patient, PatientExport, Sex
 
 
 class ConsentOutput(serializers.ModelSerializer):
@@ -142,7 +143,12 @@ class MyExportsApi(_OwnPatientMixin, PhbApiView):
 
     required_permission = None
 
-    @extend_schema(responses=ExportPage, summary="My data exports", description="Newest first, paginated (`page`).")
+    @extend_schema(
+        operation_id="me_exports_list",
+        responses=ExportPage,
+        summary="My data exports",
+        description="Newest first, paginated (`page`).",
+    )
     def get(self, request: Request) -> Response:
         rows = exports.export_list(ctx=self.ctx, patient_id=self.my_patient().id)
         page = PagePagination().paginate_queryset(rows, request, view=self)
@@ -199,3 +205,177 @@ class MyExportDownloadApi(PhbApiView):
         response["Content-Disposition"] = f'attachment; filename="{file.filename}"'
         response["Cache-Control"] = "no-store"
         return response
+
+
+# --- the patient's own record: profile, onboarding, hospitals -------------------------------------------
+
+
+class MyProfileOutput(serializers.ModelSerializer):
+    hpn_display = serializers.SerializerMethodField()
+    preferences = serializers.JSONField(read_only=True)
+    history_overview = serializers.JSONField(read_only=True)
+
+    class Meta:
+        model = Patient
+        fields = [
+            "id",
+            "hpn",
+            "hpn_display",
+            "given_name",
+            "family_name",
+            "other_names",
+            "birth_date",
+            "sex",
+            *portal.PROFILE_FIELDS,
+            "preferences",
+            "history_overview",
+            "onboarded_at",
+        ]
+
+    def get_hpn_display(self, patient: Patient) -> str:
+        return hpn.display(patient.hpn)
+
+
+class MyProfileInput(serializers.Serializer):
+    phone = serializers.CharField(max_length=32, required=False, allow_blank=True)
+    email = serializers.EmailField(required=False, allow_blank=True)
+    state = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    city = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    address_line = serializers.CharField(max_length=300, required=False, allow_blank=True)
+    preferred_language = serializers.CharField(max_length=10, required=False)
+    secondary_language = serializers.CharField(max_length=10, required=False, allow_blank=True)
+    marital_status = serializers.ChoiceField(choices=MaritalStatus.choices, required=False)
+    occupation = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    gender_identity = serializers.CharField(max_length=50, required=False, allow_blank=True)
+
+
+class ContactInput(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    relationship = serializers.CharField(max_length=50)
+    phone = serializers.CharField(max_length=32)
+    is_next_of_kin = serializers.BooleanField(default=False)
+
+
+class OnboardingInput(serializers.Serializer):
+    given_name = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    family_name = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    birth_date = serializers.DateField(required=False, allow_null=True)
+    sex = serializers.ChoiceField(choices=Sex.choices, required=False)
+    phone = serializers.CharField(max_length=32, required=False, allow_blank=True)
+    preferences = serializers.DictField(required=False, help_text=f"Keys: {', '.join(portal.PREFERENCES)}.")
+    history = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField(max_length=300)),
+        required=False,
+        help_text=f"Keys: {', '.join(portal.HISTORY)}; each a list of short texts.",
+    )
+    emergency_contact = ContactInput(required=False)
+    primary_organization_id = serializers.UUIDField(required=False, allow_null=True)
+
+
+class MyRegistrationOutput(serializers.Serializer):
+    id = serializers.UUIDField()
+    organization_id = serializers.UUIDField()
+    organization_name = serializers.CharField()
+    mrn = serializers.CharField()
+    status = serializers.CharField()
+    is_primary = serializers.BooleanField()
+    rejection_reason = serializers.CharField()
+
+
+def _my_registrations(ctx: Ctx) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": r.id,
+            "organization_id": o.id,
+            "organization_name": o.name,
+            "mrn": r.mrn,
+            "status": r.status,
+            "is_primary": r.is_primary,
+            "rejection_reason": r.rejection_reason,
+        }
+        for r, o in portal.my_registrations(ctx=ctx)
+    ]
+
+
+class RegistrationRequestInput(serializers.Serializer):
+    organization_id = serializers.UUIDField()
+
+
+class DirectoryOutput(serializers.Serializer):
+    id = serializers.UUIDField()
+    name = serializers.CharField()
+    kind = serializers.CharField()
+    city = serializers.CharField()
+    state = serializers.CharField()
+
+
+class MyProfileApi(PhbApiView):
+    required_permission = None
+
+    def _mine(self) -> Patient:
+        patient = portal.my_patient(self.ctx)
+        if patient is None:
+            raise NotFound("no patient record is linked to this account")
+        return patient
+
+    @extend_schema(responses=MyProfileOutput, summary="My record: HPN, details, onboarding")
+    def get(self, request: Request) -> Response:
+        from phb.kernel import audit
+
+        patient = self._mine()
+        audit.record(self.ctx, "patients.patient.read", target=patient, patient_id=patient.id, read=True)
+        return Response(MyProfileOutput(patient).data)
+
+    @extend_schema(request=MyProfileInput, responses=MyProfileOutput, summary="Correct my contact details")
+    def patch(self, request: Request) -> Response:
+        data = MyProfileInput(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        return Response(MyProfileOutput(portal.profile_update(ctx=self.ctx, **data.validated_data)).data)
+
+
+class MyOnboardingApi(PhbApiView):
+    required_permission = None
+
+    @extend_schema(request=OnboardingInput, responses={201: MyProfileOutput}, summary="Complete my onboarding")
+    def post(self, request: Request) -> Response:
+        data = OnboardingInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        patient = portal.onboarding_complete(ctx=self.ctx, **data.validated_data)
+        return Response(MyProfileOutput(patient).data, status=status.HTTP_201_CREATED)
+
+
+class MyRegistrationsApi(PhbApiView):
+    required_permission = None
+
+    @extend_schema(responses=MyRegistrationOutput(many=True), summary="My hospitals")
+    def get(self, request: Request) -> Response:
+        return Response(MyRegistrationOutput(_my_registrations(self.ctx), many=True).data)
+
+    @extend_schema(
+        request=RegistrationRequestInput, responses={201: MyRegistrationOutput}, summary="Ask a hospital to register me"
+    )
+    def post(self, request: Request) -> Response:
+        data = RegistrationRequestInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        registration = portal.registration_request(ctx=self.ctx, organization_id=data.validated_data["organization_id"])
+        (mine,) = [r for r in _my_registrations(self.ctx) if r["id"] == registration.id]
+        return Response(MyRegistrationOutput(mine).data, status=status.HTTP_201_CREATED)
+
+
+class MyRegistrationPrimaryApi(PhbApiView):
+    required_permission = None
+
+    @extend_schema(request=None, responses={204: None}, summary="Make this my primary hospital")
+    def post(self, request: Request, registration_id: str) -> Response:
+        portal.registration_set_primary(ctx=self.ctx, registration_id=self.parse_id(registration_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class DirectoryApi(PhbApiView):
+    """Hospitals and clinics a patient may ask to register with."""
+
+    required_permission = None
+
+    @extend_schema(responses=DirectoryOutput(many=True), summary="Hospitals and clinics accepting patients")
+    def get(self, request: Request) -> Response:
+        return Response(DirectoryOutput(Organization.objects.accepting_patients().order_by("name"), many=True).data)
