@@ -54,6 +54,16 @@ _HASHED_FIELDS = (
 )
 
 
+HEALTH_DATA_READERS: dict[str, Any] = {}
+
+
+def reads_health_data(fn: Any) -> Any:
+    """Mark a selector that returns personal health information to its caller. Each one must record an
+    audit event on every call (denied calls included); a test walks them all (tests/test_reads_audited.py)."""
+    HEALTH_DATA_READERS[f"{fn.__module__}.{fn.__qualname__}"] = fn
+    return fn
+
+
 def record(
     ctx: Ctx,
     action: str,
@@ -98,6 +108,12 @@ def record(
             event.save(force_insert=True)
     else:
         event.save(force_insert=True)
+
+
+def denied(ctx: Ctx, action: str, error: Exception, **detail: Any) -> Exception:
+    """Record a refused access and return the error to raise: `raise audit.denied(ctx, action, NotFound())`."""
+    record(ctx, action, outcome="denied", read=True, **detail)
+    return error
 
 
 def event_hash(values: dict[str, Any]) -> str:

@@ -16,8 +16,8 @@ from rest_framework.response import Response
 from phb.kernel.api import PagePagination, PhbApiView
 from phb.kernel.context import Ctx
 from phb.kernel.errors import NotFound
-from phb.kernel.models import AuditEvent, Organization
-from phb.patients import consents, exports, hpn, portal
+from phb.kernel.models import Organization
+from phb.patients import consents, exports, hpn, portal, selectors
 from phb.patients.models import Consent, ConsentKind, DataCategory, MaritalStatus, Patient, PatientExport, Sex
 
 
@@ -67,7 +67,7 @@ class MyConsentsApi(_OwnPatientMixin, PhbApiView):
     @extend_schema(responses=ConsentOutput(many=True), summary="My consents")
     def get(self, request: Request) -> Response:
         return Response(
-            ConsentOutput(Consent.objects.filter(patient=self.my_patient()).order_by("-granted_at"), many=True).data
+            ConsentOutput(consents.consent_list(ctx=self.ctx, patient_id=self.my_patient().id), many=True).data
         )
 
     @extend_schema(request=ConsentInput, responses={201: ConsentOutput}, summary="Give a consent")
@@ -95,11 +95,8 @@ class MyAccessLogApi(_OwnPatientMixin, PhbApiView):
 
     @extend_schema(responses=AccessOutput(many=True), summary="Who accessed my record")
     def get(self, request: Request) -> Response:
-        from phb.kernel import audit
-
-        patient = self.my_patient()
-        events = AuditEvent.objects.for_patient(self.ctx, patient_id=patient.id).exclude(actor_id=self.ctx.actor_id)
-        page = PagePagination().paginate_queryset(events.order_by("-occurred_at"), request, view=self)
+        events = selectors.access_log(ctx=self.ctx, patient_id=self.my_patient().id)
+        page = PagePagination().paginate_queryset(events, request, view=self)
         rows: list[dict[str, Any]] = [
             {
                 "occurred_at": e.occurred_at,
@@ -111,7 +108,6 @@ class MyAccessLogApi(_OwnPatientMixin, PhbApiView):
             }
             for e in page or []
         ]
-        audit.record(self.ctx, "patients.access_log.read", patient_id=patient.id, read=True)
         return Response({"count": events.count(), "results": AccessOutput(rows, many=True).data})
 
 
@@ -320,11 +316,7 @@ class MyProfileApi(PhbApiView):
 
     @extend_schema(responses=MyProfileOutput, summary="My record: HPN, details, onboarding")
     def get(self, request: Request) -> Response:
-        from phb.kernel import audit
-
-        patient = self._mine()
-        audit.record(self.ctx, "patients.patient.read", target=patient, patient_id=patient.id, read=True)
-        return Response(MyProfileOutput(patient).data)
+        return Response(MyProfileOutput(portal.my_record(ctx=self.ctx)).data)
 
     @extend_schema(request=MyProfileInput, responses=MyProfileOutput, summary="Correct my contact details")
     def patch(self, request: Request) -> Response:

@@ -60,6 +60,17 @@ def consent_grant(
     return consent
 
 
+@audit.reads_health_data
+def consent_list(*, ctx: Ctx, patient_id: uuid.UUID) -> list[Consent]:
+    """A patient's consents, newest first: for the patient (or someone acting for them)."""
+    patient = Patient.objects.filter(id=patient_id).first()
+    if patient is None or not _may_act_for(ctx, patient):
+        audit.record(ctx, "patients.consent.list", resource_id=patient_id, outcome="denied", read=True)
+        raise NotFound("no such patient")
+    audit.record(ctx, "patients.consent.list", patient_id=patient.id, read=True)
+    return list(Consent.objects.filter(patient=patient).order_by("-granted_at"))
+
+
 def consent_withdraw(*, ctx: Ctx, consent_id: uuid.UUID) -> Consent:
     with transaction.atomic():
         consent = Consent.objects.select_for_update().select_related("patient").filter(id=consent_id).first()

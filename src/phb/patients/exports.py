@@ -503,6 +503,7 @@ class ExportFile:
     filename: str
 
 
+@audit.reads_health_data
 def export_download(*, ctx: Ctx, export_id: uuid.UUID, fmt: str) -> ExportFile:
     """One file of a ready, unexpired export of the actor's own; every download is audited."""
     if fmt not in FORMATS:
@@ -510,7 +511,10 @@ def export_download(*, ctx: Ctx, export_id: uuid.UUID, fmt: str) -> ExportFile:
             "unknown export format",
             errors=[{"field": "format", "message": f"one of {', '.join(FORMATS)}", "code": "invalid_choice"}],
         )
-    export = export_get(ctx=ctx, export_id=export_id)
+    try:
+        export = export_get(ctx=ctx, export_id=export_id)
+    except NotFound as exc:
+        raise audit.denied(ctx, "patients.export.download", exc, resource_id=str(export_id)) from None
     if export.status == ExportStatus.EXPIRED or (export.status == ExportStatus.READY and not export.downloadable):
         raise Gone("this export has expired: ask for a new one", code="EXPORT_EXPIRED")
     if export.status == ExportStatus.FAILED:

@@ -59,6 +59,17 @@ def _own(ctx: Ctx) -> Patient:
     return patient
 
 
+@audit.reads_health_data
+def my_record(*, ctx: Ctx) -> Patient:
+    """The patient's own record, to show them (audited, like every read of it)."""
+    patient = my_patient(ctx)
+    if patient is None:
+        audit.record(ctx, "patients.patient.read", outcome="denied", read=True, why="no record linked")
+        raise NotFound("no patient record is linked to this account")
+    audit.record(ctx, "patients.patient.read", target=patient, patient_id=patient.id, read=True)
+    return patient
+
+
 def _clean_preferences(preferences: dict[str, Any]) -> dict[str, Any]:
     out = {}
     for key, value in (preferences or {}).items():
@@ -174,6 +185,7 @@ def profile_update(*, ctx: Ctx, **changes: Any) -> Patient:
     return patient
 
 
+@audit.reads_health_data
 def my_registrations(*, ctx: Ctx) -> list[tuple[PatientRegistration, Organization]]:
     patient = _own(ctx)
     registrations = list(

@@ -19,6 +19,7 @@ from phb.accounts.public import break_glass_active, break_glass_patient_ids
 from phb.kernel import audit, crypto
 from phb.kernel.context import Ctx
 from phb.kernel.errors import Forbidden, NotFound, ValidationFailed
+from phb.kernel.models import AuditEvent
 from phb.kernel.validators import normalize_phone
 from phb.patients import hpn, matching
 from phb.patients.models import DuplicateCandidate, DuplicateStatus, Patient, PatientRegistration, RegistrationStatus
@@ -62,6 +63,7 @@ def _name_filter(text: str) -> tuple[Q, str]:
     return words | phonetic, folded
 
 
+@audit.reads_health_data
 def patient_search(
     *,
     ctx: Ctx,
@@ -76,7 +78,9 @@ def patient_search(
 ) -> list[Found]:
     """Patients of `ctx`'s organization matching every criterion given, best name match first."""
     if not _can_search(ctx):
-        raise Forbidden("searching patients needs a staff role that sees demographics")
+        raise audit.denied(
+            ctx, "patients.patient.search", Forbidden("searching patients needs a staff role that sees demographics")
+        )
     criteria, mrn, used = Q(merged_into__isnull=True), mrn.strip(), []
     if hpn_number:
         if not hpn.is_valid(hpn_number):
@@ -128,11 +132,16 @@ def _similarity(folded: str, patient: Patient) -> float:
     return JaroWinkler.similarity(folded, patient.search_name) if folded else 1.0
 
 
+@audit.reads_health_data
 def patient_open(*, ctx: Ctx, patient_id: uuid.UUID) -> tuple[Patient, PatientRegistration | None]:
     """Open a patient's record (demographics, contacts, insurance): registered here, or break-the-glass.
     A merged record opens its survivor. Audited, denied attempts included."""
     if not _can_search(ctx):
-        raise Forbidden("opening records needs a staff role that sees demographics")
+        raise audit.denied(
+            ctx, "patients.patient.read", Forbidden("opening records needs a staff role that sees demographics")
+        )
+    if ctx.organization_id is None:
+        raise audit.denied(ctx, "patients.patient.read", NotFound("no such patient"), resource_id=str(patient_id))
     patient = Patient.objects.filter(id=patient_id).first()
     while patient is not None and patient.merged_into_id is not None:
         patient = Patient.objects.filter(id=patient.merged_into_id).first()
@@ -144,10 +153,13 @@ def patient_open(*, ctx: Ctx, patient_id: uuid.UUID) -> tuple[Patient, PatientRe
     return patient, registration
 
 
+@audit.reads_health_data
 def registrations_pending(*, ctx: Ctx) -> QuerySet[PatientRegistration]:
     """The administrator's queue: registrations requested from the portal, oldest first."""
     if not ctx.has_perm("patients.registration.approve"):
-        raise Forbidden("the registration queue is for hospital administrators")
+        raise audit.denied(
+            ctx, "patients.registration.list", Forbidden("the registration queue is for hospital administrators")
+        )
     audit.record(ctx, "patients.registration.list", read=True)
     return (
         PatientRegistration.objects.for_tenant(ctx)
@@ -157,14 +169,34 @@ def registrations_pending(*, ctx: Ctx) -> QuerySet[PatientRegistration]:
     )
 
 
+@audit.reads_health_data
 def duplicates_open(*, ctx: Ctx) -> QuerySet[DuplicateCandidate]:
     """The organization's queue of possible duplicates, strongest first."""
     if not ctx.has_perm("patients.patient.merge"):
-        raise Forbidden("the duplicates queue is for records officers and administrators")
+        raise audit.denied(
+            ctx,
+            "patients.duplicate.list",
+            Forbidden("the duplicates queue is for records officers and administrators"),
+        )
     audit.record(ctx, "patients.duplicate.list", read=True)
     return (
         DuplicateCandidate.objects.for_tenant(ctx)
         .filter(status=DuplicateStatus.OPEN)
         .select_related("patient", "other")
         .order_by("-points", "created_at")
+    )
+
+
+@audit.reads_health_data
+def access_log(*, ctx: Ctx, patient_id: uuid.UUID) -> QuerySet[AuditEvent]:
+    """Who looked at or changed a patient's record, for the patient themself (their own actions left out)."""
+    patient = Patient.objects.filter(id=patient_id, user_id=ctx.actor_id).first() if ctx.actor_id else None
+    if patient is None:
+        audit.record(ctx, "patients.access_log.read", resource_id=patient_id, outcome="denied", read=True)
+        raise NotFound("no such patient")
+    audit.record(ctx, "patients.access_log.read", patient_id=patient.id, read=True)
+    return (
+        AuditEvent.objects.for_patient(ctx, patient_id=patient.id)
+        .exclude(actor_id=ctx.actor_id)
+        .order_by("-occurred_at", "-id")
     )

@@ -257,6 +257,7 @@ def _registered_here(ctx: Ctx, patient_id: uuid.UUID) -> bool:
     return PatientRegistration.objects.for_tenant(ctx).filter(patient_id=patient_id).exclude(status="rejected").exists()
 
 
+@audit.reads_health_data
 def patient_find_by_identifier(*, ctx: Ctx, kind: str, value: str) -> Patient | None:
     """Exact lookup of an encrypted national identifier through its blind index (audited)."""
     if kind not in IDENTIFIERS:

@@ -11,11 +11,9 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from phb.kernel import audit
 from phb.kernel.errors import ProblemError
-from phb.kernel.models import AuditEvent
-from phb.patients import consents, exports, hpn
-from phb.patients.models import Consent, ConsentKind, Patient
+from phb.patients import consents, exports, hpn, selectors
+from phb.patients.models import ConsentKind, Patient
 
 
 def _my_patient(request: HttpRequest) -> Patient | None:
@@ -47,7 +45,7 @@ def consent_list(request: HttpRequest) -> HttpResponse:
         request,
         "patients/consents.html",
         {
-            "consents": Consent.objects.filter(patient=patient).order_by("-granted_at"),
+            "consents": consents.consent_list(ctx=request.ctx, patient_id=patient.id),  # type: ignore[attr-defined]
             "kinds": [
                 (k.value, k.label)
                 for k in ConsentKind
@@ -76,12 +74,7 @@ def access_log(request: HttpRequest) -> HttpResponse:
     patient = _my_patient(request)
     if patient is None:
         raise Http404
-    events = (
-        AuditEvent.objects.for_patient(request.ctx, patient_id=patient.id)  # type: ignore[attr-defined]
-        .exclude(actor_id=request.user.pk)
-        .order_by("-occurred_at")[:200]
-    )
-    audit.record(request.ctx, "patients.access_log.read", patient_id=patient.id, read=True)  # type: ignore[attr-defined]
+    events = selectors.access_log(ctx=request.ctx, patient_id=patient.id)[:200]  # type: ignore[attr-defined]
     return render(request, "patients/access_log.html", {"events": events})
 
 

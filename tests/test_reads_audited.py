@@ -1,0 +1,136 @@
+"""Every selector that returns personal health information records an audit event, on success and on
+denial. The selectors declare themselves (`@audit.reads_health_data`); this test walks all of them, and
+fails for a new one until a way to call it is added below, and for a public selector of a module of
+health data that is not declared."""
+
+import importlib
+import inspect
+import pkgutil
+
+import pytest
+
+import phb
+from phb.kernel import audit
+from phb.kernel.context import Ctx
+from phb.kernel.errors import ProblemError
+from phb.kernel.models import AuditEvent
+from phb.patients import consents, exports, portal, selectors, services
+from tests.accounts.factories import UserFactory
+from tests.patients.factories import demographics
+
+pytestmark = pytest.mark.django_db
+
+# Modules whose every public function returns health data to its caller.
+HEALTH_DATA_MODULES = ["phb.patients.selectors"]
+
+
+def _load_every_module():
+    for module in pkgutil.walk_packages(phb.__path__, "phb."):
+        if ".migrations" not in module.name and not module.name.endswith(".manage"):
+            importlib.import_module(module.name)
+
+
+@pytest.fixture
+def world(org_a):
+    """A patient with an account, registered at hospital A, a receptionist and an officer of A, an
+    outsider of no organization, and a ready export."""
+    from phb.accounts.roles import permissions_for
+
+    def staff(*roles):
+        return Ctx(
+            actor_id=UserFactory().id,
+            organization_id=org_a.id,
+            roles=frozenset(roles),
+            permissions=permissions_for(roles),
+        )
+
+    user = UserFactory()
+    desk = staff("receptionist")
+    registration = services.walk_in_register(ctx=desk, **demographics(user=user, nin="55544433322"))
+    me = Ctx(actor_id=user.id)
+    export = exports.export_request(ctx=me, patient_id=registration.patient_id)
+    exports.export_build(export_id=export.id)
+    return {
+        "patient": registration.patient,
+        "me": me,
+        "desk": desk,
+        "officer": staff("medical_records_officer"),
+        "admin": staff("hospital_admin"),
+        "outsider": Ctx(actor_id=UserFactory().id),
+        "export": export,
+    }
+
+
+# name -> (call as the rightful reader, call as someone who may not read it)
+CALLS = {
+    "phb.patients.selectors.patient_search": (
+        lambda w: selectors.patient_search(ctx=w["desk"], q=w["patient"].given_name),
+        lambda w: selectors.patient_search(ctx=w["outsider"], q=w["patient"].given_name),
+    ),
+    "phb.patients.selectors.patient_open": (
+        lambda w: selectors.patient_open(ctx=w["desk"], patient_id=w["patient"].id),
+        lambda w: selectors.patient_open(ctx=w["officer"].for_organization(None), patient_id=w["patient"].id),
+    ),
+    "phb.patients.selectors.registrations_pending": (
+        lambda w: list(selectors.registrations_pending(ctx=w["admin"])),
+        lambda w: selectors.registrations_pending(ctx=w["desk"]),
+    ),
+    "phb.patients.selectors.duplicates_open": (
+        lambda w: list(selectors.duplicates_open(ctx=w["officer"])),
+        lambda w: selectors.duplicates_open(ctx=w["desk"]),
+    ),
+    "phb.patients.selectors.access_log": (
+        lambda w: list(selectors.access_log(ctx=w["me"], patient_id=w["patient"].id)),
+        lambda w: selectors.access_log(ctx=w["outsider"], patient_id=w["patient"].id),
+    ),
+    "phb.patients.services.patient_find_by_identifier": (
+        lambda w: services.patient_find_by_identifier(ctx=w["desk"], kind="nin", value="55544433322"),
+        None,  # an exact lookup answers yes or no, audited either way
+    ),
+    "phb.patients.consents.consent_list": (
+        lambda w: consents.consent_list(ctx=w["me"], patient_id=w["patient"].id),
+        lambda w: consents.consent_list(ctx=w["outsider"], patient_id=w["patient"].id),
+    ),
+    "phb.patients.portal.my_registrations": (lambda w: portal.my_registrations(ctx=w["me"]), None),
+    "phb.patients.portal.my_record": (
+        lambda w: portal.my_record(ctx=w["me"]),
+        lambda w: portal.my_record(ctx=w["outsider"]),
+    ),
+    "phb.patients.exports.export_download": (
+        lambda w: exports.export_download(ctx=w["me"], export_id=w["export"].id, fmt="json"),
+        lambda w: exports.export_download(ctx=w["outsider"], export_id=w["export"].id, fmt="json"),
+    ),
+}
+
+
+def test_every_declared_reader_has_a_way_to_be_called_here():
+    _load_every_module()
+    assert set(audit.HEALTH_DATA_READERS) == set(CALLS)
+
+
+def test_every_public_selector_of_health_data_is_declared():
+    for name in HEALTH_DATA_MODULES:
+        module = importlib.import_module(name)
+        for fn_name, fn in inspect.getmembers(module, inspect.isfunction):
+            if fn.__module__ == name and not fn_name.startswith("_"):
+                assert f"{name}.{fn_name}" in audit.HEALTH_DATA_READERS, f"{name}.{fn_name} is not declared"
+
+
+def _events():
+    return AuditEvent.objects.for_system(Ctx.system(reason="test"))
+
+
+@pytest.mark.parametrize("name", sorted(CALLS))
+def test_the_reader_records_an_audit_event_when_it_answers_and_when_it_refuses(world, name):
+    allowed, denied = CALLS[name]
+    before = _events().count()
+    allowed(world)
+    new = list(_events().order_by("-occurred_at", "-id")[: _events().count() - before])
+    assert new, f"{name} returned health data without an audit event"
+    assert all(e.outcome == "success" for e in new)
+    if denied is None:
+        return
+    before = _events().count()
+    with pytest.raises(ProblemError):
+        denied(world)
+    assert _events().count() > before, f"{name} refused without an audit event"
