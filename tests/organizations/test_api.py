@@ -133,6 +133,20 @@ def test_a_duplicate_code_is_a_conflict_and_writes_nothing(operator_client, org_
     assert all_orgs().filter(code="hospital-a").count() == 1
 
 
+def test_two_requests_racing_for_one_code_give_a_conflict_not_a_server_error(operator_client, org_a, monkeypatch):
+    # The other request's row commits between this one's checks and its insert: the unique constraint
+    # is what catches it.
+    from phb.kernel.models import ScopedQuerySet
+
+    monkeypatch.setattr(ScopedQuerySet, "exists", lambda self: False)
+    monkeypatch.setattr(type(Organization.objects.all()), "exists", lambda self: False, raising=False)
+    response = operator_client.post(LIST, {"name": "Again", "type": "clinic", "code": "hospital-a"}, format="json")
+    assert response.status_code == 409
+    assert response.json()["code"] == "CONFLICT"
+    monkeypatch.undo()
+    assert all_orgs().filter(code="hospital-a").count() == 1
+
+
 def test_a_member_reads_their_organization(member_client, org_a):
     response = member_client(org_a, "nurse").get(f"{LIST}{org_a.id}/")
     assert response.status_code == 200

@@ -113,7 +113,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     elif isinstance(exc, drf_exceptions.Throttled):
         body = problem(429, detail=str(exc.detail), instance=instance)
         if exc.wait is not None:
-            headers["Retry-After"] = str(int(exc.wait) + 1)
+            headers["Retry-After"] = str(max(1, int(exc.wait)))  # DRF already rounds the wait up
     elif isinstance(exc, drf_exceptions.NotAuthenticated | drf_exceptions.AuthenticationFailed):
         body = problem(401, detail=str(exc.detail), instance=instance)
         headers["WWW-Authenticate"] = 'Bearer realm="phb"'

@@ -6,7 +6,7 @@ import uuid
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from phb.kernel.context import Ctx
 from phb.kernel.errors import Conflict, Forbidden, NotFound, ValidationFailed
@@ -69,12 +69,15 @@ def organization_create(
     if registration_number:
         organization.registration_number = registration_number
     _validated(organization, exclude=["registration_number", "code"])
-    with transaction.atomic():
-        if Organization.objects.for_platform(ctx).filter(code=code).exists():
-            raise Conflict("an organization with this code already exists")
-        _validated(organization, exclude=["registration_number"])
-        organization.save()
-        kernel_events.publish(ctx, events.OrganizationCreated(organization_id=organization.id, kind=kind))
+    try:
+        with transaction.atomic():
+            if Organization.objects.for_platform(ctx).filter(code=code).exists():
+                raise Conflict("an organization with this code already exists")
+            _validated(organization, exclude=["registration_number"])
+            organization.save()
+            kernel_events.publish(ctx, events.OrganizationCreated(organization_id=organization.id, kind=kind))
+    except IntegrityError as exc:  # the same code (or registration number) created at the same moment
+        raise Conflict("an organization with this code already exists") from exc
     return organization
 
 
@@ -83,11 +86,14 @@ def department_create(*, ctx: Ctx, name: str, kind: str, code: str) -> Departmen
     if not (ctx.is_system or ctx.has_perm("organizations.department.manage")):
         raise Forbidden("managing departments needs the hospital administrator role")
     department = Department(organization_id=ctx.organization_id, name=name, kind=kind, code=code)
-    with transaction.atomic():
-        if Department.objects.for_tenant(ctx).filter(code=code).exists():
-            raise Conflict("a department with this code already exists")
-        _validated(department)
-        department.save()
+    try:
+        with transaction.atomic():
+            if Department.objects.for_tenant(ctx).filter(code=code).exists():
+                raise Conflict("a department with this code already exists")
+            _validated(department)
+            department.save()
+    except IntegrityError as exc:  # created at the same moment by another request
+        raise Conflict("a department with this code already exists") from exc
     return department
 
 
