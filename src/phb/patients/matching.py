@@ -33,7 +33,7 @@ from typing import Any
 from rapidfuzz.distance import JaroWinkler
 
 CERTAIN = 12.0
-POSSIBLE = 6.5
+POSSIBLE = 7.0
 MAX_CANDIDATES = 200
 
 _VOWELS = set("aeiouy")
@@ -192,7 +192,10 @@ def _birth_points(a: Demographics, b: Demographics) -> tuple[float, str]:
         )
     if a.birth_date_estimated or b.birth_date_estimated:
         years = abs(a.birth_date.year - b.birth_date.year)
-        return (1.5, "estimated age") if years <= 2 else (0.5, "estimated age") if years <= 5 else (-4.0, "")
+        # An estimated age agrees with many people's: weak evidence for, strong only against.
+        if years > 5:
+            return -4.0, ""
+        return {0: 0.5, 1: 0.0, 2: 0.0}.get(years, -1.0), "estimated age"
     if (a.birth_date.day, a.birth_date.month, a.birth_date.year) == (
         b.birth_date.month,
         b.birth_date.day,
@@ -200,7 +203,9 @@ def _birth_points(a: Demographics, b: Demographics) -> tuple[float, str]:
     ):
         return 4.0, "birth date with day and month swapped"
     if _one_character_apart(a.birth_date.isoformat(), b.birth_date.isoformat()):
-        return 2.5, "birth date with one digit different"
+        # A slip in the day or month is common; one in the year moves the age, as a namesake's would.
+        same_year = a.birth_date.year == b.birth_date.year
+        return (2.0 if same_year else 1.0), "birth date with one digit different"
     years = abs(a.birth_date.year - b.birth_date.year)
     return (-2.0, "") if years == 0 else (-3.5, "") if years == 1 else (-6.0, "")
 
@@ -240,7 +245,7 @@ def score(a: Demographics, b: Demographics) -> Score:
 
     if a.phone and b.phone:
         if a.phone == b.phone:
-            points += 3.0
+            points += 2.0  # households share a phone: agreeing is evidence, not proof
             reasons.append("phone")
         else:
             points -= 0.5  # people change numbers: weak evidence
