@@ -17,6 +17,9 @@ WORKLOADS = {
     "org_fetch": "bench.workloads.org_fetch",
     "audit_queries": "bench.workloads.audit_queries",
     "audited_reads": "bench.workloads.audited_reads",
+    "patient_search": "bench.workloads.patient_search",
+    "duplicate_scoring": "bench.workloads.duplicate_scoring",
+    "mpi_quality": "bench.workloads.mpi_quality",
 }
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/phb_bench"
 
@@ -99,6 +102,9 @@ def main(argv: list[str] | None = None) -> int:
             reports.append(runner.failed(name, description, f"setup: {type(exc).__name__}: {exc}"))
             continue
         for workload in built if isinstance(built, list) else [built]:
+            if isinstance(workload, runner.Quality):
+                reports.append(runner.run_quality(workload))
+                continue
             iterations = max(5, args.iterations // getattr(module, "ITERATION_DIVISOR", 1))
             reports.append(runner.run_workload(workload, pairs=args.pairs, iterations=iterations))
     report = {

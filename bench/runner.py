@@ -7,6 +7,9 @@ run interleaved (reference, variant, variant, reference, ...) so that a noisy ne
 frequency change slows every side alike, and the ratio of each round is variant / reference of that
 same round. Ratios, not absolute times, are what compare across machines; their range says how much
 to trust them.
+
+A `Quality` workload measures how right something is rather than how fast (precision and recall of the
+master patient index): it runs once and its figures get a table of their own.
 """
 
 from __future__ import annotations
@@ -47,6 +50,17 @@ class Workload:
     reference: Variant
     variants: list[Variant]
     teardown: Callable[[], None] | None = None
+
+
+@dataclass
+class Quality:
+    """A measure of correctness, run once. `measure` returns {"bands": {band: {"precision", "recall",
+    "true_positive", "false_positive", "false_negative", "target", "meets_target"}}, "notes": [...], ...}
+    and raises CheckFailed when its figures could not be trusted."""
+
+    name: str
+    description: str
+    measure: Callable[[], dict[str, Any]]
 
 
 @dataclass
@@ -141,6 +155,22 @@ def run_workload(workload: Workload, *, pairs: int, iterations: int, warmup: int
     }
 
 
+def run_quality(quality: Quality) -> dict[str, Any]:
+    start = time.perf_counter()
+    try:
+        figures = quality.measure()
+    except Exception as exc:  # a failed check or an error: no figures are reported
+        return {**failed(quality.name, quality.description, f"{type(exc).__name__}: {exc}"), "kind": "quality"}
+    return {
+        "workload": quality.name,
+        "description": quality.description,
+        "status": "ok",
+        "kind": "quality",
+        "seconds": round(time.perf_counter() - start, 1),
+        **figures,
+    }
+
+
 def environment(extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """Enough to tell two result files apart: absolute times only compare on the same machine."""
     import django
@@ -164,7 +194,9 @@ def markdown(report: dict[str, Any]) -> str:
         "| workload | variant | median µs/op | p95 µs/op | throughput ops/s | ratio to reference (median, range) |",
         "| --- | --- | ---: | ---: | ---: | --- |",
     ]
-    for w in report["workloads"]:
+    timed = [w for w in report["workloads"] if w.get("kind") != "quality"]
+    quality = [w for w in report["workloads"] if w.get("kind") == "quality"]
+    for w in timed:
         if w["status"] != "ok":
             reason = str(w["reason"]).replace("|", "\\|").replace("\n", " ")
             lines.append(f"| {w['workload']} | — | failed: {reason} | | | |")
@@ -184,6 +216,34 @@ def markdown(report: dict[str, Any]) -> str:
         "operations per variant after a warm-up. Median: of the rounds' median µs/op; p95: over every timed "
         "operation; ratio: variant / reference of the same round, median and range over the rounds.",
     ]
+    if quality:
+        lines += [
+            "",
+            "| quality | band | precision | recall | true pos. | false pos. | false neg. | target (precision, recall) |",
+            "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |",
+        ]
+        for w in quality:
+            if w["status"] != "ok":
+                reason = str(w["reason"]).replace("|", "\\|").replace("\n", " ")
+                lines.append(f"| {w['workload']} | — | failed: {reason} | | | | | |")
+                continue
+            for band, b in w["bands"].items():
+                target = b.get("target")
+                met = (
+                    "—"
+                    if not target
+                    else f"{target['precision']}, {target['recall']}: {'met' if b['meets_target'] else 'NOT met'}"
+                )
+                lines.append(
+                    f"| {w['workload']} | {band} | {b['precision']:.3f} | {b['recall']:.3f} | {b['true_positive']} "
+                    f"| {b['false_positive']} | {b['false_negative']} | {met} |"
+                )
+        lines.append("")
+        for w in quality:
+            if w["status"] == "ok":
+                lines.append(
+                    f"- {w['workload']}: {w['description']}" + "".join(f"; {n}" for n in w.get("notes", [])) + "."
+                )
     return "\n".join(lines) + "\n"
 
 

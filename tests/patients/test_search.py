@@ -4,6 +4,7 @@ break-the-glass), fuzzy by name, exact by HPN, MRN, phone, birth date, identifie
 import datetime as dt
 
 import pytest
+from django.db import connection, transaction
 
 from phb.accounts import services as account_services
 from phb.accounts.roles import permissions_for
@@ -124,3 +125,25 @@ def test_searching_and_opening_are_audited_without_the_search_terms(org_a, at_a)
 def test_roles_without_demographics_cannot_search(org_a, at_a):
     with pytest.raises(Forbidden):
         selectors.patient_search(ctx=staff(org_a, "laboratory_technician"), q="oluwaseun")
+
+
+def test_the_closest_names_are_ranked_when_a_name_matches_more_records_than_are_kept(org_a, monkeypatch):
+    """A common name matches thousands of records in a large registry: the candidates kept are the
+    closest names (PostgreSQL), not the latest registered, so the person searched for is not lost."""
+    if connection.vendor != "postgresql":
+        pytest.skip("ranking by trigram similarity is PostgreSQL's")
+    desk = staff(org_a, "receptionist")
+    first = services.walk_in_register(ctx=desk, **demographics(given_name="Chinedu", family_name="Eze"))
+    for given in ("Adaeze", "Obinna", "Ngozi"):
+        services.walk_in_register(ctx=desk, **demographics(given_name=given, family_name="Eze"))
+    monkeypatch.setattr(selectors, "RANKED_CANDIDATES", 2)
+    assert found_ids(desk, q="Chinedu Eze")[0] == first.patient_id
+
+
+def test_a_search_in_a_transaction_leaves_the_planner_settings_as_they_were(org_a, at_a):
+    if connection.vendor != "postgresql":
+        pytest.skip("a PostgreSQL planner setting")
+    with transaction.atomic(), connection.cursor() as cursor:
+        assert found_ids(staff(org_a, "receptionist"), q="adebayo") == [at_a.patient_id]
+        cursor.execute("SHOW enable_seqscan")
+        assert cursor.fetchone()[0] == "on"
