@@ -161,7 +161,11 @@ def test_showing_a_candidate_is_audited_on_that_patient(org_a):
     patient = services.walk_in_register(ctx=desk, **demographics(phone="")).patient
     with pytest.raises(services.PossibleDuplicate):
         services.walk_in_register(
-            ctx=desk, given_name=patient.given_name, family_name=patient.family_name, sex=patient.sex
+            ctx=desk,
+            given_name=patient.given_name,
+            family_name=patient.family_name,
+            sex=patient.sex,
+            birth_date=patient.birth_date,
         )
     shown = AuditEvent.objects.for_patient(Ctx.system(reason="t"), patient_id=patient.id).filter(
         action="patients.patient.match"
