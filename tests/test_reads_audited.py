@@ -79,6 +79,10 @@ CALLS = {
         lambda w: list(selectors.duplicates_open(ctx=w["officer"])),
         lambda w: selectors.duplicates_open(ctx=w["desk"]),
     ),
+    "phb.patients.selectors.patient_photo": (
+        lambda w: selectors.patient_photo(ctx=w["desk"], patient_id=w["patient"].id),
+        lambda w: selectors.patient_photo(ctx=w["officer"].for_organization(None), patient_id=w["patient"].id),
+    ),
     "phb.patients.selectors.access_log": (
         lambda w: list(selectors.access_log(ctx=w["me"], patient_id=w["patient"].id)),
         lambda w: selectors.access_log(ctx=w["outsider"], patient_id=w["patient"].id),

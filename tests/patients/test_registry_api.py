@@ -255,3 +255,26 @@ def test_registration_to_an_inactive_organization_is_refused(patient_user, org_a
     response = me.post(f"{API}/me/registrations/", {"organization_id": str(org_a.id)}, format="json")
     assert response.status_code == 400
     assert not PatientRegistration.objects.for_system(Ctx.system(reason="t")).exists()
+
+
+def test_reception_keeps_a_photo_and_staff_elsewhere_cannot_see_it(reception_a, member_client, org_b, registered):
+    import io
+
+    from PIL import Image
+
+    url = f"{API}/patients/{registered['patient']['id']}/photo/"
+    assert reception_a.get(url).status_code == 404  # none yet
+    png = io.BytesIO()
+    Image.new("RGB", (64, 64), "teal").save(png, format="PNG")
+    put = reception_a.put(
+        url, png.getvalue(), content_type="image/png", HTTP_CONTENT_DISPOSITION="attachment; filename=p.png"
+    )
+    assert put.status_code == 204
+    got = reception_a.get(url)
+    assert (got.status_code, got["Content-Type"]) == (200, "image/jpeg")
+    assert got.content.startswith(b"\xff\xd8")
+    bad = reception_a.put(
+        url, b"not an image", content_type="image/png", HTTP_CONTENT_DISPOSITION="attachment; filename=p.png"
+    )
+    assert bad.status_code == 400
+    assert member_client(org_b, "receptionist").get(url).status_code == 404

@@ -147,3 +147,36 @@ def test_a_search_in_a_transaction_leaves_the_planner_settings_as_they_were(org_
         assert found_ids(staff(org_a, "receptionist"), q="adebayo") == [at_a.patient_id]
         cursor.execute("SHOW enable_seqscan")
         assert cursor.fetchone()[0] == "on"
+
+
+def test_a_photo_is_re_encoded_without_its_metadata_encrypted_and_read_with_an_audit(org_a, org_b, at_a):
+    import io
+
+    from django.db import connection
+    from PIL import Image
+
+    original = io.BytesIO()
+    exif = Image.Exif()
+    exif[0x010F] = "CameraMaker"  # a camera's make, as phones write it
+    Image.new("RGB", (2000, 1000), "teal").save(original, format="JPEG", exif=exif)
+    desk = staff(org_a, "receptionist")
+    services.patient_photo_set(ctx=desk, patient_id=at_a.patient_id, data=original.getvalue())
+
+    photo = selectors.patient_photo(ctx=desk, patient_id=at_a.patient_id)
+    with Image.open(io.BytesIO(photo)) as image:
+        assert image.format == "JPEG"
+        assert max(image.size) == 800
+        assert "CameraMaker" not in str(image.getexif().values())
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT photo FROM patients_patient")
+        assert cursor.fetchone()[0].startswith("phb1:")
+    assert AuditEvent.objects.for_tenant(desk).filter(action="patients.photo.read").exists()
+
+    with pytest.raises(ValidationFailed):
+        services.patient_photo_set(ctx=desk, patient_id=at_a.patient_id, data=b"%PDF-1.4 not an image")
+    with pytest.raises(NotFound):
+        services.patient_photo_set(
+            ctx=staff(org_b, "receptionist"), patient_id=at_a.patient_id, data=original.getvalue()
+        )
+    with pytest.raises(Forbidden):
+        services.patient_photo_set(ctx=staff(org_a, "nurse"), patient_id=at_a.patient_id, data=original.getvalue())

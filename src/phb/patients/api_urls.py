@@ -22,6 +22,7 @@ urlpatterns = [
     path("patients/", staff_api.PatientWalkInApi.as_view(), name="patients"),
     path("patients/search/", staff_api.PatientSearchApi.as_view(), name="patient-search"),
     path("patients/<str:patient_id>/", staff_api.PatientApi.as_view(), name="patient"),
+    path("patients/<str:patient_id>/photo/", staff_api.PatientPhotoApi.as_view(), name="patient-photo"),
     path(
         "patients/<str:patient_id>/registrations/",
         staff_api.PatientRegisterHereApi.as_view(),

@@ -142,6 +142,7 @@ def _organization_names(ctx: Ctx, ids: Iterable[uuid.UUID | None]) -> dict[uuid.
 _NOT_DEMOGRAPHICS = {
     *("id", "user", "updated_at", "hpn", "nin", "passport", "ssn"),
     *("given_key", "family_key", "search_name", "merged_into"),  # the master patient index's own
+    "photo",  # a section of its own
 }
 
 
@@ -258,6 +259,17 @@ def _section_access_log(*, ctx: Ctx, patient_id: uuid.UUID) -> list[dict[str, An
 
 
 register_export_section("demographics", _section_demographics, title="About you", order=10)
+register_export_section(
+    "photo",
+    lambda *, ctx, patient_id: (
+        {"format": "image/jpeg", "base64": photo}
+        if (photo := Patient.objects.filter(id=patient_id).values_list("photo", flat=True).first())
+        else None
+    ),
+    title="Your photo",
+    order=15,
+    pdf_template="patients/export_photo.html",
+)
 register_export_section("emergency_contacts", _section_emergency_contacts, title="Emergency contacts", order=20)
 register_export_section("insurance_policies", _section_insurance_policies, title="Insurance", order=30)
 register_export_section("registrations", _section_registrations, title="Hospitals you are registered with", order=40)

@@ -52,6 +52,7 @@ class Patient(BaseModel):
     sex = models.CharField(max_length=10, choices=Sex.choices, default=Sex.UNKNOWN)
     gender_identity = models.CharField(max_length=50, blank=True)
     phone = models.CharField(max_length=32, blank=True, validators=[validate_phone])
+    phone_secondary = models.CharField(max_length=32, blank=True, validators=[validate_phone])
     email = models.EmailField(blank=True)
     country = models.CharField(max_length=2, default="NG")
     state = models.CharField(max_length=100, blank=True)
@@ -73,6 +74,8 @@ class Patient(BaseModel):
     ssn = EncryptedTextField(null=True, blank=True)
     ssn_index = models.CharField(max_length=64, null=True, blank=True, db_index=True, editable=False)  # noqa: DJ001
     user = models.OneToOneField("accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # A photo for identification at the desk: JPEG re-encoded by PHB (no camera metadata), base64, encrypted.
+    photo = EncryptedTextField(null=True, blank=True)
     # Onboarding from the portal (patient-reported, encrypted): health preferences and an overview of
     # their medical history. `onboarded_at` set means the portal stops asking.
     preferences = EncryptedJSONField(default=dict, blank=True)

@@ -242,3 +242,13 @@ def access_log(*, ctx: Ctx, patient_id: uuid.UUID) -> QuerySet[AuditEvent]:
         .exclude(actor_id=ctx.actor_id)
         .order_by("-occurred_at", "-id")
     )
+
+
+@audit.reads_health_data
+def patient_photo(*, ctx: Ctx, patient_id: uuid.UUID) -> bytes | None:
+    """The JPEG photo of a patient one may open (None when there is none); audited like opening the record."""
+    import base64
+
+    patient, _ = patient_open(ctx=ctx, patient_id=patient_id)
+    audit.record(ctx, "patients.photo.read", target=patient, patient_id=patient.id, read=True)
+    return base64.b64decode(patient.photo) if patient.photo else None

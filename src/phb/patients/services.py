@@ -53,6 +53,9 @@ def validate(patient: Patient) -> None:
     if patient.phone:
         with contextlib.suppress(ValidationError):  # an invalid number is reported by full_clean below
             patient.phone = normalize_phone(patient.phone)
+    if patient.phone_secondary:
+        with contextlib.suppress(ValidationError):
+            patient.phone_secondary = normalize_phone(patient.phone_secondary)
     try:
         patient.full_clean(exclude=["hpn", "merged_into", *IDENTIFIERS])
     except ValidationError as exc:
@@ -207,6 +210,7 @@ EDITABLE = (
     "sex",
     "gender_identity",
     "phone",
+    "phone_secondary",
     "email",
     "country",
     "state",
@@ -380,3 +384,39 @@ def walk_in_register(*, ctx: Ctx, confirmed_distinct: bool = False, **demographi
     with transaction.atomic():
         _insert(ctx, patient, matches)
         return registration_create(ctx=ctx, patient_id=patient.id, at_desk=True, new_patient=True)
+
+
+PHOTO_MAX_BYTES = 5 * 1024 * 1024
+PHOTO_MAX_SIDE = 800
+
+
+def patient_photo_set(*, ctx: Ctx, patient_id: uuid.UUID, data: bytes) -> Patient:
+    """Keep a photo of a patient registered here: any common image format, re-encoded by PHB as a JPEG of
+    at most 800 px a side, so that nothing of the original file (camera, place, time) is kept."""
+    import base64
+    import io
+
+    from PIL import Image, UnidentifiedImageError
+
+    if not ctx.has_perm("patients.demographics.update"):
+        raise Forbidden("photos are taken at reception")
+    if not data or len(data) > PHOTO_MAX_BYTES:
+        raise _invalid("photo", "an image of at most 5 MB is expected")
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            image.verify()
+        with Image.open(io.BytesIO(data)) as image:
+            image = image.convert("RGB")
+            image.thumbnail((PHOTO_MAX_SIDE, PHOTO_MAX_SIDE))
+            out = io.BytesIO()
+            image.save(out, format="JPEG", quality=85)
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
+        raise _invalid("photo", "this is not an image PHB can read (JPEG, PNG, WebP...)") from exc
+    with transaction.atomic():
+        patient = Patient.objects.select_for_update().filter(id=patient_id, merged_into__isnull=True).first()
+        if patient is None or not _registered_here(ctx, patient.id):
+            raise NotFound("no such patient")
+        patient.photo = base64.b64encode(out.getvalue()).decode()
+        patient.save(update_fields=["photo", "updated_at"])
+        audit.record(ctx, "patients.photo.update", target=patient, patient_id=patient.id)
+    return patient

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
+from rest_framework.parsers import FileUploadParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from phb.kernel.api import PhbApiView
-from phb.kernel.errors import ValidationFailed
+from phb.kernel.errors import NotFound, ValidationFailed
 from phb.patients import hpn, merge, selectors, services
 from phb.patients.models import BloodType, MaritalStatus, Patient, PatientMerge, PatientRegistration, Sex
 
@@ -306,3 +309,35 @@ class MergeUndoApi(PhbApiView):
     @extend_schema(request=None, responses=MergeOutput, summary="Undo a merge (within 30 days)")
     def post(self, request: Request, merge_id: str) -> Response:
         return Response(MergeOutput(merge.patient_merge_undo(ctx=self.ctx, merge_id=self.parse_id(merge_id))).data)
+
+
+class PatientPhotoApi(PhbApiView):
+    """The patient's photo: JPEG out; any common image format in (re-encoded, metadata dropped)."""
+
+    required_permission = None
+    parser_classes = [FileUploadParser]
+
+    @extend_schema(
+        responses={(200, "image/jpeg"): OpenApiTypes.BINARY, 404: OpenApiResponse(description="No photo.")},
+        summary="A patient's photo (audited)",
+    )
+    def get(self, request: Request, patient_id: str) -> HttpResponse:
+        photo = selectors.patient_photo(ctx=self.ctx, patient_id=self.parse_id(patient_id))
+        if photo is None:
+            raise NotFound("no photo of this patient")
+        response = HttpResponse(photo, content_type="image/jpeg")
+        response["Cache-Control"] = "no-store"
+        return response
+
+    @extend_schema(
+        request={"image/*": OpenApiTypes.BINARY}, responses={204: None}, summary="Keep a photo of the patient"
+    )
+    def put(self, request: Request, patient_id: str) -> Response:
+        upload = request.data.get("file")
+        if upload is None:
+            raise ValidationFailed(
+                "Send the image as the request body.",
+                errors=[{"field": "photo", "message": "no image received", "code": "required"}],
+            )
+        services.patient_photo_set(ctx=self.ctx, patient_id=self.parse_id(patient_id), data=upload.read())
+        return Response(status=status.HTTP_204_NO_CONTENT)
