@@ -21,7 +21,14 @@ from phb.kernel.context import Ctx
 from phb.kernel.errors import Forbidden, NotFound, ValidationFailed
 from phb.kernel.validators import normalize_phone
 from phb.patients import hpn, matching
-from phb.patients.models import DuplicateCandidate, DuplicateStatus, Patient, PatientRegistration, RegistrationStatus
+from phb.patients.models import (
+    DuplicateCandidate,
+    DuplicateStatus,
+    Patient,
+    PatientMerge,
+    PatientRegistration,
+    RegistrationStatus,
+)
 
 SEARCH_LIMIT = 25
 VISIBLE = (RegistrationStatus.PENDING, RegistrationStatus.APPROVED)
@@ -168,3 +175,36 @@ def duplicates_open(*, ctx: Ctx) -> QuerySet[DuplicateCandidate]:
         .select_related("patient", "other")
         .order_by("-points", "created_at")
     )
+
+
+def merges_recent(*, ctx: Ctx, limit: int = 50) -> list[PatientMerge]:
+    """The merges decided at `ctx`'s organization, newest first (those still in their undo window
+    can be undone)."""
+    if not ctx.has_perm("patients.patient.merge"):
+        raise Forbidden("the merges are for records officers and administrators")
+    audit.record(ctx, "patients.merge.list", read=True)
+    return list(
+        PatientMerge.objects.filter(organization_id=ctx.organization_id)
+        .select_related("survivor", "merged")
+        .order_by("-created_at")[:limit]
+    )
+
+
+@dataclass(frozen=True)
+class DuplicatePair:
+    candidate: DuplicateCandidate
+    registrations: dict[uuid.UUID, PatientRegistration]  # of the records registered here, by patient id
+
+
+def duplicate_compare(*, ctx: Ctx, candidate_id: uuid.UUID) -> DuplicatePair:
+    """One open pair of the organization's queue, for a side-by-side review. A record of the pair not
+    registered here is shown only as the master patient index summarizes it (and cannot be merged
+    from here). Both records read are audited."""
+    candidate = duplicates_open(ctx=ctx).filter(id=candidate_id).first()
+    if candidate is None:
+        raise NotFound("no such duplicate candidate")  # SECURITY: another organization's pair is not found
+    ids = [candidate.patient_id, candidate.other_id]
+    registrations = {r.patient_id: r for r in _registrations(ctx).filter(patient_id__in=ids)}
+    for patient_id in ids:
+        audit.record(ctx, "patients.patient.read", patient_id=patient_id, read=True, why="duplicate review")
+    return DuplicatePair(candidate, registrations)
