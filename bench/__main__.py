@@ -39,6 +39,17 @@ def ensure_database(url: str) -> None:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
 
+def _bench_keyring() -> str:
+    import base64
+    import hashlib
+    import json
+
+    def key(label: str) -> str:
+        return base64.b64encode(hashlib.sha256(f"phb-bench-{label}".encode()).digest()).decode()
+
+    return json.dumps({"active": "bench1", "keys": {"bench1": key("data")}, "blind_index_key": key("index")})
+
+
 def setup_django(url: str) -> None:
     """Point PHB's settings at the bench database; they read the environment once, at import."""
     os.environ["DATABASE_URL"] = url
@@ -50,6 +61,9 @@ def setup_django(url: str) -> None:
     # One JSON log line per API request would bury the report; writing it costs no measurable time
     # (checked: within the run-to-run noise). LOG_LEVEL=INFO puts it back.
     os.environ.setdefault("LOG_LEVEL", "WARNING")
+    # The bench's fixtures (invented people) are encrypted under a fixed ring derived from a public
+    # constant, so that a bench database built from one checkout can be read from another.
+    os.environ.setdefault("PHB_KEYRING_JSON", _bench_keyring())
     import django
 
     django.setup()

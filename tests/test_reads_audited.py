@@ -15,6 +15,7 @@ from phb.kernel.context import Ctx
 from phb.kernel.errors import ProblemError
 from phb.kernel.models import AuditEvent
 from phb.patients import consents, exports, portal, selectors, services
+from phb.patients.models import DuplicateCandidate
 from tests.accounts.factories import UserFactory
 from tests.patients.factories import demographics
 
@@ -47,6 +48,14 @@ def world(org_a):
     user = UserFactory()
     desk = staff("receptionist")
     registration = services.walk_in_register(ctx=desk, **demographics(user=user, nin="55544433322"))
+    again = services.walk_in_register(
+        ctx=desk,
+        confirmed_distinct=True,
+        given_name=registration.patient.given_name + "a",
+        family_name=registration.patient.family_name,
+        birth_date=registration.patient.birth_date,
+        sex=registration.patient.sex,
+    )
     me = Ctx(actor_id=user.id)
     export = exports.export_request(ctx=me, patient_id=registration.patient_id)
     exports.export_build(export_id=export.id)
@@ -58,6 +67,9 @@ def world(org_a):
         "admin": staff("hospital_admin"),
         "outsider": Ctx(actor_id=UserFactory().id),
         "export": export,
+        "duplicate": DuplicateCandidate.objects.for_tenant(desk).get(
+            patient_id__in=[registration.patient_id, again.patient_id]
+        ),
     }
 
 
@@ -82,6 +94,14 @@ CALLS = {
     "phb.patients.selectors.patient_photo": (
         lambda w: selectors.patient_photo(ctx=w["desk"], patient_id=w["patient"].id),
         lambda w: selectors.patient_photo(ctx=w["officer"].for_organization(None), patient_id=w["patient"].id),
+    ),
+    "phb.patients.selectors.merges_recent": (
+        lambda w: selectors.merges_recent(ctx=w["officer"]),
+        lambda w: selectors.merges_recent(ctx=w["desk"]),
+    ),
+    "phb.patients.selectors.duplicate_compare": (
+        lambda w: selectors.duplicate_compare(ctx=w["officer"], candidate_id=w["duplicate"].id),
+        lambda w: selectors.duplicate_compare(ctx=w["officer"], candidate_id=w["patient"].id),
     ),
     "phb.patients.selectors.access_log": (
         lambda w: list(selectors.access_log(ctx=w["me"], patient_id=w["patient"].id)),

@@ -19,6 +19,16 @@ def code(email: str) -> str:
                           text=True, check=True).stdout.strip()
 
 
+def sign_in(page, email: str) -> None:
+    page.goto("/accounts/sign-in/")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Continue").click()
+    page.get_by_label("Code", exact=True).fill(code(email))
+    page.get_by_role("button", name="Verify").click()
+    page.get_by_role("button", name="Sign out").wait_for()
+
+
 with sync_playwright() as p:
     browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox", "--disable-gpu"])
     page = browser.new_page(viewport={"width": 1200, "height": 800}, base_url=BASE)
@@ -34,4 +44,29 @@ with sync_playwright() as p:
     page.get_by_role("button", name="Verify").click()
     page.goto("/accounts/security/")
     page.screenshot(path=OUT / "security.png", full_page=True)
+    page.get_by_role("button", name="Sign out").click()
+
+    # Reception: search, then a walk-in who may already be on record (the warning only; nothing is written).
+    sign_in(page, "reception@unity.demo.phb.example")
+    page.goto("/staff/patients/")
+    page.get_by_label("Name", exact=True).fill("Nwankwo")
+    page.get_by_role("button", name="Search").click()
+    page.get_by_role("heading", name="found").wait_for()
+    page.screenshot(path=OUT / "reception-search.png", full_page=True)
+    page.goto("/staff/patients/register/")
+    page.get_by_label("Given name").fill("Adaezi")
+    page.get_by_label("Family name").fill("Nwankwo")
+    page.get_by_label("Date of birth", exact=True).fill("1975-03-10")
+    page.get_by_label("Sex").select_option("female")
+    page.get_by_role("button", name="Register", exact=True).click()
+    page.get_by_role("heading", name="may already be registered").wait_for()
+    page.screenshot(path=OUT / "walk-in-duplicate.png", full_page=True)
+    page.get_by_role("button", name="Sign out").click()
+
+    # The administrator's duplicates queue: two records side by side.
+    sign_in(page, "admin@unity.demo.phb.example")
+    page.goto("/staff/patients/duplicates/")
+    page.get_by_role("link", name="Compare").first.click()
+    page.get_by_role("heading", name="Compare two records").wait_for()
+    page.screenshot(path=OUT / "duplicate-review.png", full_page=True)
     browser.close()

@@ -117,7 +117,7 @@ def test_demo_patients_have_records_registered_at_the_hospital(client):
         .exists()
     )
     client.post("/accounts/sign-in/", {"email": PATIENTS[0][0], "password": DEMO_PASSWORD})
-    assert b"Health Point Number" in client.get("/patient/").content
+    assert b"Health Point Number" in client.get("/patient/", follow=True).content
 
 
 # --- further cases --------------------------------------------------------------------------------------

@@ -15,7 +15,12 @@ from phb.kernel.context import Ctx
 from phb.kernel.models import AuditChainLink, AuditEvent
 
 SYSTEM = Ctx.system(reason="test")
-LATER = timezone.now() + dt.timedelta(minutes=5)  # past the sealing grace period
+
+
+def later(minutes: int = 5) -> dt.datetime:
+    """Past the sealing grace period. Computed when called: a constant taken at import goes stale in a
+    suite that runs longer than the grace period, and sealing then skips the test's events."""
+    return timezone.now() + dt.timedelta(minutes=minutes)
 
 
 def events():
@@ -117,10 +122,10 @@ def test_audit_events_cannot_be_queried_unscoped():
 def test_sealing_chains_settled_events_and_verify_finds_it_intact(org_a):
     make_events(5, org_a)
     assert audit.seal() == 0  # too recent: transactions may still be in flight
-    assert audit.seal(now=LATER) == 5
-    assert audit.seal(now=LATER) == 0
+    assert audit.seal(now=later()) == 5
+    assert audit.seal(now=later()) == 0
     make_events(2, org_a)
-    assert audit.seal(now=LATER + dt.timedelta(minutes=1)) == 2
+    assert audit.seal(now=later(6)) == 2
     assert list(AuditChainLink.objects.order_by("position").values_list("position", flat=True)) == [1, 2, 3, 4, 5, 6, 7]
     assert audit.verify() == []
 
@@ -128,7 +133,7 @@ def test_sealing_chains_settled_events_and_verify_finds_it_intact(org_a):
 @pytest.mark.django_db(transaction=True)
 def test_verify_names_an_altered_a_deleted_and_an_inserted_event(org_a):
     rows = make_events(6, org_a)
-    audit.seal(now=LATER)
+    audit.seal(now=later())
     altered, deleted = rows[1], rows[3]
     behind_the_back("UPDATE kernel_auditevent SET action = 'clinical.note.nothing' WHERE id = %s", [pk(altered.id)])
     behind_the_back("DELETE FROM kernel_auditevent WHERE id = %s", [pk(deleted.id)])
@@ -153,7 +158,7 @@ def test_verify_names_an_altered_a_deleted_and_an_inserted_event(org_a):
 @pytest.mark.django_db(transaction=True)
 def test_verify_finds_a_rewritten_chain_link(org_a):
     make_events(3, org_a)
-    audit.seal(now=LATER)
+    audit.seal(now=later())
     behind_the_back("UPDATE kernel_auditchainlink SET chain_hash = %s WHERE position = 2", ["f" * 64])
     kinds = [(p.kind, p.position) for p in audit.verify()]
     assert ("broken_link", 2) in kinds  # link 2 itself no longer follows from link 1
@@ -164,7 +169,7 @@ def test_verify_finds_a_rewritten_chain_link(org_a):
 def test_the_verify_command_reports_an_intact_chain(org_a, capsys):
     make_events(2, org_a)
     call_command("audit", "seal")
-    audit.seal(now=LATER)
+    audit.seal(now=later())
     call_command("audit", "verify")
     assert "audit chain intact" in capsys.readouterr().out
 

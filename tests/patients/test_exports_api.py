@@ -5,6 +5,7 @@ import json
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from phb.kernel.context import Ctx
@@ -140,6 +141,7 @@ def test_the_portal_page_requests_polls_and_downloads(run_builds, django_capture
     patient, user = make_patient()
     web = Client()
     web.force_login(user)
+    Patient.objects.filter(id=patient.id).update(onboarded_at=timezone.now())  # past the first-visit form
     assert b'href="/patient/export/"' in web.get("/patient/").content
     page = web.get("/patient/export/")
     assert page.status_code == 200

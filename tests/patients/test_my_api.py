@@ -4,11 +4,13 @@ import datetime as dt
 import uuid
 
 import pytest
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from phb.kernel import audit
 from phb.kernel.context import Ctx
 from phb.patients import services
+from phb.patients.models import Patient
 from tests.accounts.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -86,6 +88,8 @@ def test_the_portal_pages_show_consents_and_the_access_log(me, org_a):
 
     web = Client()
     web.force_login(patient.user)
+    assert web.get("/patient/")["Location"] == "/patient/onboarding/"  # the first visit asks a few questions
+    Patient.objects.filter(id=patient.id).update(onboarded_at=timezone.now())
     home = web.get("/patient/")
     assert home.status_code == 200
     assert patient.hpn[:4].encode() in home.content

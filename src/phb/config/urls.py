@@ -23,5 +23,6 @@ urlpatterns = [
     path("accounts/", include("phb.accounts.urls")),
     path(settings.ADMIN_URL, admin.site.urls),
     path("patient/", include("phb.patients.urls")),
+    path("staff/patients/", include("phb.patients.staff_urls")),
     path("", include("phb.web.urls")),
 ]

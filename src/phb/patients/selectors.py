@@ -25,7 +25,14 @@ from phb.kernel.errors import Forbidden, NotFound, ValidationFailed
 from phb.kernel.models import AuditEvent
 from phb.kernel.validators import normalize_phone
 from phb.patients import hpn, matching
-from phb.patients.models import DuplicateCandidate, DuplicateStatus, Patient, PatientRegistration, RegistrationStatus
+from phb.patients.models import (
+    DuplicateCandidate,
+    DuplicateStatus,
+    Patient,
+    PatientMerge,
+    PatientRegistration,
+    RegistrationStatus,
+)
 
 SEARCH_LIMIT = 25
 SEARCH_CANDIDATES = 500  # the latest registered matching, ranked in Python
@@ -252,3 +259,41 @@ def patient_photo(*, ctx: Ctx, patient_id: uuid.UUID) -> bytes | None:
     patient, _ = patient_open(ctx=ctx, patient_id=patient_id)
     audit.record(ctx, "patients.photo.read", target=patient, patient_id=patient.id, read=True)
     return base64.b64decode(patient.photo) if patient.photo else None
+
+
+@audit.reads_health_data
+def merges_recent(*, ctx: Ctx, limit: int = 50) -> list[PatientMerge]:
+    """The merges decided at `ctx`'s organization, newest first (those still in their undo window
+    can be undone)."""
+    if not ctx.has_perm("patients.patient.merge"):
+        raise audit.denied(
+            ctx, "patients.merge.list", Forbidden("the merges are for records officers and administrators")
+        )
+    audit.record(ctx, "patients.merge.list", read=True)
+    return list(
+        PatientMerge.objects.filter(organization_id=ctx.organization_id)
+        .select_related("survivor", "merged")
+        .order_by("-created_at")[:limit]
+    )
+
+
+@dataclass(frozen=True)
+class DuplicatePair:
+    candidate: DuplicateCandidate
+    registrations: dict[uuid.UUID, PatientRegistration]  # of the records registered here, by patient id
+
+
+@audit.reads_health_data
+def duplicate_compare(*, ctx: Ctx, candidate_id: uuid.UUID) -> DuplicatePair:
+    """One open pair of the organization's queue, for a side-by-side review. A record of the pair not
+    registered here is shown only as the master patient index summarizes it (and cannot be merged
+    from here). Both records read are audited."""
+    candidate = duplicates_open(ctx=ctx).filter(id=candidate_id).first()
+    if candidate is None:
+        # SECURITY: another organization's pair is not found
+        raise audit.denied(ctx, "patients.duplicate.read", NotFound("no such duplicate candidate"))
+    ids = [candidate.patient_id, candidate.other_id]
+    registrations = {r.patient_id: r for r in _registrations(ctx).filter(patient_id__in=ids)}
+    for patient_id in ids:
+        audit.record(ctx, "patients.patient.read", patient_id=patient_id, read=True, why="duplicate review")
+    return DuplicatePair(candidate, registrations)

@@ -1,6 +1,8 @@
 from typing import Any
 
 from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.functional import SimpleLazyObject
 
 PORTALS = [
     {
@@ -30,5 +32,25 @@ PORTALS = [
 ]
 
 
+# Staff pages shown in the navigation to those holding any of the permissions.
+STAFF_LINKS = [
+    ("Patients", "patients_staff:search", ("patients.demographics.view", "clinical.record.view")),
+    ("Registrations", "patients_staff:registrations", ("patients.registration.approve",)),
+    ("Duplicates", "patients_staff:duplicates", ("patients.patient.merge",)),
+]
+
+
+def _staff_links(request: HttpRequest) -> list[dict[str, str]]:
+    ctx = getattr(request, "ctx", None)
+    user = getattr(request, "user", None)
+    if ctx is None or user is None or not user.is_authenticated or not ctx.permissions:
+        return []
+    return [
+        {"name": name, "url": reverse(url_name)}
+        for name, url_name, permissions in STAFF_LINKS
+        if any(ctx.has_perm(p) for p in permissions)
+    ]
+
+
 def phb(request: HttpRequest) -> dict[str, Any]:
-    return {"phb_portals": PORTALS}
+    return {"phb_portals": PORTALS, "phb_staff_links": SimpleLazyObject(lambda: _staff_links(request))}
