@@ -278,3 +278,12 @@ def test_reception_keeps_a_photo_and_staff_elsewhere_cannot_see_it(reception_a, 
     )
     assert bad.status_code == 400
     assert member_client(org_b, "receptionist").get(url).status_code == 404
+
+
+def test_a_second_phone_is_kept_in_international_form_and_a_bad_one_refused(reception_a, registered):
+    url = f"{API}/patients/{registered['patient']['id']}/"
+    saved = reception_a.patch(url, {"phone_secondary": "+234 803 555 0199"}, format="json")
+    assert saved.json()["phone_secondary"] == "+2348035550199"
+    bad = reception_a.patch(url, {"phone_secondary": "0803"}, format="json")
+    assert bad.status_code == 400
+    assert "phone_secondary" in {e["field"] for e in bad.json()["errors"]}

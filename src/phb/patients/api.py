@@ -234,6 +234,7 @@ class MyProfileOutput(serializers.ModelSerializer):
 
 class MyProfileInput(serializers.Serializer):
     phone = serializers.CharField(max_length=32, required=False, allow_blank=True)
+    phone_secondary = serializers.CharField(max_length=32, required=False, allow_blank=True)
     email = serializers.EmailField(required=False, allow_blank=True)
     state = serializers.CharField(max_length=100, required=False, allow_blank=True)
     city = serializers.CharField(max_length=100, required=False, allow_blank=True)

@@ -21,6 +21,7 @@ from phb.patients.models import EmergencyContact, Patient, PatientRegistration, 
 
 PROFILE_FIELDS = (
     "phone",
+    "phone_secondary",
     "email",
     "state",
     "city",

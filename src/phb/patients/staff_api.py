@@ -42,6 +42,7 @@ class PatientSummary(serializers.Serializer):
 
 
 class PatientOutput(PatientSummary):
+    phone_secondary = serializers.CharField()
     gender_identity = serializers.CharField()
     email = serializers.CharField()
     country = serializers.CharField()
@@ -96,6 +97,7 @@ class DemographicsInput(serializers.Serializer):
     sex = serializers.ChoiceField(choices=Sex.choices, required=False)
     gender_identity = serializers.CharField(max_length=50, required=False, allow_blank=True)
     phone = serializers.CharField(max_length=32, required=False, allow_blank=True)
+    phone_secondary = serializers.CharField(max_length=32, required=False, allow_blank=True)
     email = serializers.EmailField(required=False, allow_blank=True)
     state = serializers.CharField(max_length=100, required=False, allow_blank=True)
     city = serializers.CharField(max_length=100, required=False, allow_blank=True)
