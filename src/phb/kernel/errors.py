@@ -30,6 +30,11 @@ class ProblemError(Exception):
 class ValidationFailed(ProblemError):
     status, code, title = 400, "VALIDATION_ERROR", "Invalid input"
 
+    @classmethod
+    def field(cls, field: str, message: str, *, code: str = "invalid") -> ValidationFailed:
+        """One bad field: `raise ValidationFailed.field("birth_date", "the date of birth is in the future")`."""
+        return cls(message, errors=[{"field": field, "message": message, "code": code}])
+
 
 class Unauthorized(ProblemError):
     status, code, title = 401, "UNAUTHORIZED", "Authentication required"

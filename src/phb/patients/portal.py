@@ -43,10 +43,6 @@ PREFERENCES = {
 HISTORY = ("conditions", "allergies", "medications", "surgeries", "family_history", "notes")
 
 
-def _invalid(field: str, message: str) -> ValidationFailed:
-    return ValidationFailed(message, errors=[{"field": field, "message": message, "code": "invalid"}])
-
-
 def my_patient(ctx: Ctx) -> Patient | None:
     if ctx.actor_id is None:
         return None
@@ -75,12 +71,12 @@ def _clean_preferences(preferences: dict[str, Any]) -> dict[str, Any]:
     out = {}
     for key, value in (preferences or {}).items():
         if key not in PREFERENCES:
-            raise _invalid(f"preferences.{key}", "not a preference PHB keeps")
+            raise ValidationFailed.field(f"preferences.{key}", "not a preference PHB keeps")
         allowed = PREFERENCES[key]
         if allowed is not None and value not in allowed:
-            raise _invalid(f"preferences.{key}", f"one of {', '.join(str(a) for a in allowed)}")
+            raise ValidationFailed.field(f"preferences.{key}", f"one of {', '.join(str(a) for a in allowed)}")
         if isinstance(value, str) and len(value) > 500:
-            raise _invalid(f"preferences.{key}", "at most 500 characters")
+            raise ValidationFailed.field(f"preferences.{key}", "at most 500 characters")
         out[key] = value.strip() if isinstance(value, str) else value
     return out
 
@@ -89,10 +85,10 @@ def _clean_history(history: dict[str, Any]) -> dict[str, Any]:
     out = {}
     for key, value in (history or {}).items():
         if key not in HISTORY:
-            raise _invalid(f"history.{key}", "not part of the history overview")
+            raise ValidationFailed.field(f"history.{key}", "not part of the history overview")
         items = value if isinstance(value, list) else [value]
         if not all(isinstance(i, str) and len(i) <= 300 for i in items) or len(items) > 50:
-            raise _invalid(f"history.{key}", "a list of short texts (at most 50, of 300 characters each)")
+            raise ValidationFailed.field(f"history.{key}", "a list of short texts (at most 50, of 300 characters each)")
         out[key] = [i.strip() for i in items if i.strip()]
     return out
 
@@ -120,12 +116,12 @@ def onboarding_complete(
     if primary_organization_id is not None:
         organization = Organization.objects.accepting_patients().filter(id=primary_organization_id).first()
         if organization is None:
-            raise _invalid("primary_organization_id", "choose an active hospital or clinic")
+            raise ValidationFailed.field("primary_organization_id", "choose an active hospital or clinic")
     with transaction.atomic():
         patient = my_patient(ctx)
         if patient is None:
             if not given_name.strip() or not family_name.strip():
-                raise _invalid("given_name", "your given and family names are needed")
+                raise ValidationFailed.field("given_name", "your given and family names are needed")
             patient = services.patient_create(
                 ctx=ctx,
                 self_service=True,
@@ -156,11 +152,11 @@ def _add_contact(patient: Patient, contact: dict[str, str]) -> EmergencyContact:
 
     name, relationship = (contact.get("name") or "").strip(), (contact.get("relationship") or "").strip()
     if not name or not relationship:
-        raise _invalid("emergency_contact.name", "the contact's name and relationship are needed")
+        raise ValidationFailed.field("emergency_contact.name", "the contact's name and relationship are needed")
     try:
         phone = normalize_phone((contact.get("phone") or "").strip())
     except ValidationError as exc:
-        raise _invalid("emergency_contact.phone", "enter the number in international form") from exc
+        raise ValidationFailed.field("emergency_contact.phone", "enter the number in international form") from exc
     return EmergencyContact.objects.create(
         patient=patient,
         name=name[:200],
@@ -175,7 +171,7 @@ def profile_update(*, ctx: Ctx, **changes: Any) -> Patient:
     where an identity document can be seen)."""
     unknown = set(changes) - set(PROFILE_FIELDS)
     if unknown:
-        raise _invalid(sorted(unknown)[0], "change this at a reception desk")
+        raise ValidationFailed.field(sorted(unknown)[0], "change this at a reception desk")
     with transaction.atomic():
         patient = _own(ctx)
         for field, value in changes.items():
@@ -207,7 +203,7 @@ def registration_request(*, ctx: Ctx, organization_id: uuid.UUID, primary: bool 
     """Ask a hospital or clinic to register me (pending until its administrator decides)."""
     patient = _own(ctx)
     if not Organization.objects.accepting_patients().filter(id=organization_id).exists():
-        raise _invalid("organization_id", "choose an active hospital or clinic")
+        raise ValidationFailed.field("organization_id", "choose an active hospital or clinic")
     at = Ctx(
         actor_id=ctx.actor_id,
         organization_id=organization_id,

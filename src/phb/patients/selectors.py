@@ -53,10 +53,6 @@ def _can_search(ctx: Ctx) -> bool:
     return ctx.has_perm("patients.demographics.view") or ctx.has_perm("clinical.record.view")
 
 
-def _invalid(field: str, message: str) -> ValidationFailed:
-    return ValidationFailed(message, errors=[{"field": field, "message": message, "code": "invalid"}])
-
-
 def _registrations(ctx: Ctx) -> QuerySet[PatientRegistration]:
     return PatientRegistration.objects.for_tenant(ctx).filter(status__in=VISIBLE)
 
@@ -66,7 +62,7 @@ def _name_filter(text: str) -> tuple[Q, str]:
     word contained on SQLite; on both, any word sounding like the given or family name."""
     folded = matching.fold(text)
     if len(folded.replace(" ", "")) < 2:
-        raise _invalid("q", "type at least two letters of the name")
+        raise ValidationFailed.field("q", "type at least two letters of the name")
     keys = {matching.phonetic_key(word) for word in folded.split()}
     phonetic = Q(family_key__in=keys) | Q(given_key__in=keys)
     if connection.vendor == "postgresql":
@@ -98,7 +94,7 @@ def patient_search(
     criteria, mrn, used = Q(merged_into__isnull=True), mrn.strip(), []
     if hpn_number:
         if not hpn.is_valid(hpn_number):
-            raise _invalid("hpn", "this is not a valid HPN (check the digits)")
+            raise ValidationFailed.field("hpn", "this is not a valid HPN (check the digits)")
         criteria &= Q(hpn=hpn.normalize(hpn_number))
         used.append("hpn")
     if mrn:
@@ -107,14 +103,16 @@ def patient_search(
         try:
             criteria &= Q(phone=normalize_phone(phone))
         except ValidationError as exc:
-            raise _invalid("phone", "enter the phone number in international form, e.g. +234 803 123 4567") from exc
+            raise ValidationFailed.field(
+                "phone", "enter the phone number in international form, e.g. +234 803 123 4567"
+            ) from exc
         used.append("phone")
     if birth_date:
         criteria &= Q(birth_date=birth_date)
         used.append("birth_date")
     if identifier:
         if identifier_kind not in ("nin", "passport", "ssn"):
-            raise _invalid("identifier_kind", "one of nin, passport, ssn")
+            raise ValidationFailed.field("identifier_kind", "one of nin, passport, ssn")
         criteria &= Q(
             **{f"{identifier_kind}_index": crypto.blind_index(identifier, purpose=f"patients.{identifier_kind}")}
         )
@@ -125,7 +123,7 @@ def patient_search(
         criteria &= name
         used.append("name")
     if not used:
-        raise _invalid("q", "give a name, HPN, MRN, phone, date of birth or identifier")
+        raise ValidationFailed.field("q", "give a name, HPN, MRN, phone, date of birth or identifier")
 
     patients = Patient.objects.filter(criteria)
     # The criteria on the joined patient, not `patient__in` a subquery: the planner then starts from the

@@ -23,10 +23,6 @@ from phb.patients.models import DuplicateCandidate, MrnCounter, Patient, Patient
 IDENTIFIERS = ("nin", "passport", "ssn")
 
 
-def _invalid(field: str, message: str) -> ValidationFailed:
-    return ValidationFailed(message, errors=[{"field": field, "message": message, "code": "invalid"}])
-
-
 class PossibleDuplicate(Conflict):
     """The new patient may already be on record: show the candidates, create only when confirmed."""
 
@@ -138,10 +134,10 @@ def _prepare(
     the audit of the candidates shown survives the refusal)."""
     today = timezone.localdate()
     if birth_date is not None and birth_date > today:
-        raise _invalid("birth_date", "the date of birth is in the future")
+        raise ValidationFailed.field("birth_date", "the date of birth is in the future")
     if birth_date is None and estimated_age_years is not None:
         if not 0 <= estimated_age_years <= 130:
-            raise _invalid("estimated_age_years", "an age between 0 and 130 is expected")
+            raise ValidationFailed.field("estimated_age_years", "an age between 0 and 130 is expected")
         birth_date, fields["birth_date_estimated"] = dt.date(today.year - estimated_age_years, 7, 1), True
     identifiers = _clean_identifiers(fields)
     patient = Patient(given_name=given_name.strip(), family_name=family_name.strip(), birth_date=birth_date, **fields)
@@ -233,9 +229,9 @@ def patient_update(*, ctx: Ctx, patient_id: uuid.UUID, **changes: Any) -> Patien
         raise Forbidden("editing demographics needs the receptionist or records officer role")
     unknown = set(changes) - set(EDITABLE) - set(IDENTIFIERS)
     if unknown:
-        raise _invalid(sorted(unknown)[0], "this field cannot be changed here")
+        raise ValidationFailed.field(sorted(unknown)[0], "this field cannot be changed here")
     if changes.get("birth_date") and changes["birth_date"] > timezone.localdate():
-        raise _invalid("birth_date", "the date of birth is in the future")
+        raise ValidationFailed.field("birth_date", "the date of birth is in the future")
     with transaction.atomic():
         patient = Patient.objects.select_for_update().filter(id=patient_id, merged_into__isnull=True).first()
         if patient is None or not _registered_here(ctx, patient.id):
@@ -265,7 +261,7 @@ def _registered_here(ctx: Ctx, patient_id: uuid.UUID) -> bool:
 def patient_find_by_identifier(*, ctx: Ctx, kind: str, value: str) -> Patient | None:
     """Exact lookup of an encrypted national identifier through its blind index (audited)."""
     if kind not in IDENTIFIERS:
-        raise _invalid("kind", f"one of {', '.join(IDENTIFIERS)}")
+        raise ValidationFailed.field("kind", f"one of {', '.join(IDENTIFIERS)}")
     patient = Patient.objects.filter(**{f"{kind}_index": crypto.blind_index(value, purpose=f"patients.{kind}")}).first()
     audit.record(ctx, "patients.patient.search", patient_id=patient.id if patient else None, read=True, by=kind)
     return patient
@@ -351,7 +347,7 @@ def registration_decide(
     if not ctx.has_perm("patients.registration.approve"):
         raise Forbidden("deciding registrations needs the hospital administrator role")
     if not approve and not reason.strip():
-        raise _invalid("reason", "say why the registration is rejected")
+        raise ValidationFailed.field("reason", "say why the registration is rejected")
     with transaction.atomic():
         registration = (
             PatientRegistration.objects.for_tenant(ctx).select_for_update().filter(id=registration_id).first()
@@ -401,7 +397,7 @@ def patient_photo_set(*, ctx: Ctx, patient_id: uuid.UUID, data: bytes) -> Patien
     if not ctx.has_perm("patients.demographics.update"):
         raise Forbidden("photos are taken at reception")
     if not data or len(data) > PHOTO_MAX_BYTES:
-        raise _invalid("photo", "an image of at most 5 MB is expected")
+        raise ValidationFailed.field("photo", "an image of at most 5 MB is expected")
     try:
         with Image.open(io.BytesIO(data)) as image:
             image.verify()
@@ -411,7 +407,7 @@ def patient_photo_set(*, ctx: Ctx, patient_id: uuid.UUID, data: bytes) -> Patien
             out = io.BytesIO()
             image.save(out, format="JPEG", quality=85)
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
-        raise _invalid("photo", "this is not an image PHB can read (JPEG, PNG, WebP...)") from exc
+        raise ValidationFailed.field("photo", "this is not an image PHB can read (JPEG, PNG, WebP...)") from exc
     with transaction.atomic():
         patient = Patient.objects.select_for_update().filter(id=patient_id, merged_into__isnull=True).first()
         if patient is None or not _registered_here(ctx, patient.id):

@@ -240,10 +240,7 @@ class PatientRegisterHereApi(PhbApiView):
         data = _valid(ProofInput, request.data)
         proof_hpn = data.get("hpn", "")
         if proof_hpn and not hpn.is_valid(proof_hpn):
-            raise ValidationFailed(
-                "This is not a valid HPN (check the digits).",
-                errors=[{"field": "hpn", "message": "invalid check digit", "code": "invalid"}],
-            )
+            raise ValidationFailed.field("hpn", "This is not a valid HPN (check the digits).")
         registration = services.registration_create(
             ctx=self.ctx,
             patient_id=self.parse_id(patient_id),
@@ -337,9 +334,6 @@ class PatientPhotoApi(PhbApiView):
     def put(self, request: Request, patient_id: str) -> Response:
         upload = request.data.get("file")
         if upload is None:
-            raise ValidationFailed(
-                "Send the image as the request body.",
-                errors=[{"field": "photo", "message": "no image received", "code": "required"}],
-            )
+            raise ValidationFailed.field("photo", "Send the image as the request body.", code="required")
         services.patient_photo_set(ctx=self.ctx, patient_id=self.parse_id(patient_id), data=upload.read())
         return Response(status=status.HTTP_204_NO_CONTENT)
