@@ -145,8 +145,10 @@ def patient_search(
     with _index_scans_preferred():
         rows = list(registrations.order_by(*order)[:candidates])
     found = [Found(r.patient, r, _similarity(folded, r.patient)) for r in rows]
-    emergency = break_glass_patient_ids(ctx=ctx) - {r.patient_id for r in rows}
-    if emergency and not mrn:
+    # Only clinicians who may view records can break the glass: others hold no emergency access to look up.
+    emergency = break_glass_patient_ids(ctx=ctx) if ctx.has_perm("clinical.record.view") and not mrn else set()
+    emergency -= {r.patient_id for r in rows}
+    if emergency:
         extra = patients.filter(id__in=emergency).defer(*NOT_IN_RESULTS)
         found += [Found(p, None, _similarity(folded, p)) for p in extra]
     found.sort(key=lambda f: -f.similarity)
