@@ -20,6 +20,10 @@ def test_the_schema_validates_without_warnings_and_documents_the_registry():
         "/api/v1/merges/",
         "/api/v1/me/onboarding/",
         "/api/v1/me/registrations/",
+        "/api/v1/appointments/",
+        "/api/v1/appointments/{appointment_id}/cancel/",
+        "/api/v1/appointments/check-conflict/",
+        "/api/v1/appointments/slots/",
     ):
         assert path in schema["paths"], path
     assert schema["components"]["securitySchemes"]["jwt"]["scheme"] == "bearer"

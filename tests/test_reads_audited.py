@@ -16,13 +16,16 @@ from phb.kernel.errors import ProblemError
 from phb.kernel.models import AuditEvent
 from phb.patients import consents, exports, portal, selectors, services
 from phb.patients.models import DuplicateCandidate
+from phb.scheduling import selectors as scheduling_selectors
+from phb.scheduling import services as scheduling_services
 from tests.accounts.factories import UserFactory
 from tests.patients.factories import demographics
+from tests.scheduling.factories import local, practitioner, tomorrow
 
 pytestmark = pytest.mark.django_db
 
 # Modules whose every public function returns health data to its caller.
-HEALTH_DATA_MODULES = ["phb.patients.selectors"]
+HEALTH_DATA_MODULES = ["phb.patients.selectors", "phb.scheduling.selectors"]
 
 
 def _load_every_module():
@@ -59,7 +62,14 @@ def world(org_a):
     me = Ctx(actor_id=user.id)
     export = exports.export_request(ctx=me, patient_id=registration.patient_id)
     exports.export_build(export_id=export.id)
+    appointment = scheduling_services.appointment_book(
+        ctx=desk,
+        patient_id=registration.patient_id,
+        practitioner_id=practitioner(org_a).id,
+        start_at=local(org_a, tomorrow(org_a), 9),
+    )
     return {
+        "appointment": appointment,
         "patient": registration.patient,
         "me": me,
         "desk": desk,
@@ -106,6 +116,14 @@ CALLS = {
     "phb.patients.selectors.access_log": (
         lambda w: list(selectors.access_log(ctx=w["me"], patient_id=w["patient"].id)),
         lambda w: selectors.access_log(ctx=w["outsider"], patient_id=w["patient"].id),
+    ),
+    "phb.scheduling.selectors.appointment_list": (
+        lambda w: list(scheduling_selectors.appointment_list(ctx=w["desk"])),
+        lambda w: scheduling_selectors.appointment_list(ctx=w["admin"]),
+    ),
+    "phb.scheduling.selectors.appointment_get": (
+        lambda w: scheduling_selectors.appointment_get(ctx=w["desk"], appointment_id=w["appointment"].id),
+        lambda w: scheduling_selectors.appointment_get(ctx=w["admin"], appointment_id=w["appointment"].id),
     ),
     "phb.patients.services.patient_find_by_identifier": (
         lambda w: services.patient_find_by_identifier(ctx=w["desk"], kind="nin", value="55544433322"),

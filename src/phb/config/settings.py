@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "phb.accounts",
     "phb.organizations",
     "phb.patients",
+    "phb.scheduling",
     "phb.interop",
     "phb.web",
     "phb.demo",

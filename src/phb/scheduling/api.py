@@ -1,0 +1,240 @@
+"""The appointments API for staff: list and book, one appointment with its history, status changes,
+the booking question asked without booking, and free slots. Another organization's appointment is
+"not found". Complaints and symptoms travel in bodies, never in URLs.
+
+Views leave permission decisions to the services and selectors they call."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from phb.kernel.api import PagePagination, PhbApiView
+from phb.scheduling import selectors, services, slots, transitions
+from phb.scheduling.models import Appointment, AppointmentStatus, AppointmentTransition, AppointmentType, Priority
+
+
+class AppointmentOutput(serializers.ModelSerializer):
+    type = serializers.CharField(source="kind")
+    patient_hpn = serializers.CharField(source="patient.hpn")
+    patient_name = serializers.SerializerMethodField()
+    symptoms = serializers.ListField(child=serializers.CharField(), allow_null=True)
+
+    class Meta:
+        model = Appointment
+        fields = [
+            "id",
+            "reference",
+            "status",
+            "patient_id",
+            "patient_hpn",
+            "patient_name",
+            "practitioner_id",
+            "department_id",
+            "specialization",
+            "start_at",
+            "end_at",
+            "type",
+            "priority",
+            "chief_complaint",
+            "symptoms",
+            "notes",
+            "fee",
+            "created_at",
+        ]
+
+    def get_patient_name(self, appointment: Appointment) -> str:
+        return f"{appointment.patient.given_name} {appointment.patient.family_name}"
+
+
+class TransitionOutput(serializers.ModelSerializer):
+    class Meta:
+        model = AppointmentTransition
+        fields = ["from_status", "to_status", "actor_id", "at", "reason"]
+
+
+class AppointmentDetailOutput(serializers.Serializer):
+    appointment = AppointmentOutput()
+    history = TransitionOutput(many=True)
+
+
+class BookingInput(serializers.Serializer):
+    patient_id = serializers.UUIDField()
+    practitioner_id = serializers.UUIDField(required=False, allow_null=True)
+    department_id = serializers.UUIDField(required=False, allow_null=True)
+    start_at = serializers.DateTimeField()
+    type = serializers.ChoiceField(choices=AppointmentType.choices, default=AppointmentType.IN_PERSON)
+    priority = serializers.ChoiceField(choices=Priority.choices, default=Priority.NORMAL)
+    chief_complaint = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")
+    symptoms = serializers.ListField(
+        child=serializers.CharField(max_length=200), required=False, allow_null=True, max_length=50, default=None
+    )
+    notes = serializers.CharField(required=False, allow_blank=True, max_length=4000, default="")
+
+
+class ConflictInput(serializers.Serializer):
+    patient_id = serializers.UUIDField()
+    practitioner_id = serializers.UUIDField(required=False, allow_null=True)
+    department_id = serializers.UUIDField(required=False, allow_null=True)
+    start_at = serializers.DateTimeField()
+
+
+class ConflictOutput(serializers.Serializer):
+    conflict = serializers.BooleanField()
+    code = serializers.CharField(help_text="The code booking would answer with; empty when it would succeed.")
+    detail = serializers.CharField()
+
+
+class TransitionInput(serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=1000, default="")
+
+
+class ListFilters(serializers.Serializer):
+    status = serializers.ChoiceField(choices=AppointmentStatus.choices, required=False)
+    practitioner = serializers.UUIDField(required=False)
+    department = serializers.UUIDField(required=False)
+    date = serializers.DateField(required=False)
+
+
+class SlotFilters(serializers.Serializer):
+    practitioner = serializers.UUIDField(required=False)
+    department = serializers.UUIDField(required=False)
+    start_date = serializers.DateField()
+    end_date = serializers.DateField()
+
+
+class SlotOutput(serializers.Serializer):
+    practitioner_id = serializers.UUIDField()
+    start_at = serializers.DateTimeField()
+    end_at = serializers.DateTimeField()
+
+
+def _valid(serializer_class: type[serializers.Serializer], data: Any) -> dict[str, Any]:
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
+
+
+_IDEMPOTENCY = OpenApiParameter(
+    "Idempotency-Key",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    required=False,
+    description="The same key and body within 24 hours returns the first result.",
+)
+_REFUSED = OpenApiResponse(
+    description="IN_THE_PAST (400); PATIENT_NOT_REGISTERED, SAME_DAY_SAME_SPECIALTY, PRACTITIONER_UNAVAILABLE, "
+    "DAILY_MAXIMUM, SLOT_TAKEN, IDEMPOTENCY_KEY_REUSED (409)."
+)
+
+
+class AppointmentsApi(PhbApiView):
+    required_permission = None
+
+    @extend_schema(
+        parameters=[ListFilters],
+        responses=AppointmentOutput(many=True),
+        summary="Appointments of my organization (audited)",
+    )
+    def get(self, request: Request) -> Response:
+        filters = _valid(ListFilters, request.query_params)
+        appointments = selectors.appointment_list(
+            ctx=self.ctx,
+            status=filters.get("status", ""),
+            practitioner_id=filters.get("practitioner"),
+            department_id=filters.get("department"),
+            on_date=filters.get("date"),
+        )
+        paginator = PagePagination()
+        page = paginator.paginate_queryset(appointments, request, view=self)
+        return paginator.get_paginated_response(AppointmentOutput(page, many=True).data)
+
+    @extend_schema(
+        request=BookingInput,
+        parameters=[_IDEMPOTENCY],
+        responses={201: AppointmentOutput, 400: _REFUSED, 409: _REFUSED},
+        summary="Book an appointment",
+    )
+    def post(self, request: Request) -> Response:
+        data = _valid(BookingInput, request.data)
+        appointment = services.appointment_book(
+            ctx=self.ctx,
+            patient_id=data["patient_id"],
+            practitioner_id=data.get("practitioner_id"),
+            department_id=data.get("department_id"),
+            start_at=data["start_at"],
+            kind=data["type"],
+            priority=data["priority"],
+            chief_complaint=data["chief_complaint"],
+            symptoms=data["symptoms"],
+            notes=data["notes"],
+            idempotency_key=request.headers.get("Idempotency-Key", "")[:100],
+        )
+        return Response(AppointmentOutput(appointment).data, status=status.HTTP_201_CREATED)
+
+
+class AppointmentApi(PhbApiView):
+    required_permission = None
+
+    @extend_schema(responses=AppointmentDetailOutput, summary="One appointment and its history (audited)")
+    def get(self, request: Request, appointment_id: str) -> Response:
+        appointment, history = selectors.appointment_get(ctx=self.ctx, appointment_id=self.parse_id(appointment_id))
+        return Response(AppointmentDetailOutput({"appointment": appointment, "history": history}).data)
+
+
+class AppointmentTransitionApi(PhbApiView):
+    required_permission = None
+    action_name = "confirm"
+
+    @extend_schema(
+        request=TransitionInput,
+        responses={200: AppointmentOutput, 409: OpenApiResponse(description="ILLEGAL_TRANSITION")},
+        summary="Change an appointment's status (reason required to cancel, reject, refer, reschedule)",
+    )
+    def post(self, request: Request, appointment_id: str) -> Response:
+        data = _valid(TransitionInput, request.data)
+        appointment = services.appointment_transition(
+            ctx=self.ctx,
+            appointment_id=self.parse_id(appointment_id),
+            to_status=transitions.ACTIONS[self.action_name],
+            reason=data["reason"],
+        )
+        appointment, _ = selectors.appointment_get(ctx=self.ctx, appointment_id=appointment.id)
+        return Response(AppointmentOutput(appointment).data)
+
+
+class CheckConflictApi(PhbApiView):
+    required_permission = None
+
+    @extend_schema(request=ConflictInput, responses=ConflictOutput, summary="Would this booking be refused, and why")
+    def post(self, request: Request) -> Response:
+        data = _valid(ConflictInput, request.data)
+        answer = services.check_conflict(
+            ctx=self.ctx,
+            patient_id=data["patient_id"],
+            practitioner_id=data.get("practitioner_id"),
+            department_id=data.get("department_id"),
+            start_at=data["start_at"],
+        )
+        return Response(ConflictOutput(answer).data)
+
+
+class FreeSlotsApi(PhbApiView):
+    required_permission = None
+
+    @extend_schema(parameters=[SlotFilters], responses=SlotOutput(many=True), summary="Free slots in a date range")
+    def get(self, request: Request) -> Response:
+        filters = _valid(SlotFilters, request.query_params)
+        free = slots.slots_free(
+            ctx=self.ctx,
+            practitioner_id=filters.get("practitioner"),
+            department_id=filters.get("department"),
+            start_date=filters["start_date"],
+            end_date=filters["end_date"],
+        )
+        return Response(SlotOutput(free, many=True).data)

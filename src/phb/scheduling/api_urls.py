@@ -1,0 +1,20 @@
+from django.urls import path
+
+from phb.scheduling import api
+
+TRANSITIONS = ("confirm", "check-in", "start", "complete", "cancel", "reject", "no-show")
+
+urlpatterns = [
+    path("appointments/", api.AppointmentsApi.as_view(), name="appointments"),
+    path("appointments/check-conflict/", api.CheckConflictApi.as_view(), name="appointment-check-conflict"),
+    path("appointments/slots/", api.FreeSlotsApi.as_view(), name="appointment-slots"),
+    path("appointments/<str:appointment_id>/", api.AppointmentApi.as_view(), name="appointment"),
+    *(
+        path(
+            f"appointments/<str:appointment_id>/{action}/",
+            api.AppointmentTransitionApi.as_view(action_name=action),
+            name=f"appointment-{action}",
+        )
+        for action in TRANSITIONS
+    ),
+]

@@ -1,0 +1,226 @@
+"""Scheduling: practitioners' working profiles and weekly availability, leave, appointments and the
+history of every change of an appointment's status. All tenant-owned; free slots are derived, not stored."""
+
+from __future__ import annotations
+
+import secrets
+
+from django.db import models
+
+from phb.kernel.crypto import EncryptedJSONField, EncryptedTextField
+from phb.kernel.models import TenantModel
+
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def new_appointment_reference() -> str:
+    """`APT-7K3M9Q2D`: 8 random Crockford base-32 characters (no I, L, O, U)."""
+    return "APT-" + "".join(secrets.choice(_CROCKFORD) for _ in range(8))
+
+
+class PractitionerProfile(TenantModel):
+    """How a staff member practises at one organization: what they offer, where, for how much."""
+
+    membership = models.ForeignKey("accounts.Membership", on_delete=models.PROTECT, related_name="+")
+    user = models.ForeignKey("accounts.User", on_delete=models.PROTECT, related_name="+")
+    department = models.ForeignKey(
+        "organizations.Department", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    specialization = models.CharField(max_length=100)
+    licence_number = models.CharField(max_length=50)
+    licence_expires_on = models.DateField(null=True, blank=True)
+    qualifications = models.JSONField(default=list, blank=True)
+    years_of_experience = models.PositiveSmallIntegerField(default=0)
+    languages = models.JSONField(default=list, blank=True)
+    consultation_fee = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+    offers_telemedicine = models.BooleanField(default=False)
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "user"], name="practitioner_one_profile_per_organization"),
+            models.UniqueConstraint(fields=["organization", "membership"], name="practitioner_one_per_membership"),
+            models.CheckConstraint(condition=models.Q(consultation_fee__gte=0), name="practitioner_fee_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.specialization} ({self.licence_number})"
+
+
+class Weekday(models.IntegerChoices):
+    MONDAY = 0, "Monday"
+    TUESDAY = 1, "Tuesday"
+    WEDNESDAY = 2, "Wednesday"
+    THURSDAY = 3, "Thursday"
+    FRIDAY = 4, "Friday"
+    SATURDAY = 5, "Saturday"
+    SUNDAY = 6, "Sunday"
+
+
+class WeeklyAvailability(TenantModel):
+    """A recurring window, in the organization's local time, cut into slots of `slot_minutes`."""
+
+    practitioner = models.ForeignKey(PractitionerProfile, on_delete=models.CASCADE, related_name="+")
+    weekday = models.PositiveSmallIntegerField(choices=Weekday.choices)
+    starts_at = models.TimeField()
+    ends_at = models.TimeField()
+    slot_minutes = models.PositiveSmallIntegerField(default=15)
+    max_daily_appointments = models.PositiveSmallIntegerField(default=20)
+
+    class Meta:
+        verbose_name_plural = "weekly availabilities"
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(ends_at__gt=models.F("starts_at")), name="availability_ends_after_start"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(slot_minutes__gte=5, slot_minutes__lte=480), name="availability_slot_length"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(weekday__gte=0, weekday__lte=6), name="availability_weekday_valid"
+            ),
+        ]
+        indexes = [models.Index(fields=["organization", "practitioner", "weekday"], name="availability_lookup")]
+
+    def __str__(self) -> str:
+        return f"{Weekday(self.weekday).label} {self.starts_at}-{self.ends_at}"
+
+
+class Leave(TenantModel):
+    """Days a practitioner does not work (inclusive)."""
+
+    practitioner = models.ForeignKey(PractitionerProfile, on_delete=models.CASCADE, related_name="+")
+    starts_on = models.DateField()
+    ends_on = models.DateField()
+    reason = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(ends_on__gte=models.F("starts_on")), name="leave_ends_after_start"
+            )
+        ]
+        indexes = [models.Index(fields=["organization", "practitioner", "starts_on"], name="leave_lookup")]
+
+    def __str__(self) -> str:
+        return f"leave {self.starts_on}..{self.ends_on}"
+
+
+class AppointmentType(models.TextChoices):
+    IN_PERSON = "in_person", "In person"
+    TELEMEDICINE = "telemedicine", "Telemedicine"
+    FOLLOW_UP = "follow_up", "Follow-up"
+    EMERGENCY = "emergency", "Emergency"
+
+
+class Priority(models.TextChoices):
+    NORMAL = "normal", "Normal"
+    URGENT = "urgent", "Urgent"
+    EMERGENCY = "emergency", "Emergency"
+
+
+class AppointmentStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    CONFIRMED = "confirmed", "Confirmed"
+    CHECKED_IN = "checked_in", "Checked in"
+    IN_PROGRESS = "in_progress", "In progress"
+    COMPLETED = "completed", "Completed"
+    CANCELLED = "cancelled", "Cancelled"
+    NO_SHOW = "no_show", "No-show"
+    REJECTED = "rejected", "Rejected"
+    REFERRED = "referred", "Referred"
+    RESCHEDULED = "rescheduled", "Rescheduled"
+
+
+# Statuses that hold the practitioner's time: a slot with one of these is taken.
+OCCUPYING = (
+    AppointmentStatus.PENDING,
+    AppointmentStatus.CONFIRMED,
+    AppointmentStatus.CHECKED_IN,
+    AppointmentStatus.IN_PROGRESS,
+    AppointmentStatus.COMPLETED,
+)
+# Statuses of an appointment still to happen or happening.
+ACTIVE = OCCUPYING[:4]
+
+
+class Appointment(TenantModel):
+    """A patient's appointment with a practitioner, or in a department's queue when none is named."""
+
+    reference = models.CharField(max_length=12, editable=False)
+    patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="+")
+    practitioner = models.ForeignKey(
+        PractitionerProfile, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    department = models.ForeignKey("organizations.Department", on_delete=models.PROTECT, related_name="+")
+    specialization = models.CharField(max_length=100, help_text="The practitioner's, or the department's code.")
+    start_at = models.DateTimeField()
+    end_at = models.DateTimeField()
+    kind = models.CharField("type", max_length=20, choices=AppointmentType.choices, default=AppointmentType.IN_PERSON)
+    priority = models.CharField(max_length=10, choices=Priority.choices, default=Priority.NORMAL)
+    status = models.CharField(max_length=12, choices=AppointmentStatus.choices, default=AppointmentStatus.PENDING)
+    chief_complaint = EncryptedTextField(blank=True, default="")
+    symptoms = EncryptedJSONField(null=True, blank=True)
+    notes = EncryptedTextField(blank=True, default="")
+    fee = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+    booked_by = models.ForeignKey("accounts.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "reference"], name="appointment_reference_unique"),
+            # SECURITY: the last wall against double booking, behind the lock on the practitioner's profile.
+            models.UniqueConstraint(
+                fields=["organization", "practitioner", "start_at"],
+                condition=models.Q(status__in=[s.value for s in OCCUPYING], practitioner__isnull=False),
+                name="appointment_no_double_booking",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(end_at__gt=models.F("start_at")), name="appointment_ends_after_start"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status__in=AppointmentStatus.values), name="appointment_status_valid"
+            ),
+            models.CheckConstraint(condition=models.Q(kind__in=AppointmentType.values), name="appointment_type_valid"),
+            models.CheckConstraint(condition=models.Q(priority__in=Priority.values), name="appointment_priority_valid"),
+            models.CheckConstraint(condition=models.Q(fee__gte=0), name="appointment_fee_not_negative"),
+        ]
+        indexes = [
+            models.Index(fields=["organization", "practitioner", "start_at"], name="appointment_practitioner_day"),
+            models.Index(fields=["organization", "department", "start_at"], name="appointment_department_day"),
+            models.Index(fields=["organization", "patient", "start_at"], name="appointment_patient_day"),
+            models.Index(fields=["organization", "status", "start_at"], name="appointment_status_day"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reference} ({self.status})"
+
+
+class AppointmentTransition(TenantModel):
+    """One change of an appointment's status: who, when, why."""
+
+    appointment = models.ForeignKey(Appointment, on_delete=models.CASCADE, related_name="+")
+    from_status = models.CharField(max_length=12, blank=True, help_text="Empty for the booking itself.")
+    to_status = models.CharField(max_length=12)
+    actor = models.ForeignKey("accounts.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField()
+    reason = models.TextField(blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["organization", "appointment", "at"], name="transition_history")]
+
+    def __str__(self) -> str:
+        return f"{self.from_status or '-'} -> {self.to_status}"
+
+
+class IdempotencyKey(TenantModel):
+    """A booking request's `Idempotency-Key`: the same key and body within 24 hours returns the first result."""
+
+    key = models.CharField(max_length=100)
+    request_hash = models.CharField(max_length=64)
+    appointment = models.ForeignKey(Appointment, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["organization", "key"], name="idempotency_key_unique")]
+
+    def __str__(self) -> str:
+        return self.key

@@ -1,0 +1,510 @@
+"""Every write of scheduling: practitioners' profiles, availability and leave; booking an appointment
+under its rules; moving an appointment through its status machine (transitions.TABLE).
+
+Booking holds a lock on the practitioner's profile row (and on the patient's registration) for the
+whole check-and-insert, so concurrent bookings of one practitioner run one after the other; a partial
+unique constraint on (practitioner, start) of occupying appointments is the wall behind the lock."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from phb.accounts.models import Membership
+from phb.kernel import audit, events
+from phb.kernel.context import Ctx
+from phb.kernel.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from phb.organizations.models import Department
+from phb.patients.models import PatientRegistration, RegistrationStatus
+from phb.scheduling import policies, slots, transitions
+from phb.scheduling.events import AppointmentBooked, AppointmentStatusChanged
+from phb.scheduling.models import (
+    ACTIVE,
+    OCCUPYING,
+    Appointment,
+    AppointmentTransition,
+    AppointmentType,
+    IdempotencyKey,
+    Leave,
+    PractitionerProfile,
+    Priority,
+    WeeklyAvailability,
+    new_appointment_reference,
+)
+
+QUEUE_MINUTES = 15  # a department-queue appointment's length when no practitioner is named
+IDEMPOTENCY_TTL = dt.timedelta(hours=24)
+PROFILE_FIELDS = (
+    "specialization",
+    "licence_number",
+    "licence_expires_on",
+    "qualifications",
+    "years_of_experience",
+    "languages",
+    "consultation_fee",
+    "offers_telemedicine",
+)
+
+
+# --------------------------------------------------------------------------------------------------
+# Workforce
+# --------------------------------------------------------------------------------------------------
+
+
+def _department(ctx: Ctx, department_id: uuid.UUID | None) -> Department | None:
+    if department_id is None:
+        return None
+    department = Department.objects.for_tenant(ctx).filter(id=department_id, is_active=True).first()
+    if department is None:
+        raise ValidationFailed.field("department_id", "no such department here")
+    return department
+
+
+def practitioner_profile_create(
+    *, ctx: Ctx, user_id: uuid.UUID, department_id: uuid.UUID | None = None, **fields: Any
+) -> PractitionerProfile:
+    """Make a member of staff bookable: their specialization, licence, fee and department."""
+    if not policies.can_manage_profiles(ctx):
+        raise Forbidden("managing practitioners needs the staff manager's permission")
+    unknown = set(fields) - set(PROFILE_FIELDS)
+    if unknown:
+        raise ValidationFailed.field(sorted(unknown)[0], "unknown field")
+    if not str(fields.get("specialization", "")).strip():
+        raise ValidationFailed.field("specialization", "a practitioner needs a specialization", code="required")
+    if Decimal(fields.get("consultation_fee", 0)) < 0:
+        raise ValidationFailed.field("consultation_fee", "a fee is not negative")
+    membership = Membership.objects.for_tenant(ctx).filter(user_id=user_id, is_active=True).first()
+    if membership is None:
+        raise ValidationFailed.field("user_id", "not an active member of staff here")
+    with transaction.atomic():
+        if PractitionerProfile.objects.for_tenant(ctx).filter(user_id=user_id).exists():
+            raise Conflict("this member of staff already has a practitioner profile", code="PROFILE_EXISTS")
+        profile = PractitionerProfile.objects.create(
+            organization_id=ctx.organization_id,
+            membership=membership,
+            user_id=user_id,
+            department=_department(ctx, department_id),
+            **fields,
+        )
+        audit.record(ctx, "scheduling.practitioner.create", target=profile)
+    return profile
+
+
+def _profile(ctx: Ctx, practitioner_id: uuid.UUID, *, lock: bool = False) -> PractitionerProfile:
+    profiles = PractitionerProfile.objects.for_tenant(ctx).filter(id=practitioner_id, is_active=True)
+    profile = (profiles.select_for_update() if lock else profiles).first()
+    if profile is None:
+        raise NotFound("no such practitioner here")
+    return profile
+
+
+def availability_add(
+    *,
+    ctx: Ctx,
+    practitioner_id: uuid.UUID,
+    weekday: int,
+    starts_at: dt.time,
+    ends_at: dt.time,
+    slot_minutes: int = 15,
+    max_daily_appointments: int = 20,
+) -> WeeklyAvailability:
+    """Add a weekly window (organization's local time) in which the practitioner takes appointments."""
+    with transaction.atomic():
+        profile = _profile(ctx, practitioner_id, lock=True)
+        if not policies.can_manage_schedule(ctx, profile):
+            raise Forbidden("only staff managers and the practitioner change availability")
+        if not 0 <= weekday <= 6:
+            raise ValidationFailed.field("weekday", "0 (Monday) to 6 (Sunday)")
+        if ends_at <= starts_at:
+            raise ValidationFailed.field("ends_at", "the window ends before it starts")
+        if not 5 <= slot_minutes <= 480:
+            raise ValidationFailed.field("slot_minutes", "between 5 and 480 minutes")
+        if max_daily_appointments < 1:
+            raise ValidationFailed.field("max_daily_appointments", "at least one")
+        overlapping = (
+            WeeklyAvailability.objects.for_tenant(ctx)
+            .filter(practitioner=profile, weekday=weekday, starts_at__lt=ends_at, ends_at__gt=starts_at)
+            .exists()
+        )
+        if overlapping:
+            raise Conflict("this window overlaps another of the same day", code="AVAILABILITY_OVERLAPS")
+        window = WeeklyAvailability.objects.create(
+            organization_id=ctx.organization_id,
+            practitioner=profile,
+            weekday=weekday,
+            starts_at=starts_at,
+            ends_at=ends_at,
+            slot_minutes=slot_minutes,
+            max_daily_appointments=max_daily_appointments,
+        )
+        audit.record(ctx, "scheduling.availability.create", target=window, practitioner=str(profile.id))
+    return window
+
+
+def leave_add(*, ctx: Ctx, practitioner_id: uuid.UUID, starts_on: dt.date, ends_on: dt.date, reason: str = "") -> Leave:
+    """Record days off. Appointments already booked on them stay: the desk reschedules them."""
+    with transaction.atomic():
+        profile = _profile(ctx, practitioner_id, lock=True)
+        if not policies.can_manage_schedule(ctx, profile):
+            raise Forbidden("only staff managers and the practitioner record leave")
+        if ends_on < starts_on:
+            raise ValidationFailed.field("ends_on", "the leave ends before it starts")
+        leave = Leave.objects.create(
+            organization_id=ctx.organization_id,
+            practitioner=profile,
+            starts_on=starts_on,
+            ends_on=ends_on,
+            reason=reason[:200],
+        )
+        audit.record(ctx, "scheduling.leave.create", target=leave, practitioner=str(profile.id))
+    return leave
+
+
+# --------------------------------------------------------------------------------------------------
+# Booking
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Booking:
+    """A checked request: what would be written."""
+
+    registration: PatientRegistration
+    practitioner: PractitionerProfile | None
+    department: Department
+    specialization: str
+    start_at: dt.datetime
+    end_at: dt.datetime
+    fee: Decimal
+
+
+def _check_booking(
+    ctx: Ctx,
+    *,
+    patient_id: uuid.UUID,
+    start_at: dt.datetime,
+    practitioner_id: uuid.UUID | None,
+    department_id: uuid.UUID | None,
+    lock: bool,
+) -> Booking:
+    """Every booking rule, in order; raises the first one broken. With `lock`, holds the practitioner's
+    profile and the patient's registration until the caller's transaction ends."""
+    if timezone.is_naive(start_at):
+        raise ValidationFailed.field("start_at", "give the time with its offset")
+    if start_at <= timezone.now():
+        raise ValidationFailed(
+            "the appointment would start in the past",
+            code="IN_THE_PAST",
+            errors=[{"field": "start_at", "message": "in the past", "code": "IN_THE_PAST"}],
+        )
+    if practitioner_id is None and department_id is None:
+        raise ValidationFailed.field("department_id", "name a practitioner or a department", code="required")
+    # SECURITY: lock order is always profile, then registration (no deadlock between two bookings).
+    practitioner = _profile(ctx, practitioner_id, lock=lock) if practitioner_id else None
+    registrations = PatientRegistration.objects.for_tenant(ctx).filter(
+        patient_id=patient_id, status=RegistrationStatus.APPROVED, patient__merged_into__isnull=True
+    )
+    registration = (registrations.select_for_update(of=("self",)) if lock else registrations).first()
+    if registration is None:
+        raise Conflict("the patient has no approved registration here", code="PATIENT_NOT_REGISTERED")
+    if practitioner is not None and practitioner.department_id is not None:
+        if department_id is not None and department_id != practitioner.department_id:
+            raise ValidationFailed.field("department_id", "the practitioner works in another department")
+        department_id = practitioner.department_id
+    department = _department(ctx, department_id)
+    if department is None:
+        raise ValidationFailed.field("department_id", "the practitioner has no department: name one", code="required")
+
+    zone = slots.organization_zone(ctx)
+    local = start_at.astimezone(zone)
+    day_start, day_end = slots.local_day_bounds(local.date(), zone)
+    appointments = Appointment.objects.for_tenant(ctx)
+    if practitioner is None:
+        end_at = start_at + dt.timedelta(minutes=QUEUE_MINUTES)
+        specialization, fee = department.code, Decimal("0")
+    else:
+        windows = list(
+            WeeklyAvailability.objects.for_tenant(ctx).filter(practitioner=practitioner, weekday=local.weekday())
+        )
+        window = next(
+            (w for w in windows if any(s == local for s, _ in slots.window_slots(w, local.date(), zone))),
+            None,
+        )
+        on_leave = (
+            Leave.objects.for_tenant(ctx)
+            .filter(practitioner=practitioner, starts_on__lte=local.date(), ends_on__gte=local.date())
+            .exists()
+        )
+        if window is None or on_leave:
+            raise Conflict("the practitioner does not see patients at that time", code="PRACTITIONER_UNAVAILABLE")
+        end_at = start_at + dt.timedelta(minutes=window.slot_minutes)
+        mine = appointments.filter(practitioner=practitioner, status__in=OCCUPYING)
+        if mine.filter(start_at__lt=day_end, end_at__gt=day_start).count() >= slots.daily_maximum(windows):
+            raise Conflict("the practitioner's day is fully booked", code="DAILY_MAXIMUM")
+        if mine.filter(start_at__lt=end_at, end_at__gt=start_at).exists():
+            raise Conflict("this slot is taken", code="SLOT_TAKEN")
+        specialization, fee = practitioner.specialization, practitioner.consultation_fee
+    same_day = appointments.filter(
+        patient_id=patient_id,
+        specialization=specialization,
+        status__in=ACTIVE,
+        start_at__gte=day_start,
+        start_at__lt=day_end,
+    )
+    if same_day.exists():
+        raise Conflict(
+            "the patient already has an appointment in this specialty that day", code="SAME_DAY_SAME_SPECIALTY"
+        )
+    return Booking(registration, practitioner, department, specialization, start_at, end_at, fee)
+
+
+@dataclass(frozen=True)
+class ConflictAnswer:
+    conflict: bool
+    code: str = ""
+    detail: str = ""
+
+
+def check_conflict(
+    *,
+    ctx: Ctx,
+    patient_id: uuid.UUID,
+    start_at: dt.datetime,
+    practitioner_id: uuid.UUID | None = None,
+    department_id: uuid.UUID | None = None,
+) -> ConflictAnswer:
+    """Whether booking this would be refused, and why (the code booking would raise), without booking."""
+    if not policies.can_book(ctx):
+        raise Forbidden("checking a booking needs the permission to manage appointments")
+    try:
+        _check_booking(
+            ctx,
+            patient_id=patient_id,
+            start_at=start_at,
+            practitioner_id=practitioner_id,
+            department_id=department_id,
+            lock=False,
+        )
+    except (Conflict, ValidationFailed, NotFound) as exc:
+        return ConflictAnswer(conflict=True, code=exc.code, detail=exc.detail)
+    return ConflictAnswer(conflict=False)
+
+
+def _request_hash(**request: Any) -> str:
+    text = json.dumps(request, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def appointment_book(
+    *,
+    ctx: Ctx,
+    patient_id: uuid.UUID,
+    start_at: dt.datetime,
+    practitioner_id: uuid.UUID | None = None,
+    department_id: uuid.UUID | None = None,
+    kind: str = AppointmentType.IN_PERSON,
+    priority: str = Priority.NORMAL,
+    chief_complaint: str = "",
+    symptoms: list[str] | None = None,
+    notes: str = "",
+    idempotency_key: str = "",
+) -> Appointment:
+    """Book an appointment, pending confirmation. With an `idempotency_key` seen here in the last 24
+    hours for the same request, returns the appointment that request booked."""
+    if not policies.can_book(ctx):
+        raise Forbidden("booking needs the permission to manage appointments")
+    if kind not in AppointmentType.values:
+        raise ValidationFailed.field("kind", "unknown appointment type")
+    if priority not in Priority.values:
+        raise ValidationFailed.field("priority", "unknown priority")
+    request_hash = _request_hash(
+        patient_id=patient_id,
+        start_at=start_at.isoformat(),
+        practitioner_id=practitioner_id,
+        department_id=department_id,
+        kind=kind,
+        priority=priority,
+        chief_complaint=chief_complaint,
+        symptoms=symptoms,
+        notes=notes,
+    )
+    with transaction.atomic():
+        if idempotency_key:
+            replay = _idempotent_replay(ctx, idempotency_key, request_hash)
+            if replay is not None:
+                return replay
+        booking = _check_booking(
+            ctx,
+            patient_id=patient_id,
+            start_at=start_at,
+            practitioner_id=practitioner_id,
+            department_id=department_id,
+            lock=True,
+        )
+        appointment = _insert(ctx, booking, kind, priority, chief_complaint, symptoms, notes)
+        AppointmentTransition.objects.create(
+            organization_id=ctx.organization_id,
+            appointment=appointment,
+            from_status="",
+            to_status=appointment.status,
+            actor_id=ctx.actor_id,
+            at=timezone.now(),
+        )
+        if idempotency_key:
+            _idempotency_remember(ctx, idempotency_key, request_hash, appointment)
+        audit.record(
+            ctx,
+            "scheduling.appointment.book",
+            target=appointment,
+            patient_id=patient_id,
+            practitioner=str(practitioner_id or ""),
+        )
+        events.publish(
+            ctx,
+            AppointmentBooked(
+                appointment_id=appointment.id,
+                organization_id=appointment.organization_id,
+                patient_id=patient_id,
+                practitioner_id=practitioner_id,
+            ),
+        )
+    return appointment
+
+
+def _insert(
+    ctx: Ctx,
+    booking: Booking,
+    kind: str,
+    priority: str,
+    chief_complaint: str,
+    symptoms: list[str] | None,
+    notes: str,
+) -> Appointment:
+    for _ in range(5):
+        appointment = Appointment(
+            organization_id=ctx.organization_id,
+            reference=new_appointment_reference(),
+            patient_id=booking.registration.patient_id,
+            practitioner=booking.practitioner,
+            department=booking.department,
+            specialization=booking.specialization,
+            start_at=booking.start_at,
+            end_at=booking.end_at,
+            kind=kind,
+            priority=priority,
+            chief_complaint=chief_complaint,
+            symptoms=symptoms,
+            notes=notes,
+            fee=booking.fee,
+            booked_by_id=ctx.actor_id,
+        )
+        try:
+            with transaction.atomic():
+                appointment.save(force_insert=True)
+        except IntegrityError as exc:
+            if "appointment_reference_unique" in str(exc) or "reference" in str(exc):
+                continue  # a random reference drawn twice: draw again
+            # The constraint behind the lock: someone booked this start in between.
+            raise Conflict("this slot is taken", code="SLOT_TAKEN") from exc
+        return appointment
+    raise Conflict("could not draw a free appointment reference; try again", code="REFERENCE_EXHAUSTED")
+
+
+def _idempotent_replay(ctx: Ctx, key: str, request_hash: str) -> Appointment | None:
+    keys = IdempotencyKey.objects.for_tenant(ctx).filter(key=key)
+    seen = keys.filter(created_at__gte=timezone.now() - IDEMPOTENCY_TTL).select_related("appointment").first()
+    if seen is None:
+        keys.delete()  # an expired key may be used again
+        return None
+    if seen.request_hash != request_hash:
+        raise Conflict("this Idempotency-Key was used for another request", code="IDEMPOTENCY_KEY_REUSED")
+    audit.record(
+        ctx, "scheduling.appointment.book", target=seen.appointment, patient_id=seen.appointment.patient_id, replay=True
+    )
+    return seen.appointment
+
+
+def _idempotency_remember(ctx: Ctx, key: str, request_hash: str, appointment: Appointment) -> None:
+    try:
+        with transaction.atomic():
+            IdempotencyKey.objects.create(
+                organization_id=ctx.organization_id, key=key, request_hash=request_hash, appointment=appointment
+            )
+    except IntegrityError as exc:
+        raise Conflict(
+            "a request with this Idempotency-Key is being processed; retry to get its result",
+            code="IDEMPOTENCY_KEY_IN_USE",
+        ) from exc
+
+
+# --------------------------------------------------------------------------------------------------
+# The status machine
+# --------------------------------------------------------------------------------------------------
+
+
+def appointment_transition(*, ctx: Ctx, appointment_id: uuid.UUID, to_status: str, reason: str = "") -> Appointment:
+    """Move an appointment to `to_status` if the table allows it from where it is, for this actor."""
+    action = f"scheduling.appointment.{to_status}"
+    if not policies.can_read_appointments(ctx):
+        raise audit.denied(ctx, action, NotFound("no such appointment here"), appointment=str(appointment_id))
+    with transaction.atomic():
+        appointment = Appointment.objects.for_tenant(ctx).filter(id=appointment_id).select_for_update().first()
+        refused = _transition(ctx, appointment, to_status, reason.strip(), action)
+    if refused is not None:
+        # Recorded after the transaction: a refusal is audited even though nothing was written.
+        raise audit.denied(ctx, action, refused, appointment=str(appointment_id))
+    assert appointment is not None
+    return appointment
+
+
+def _transition(
+    ctx: Ctx, appointment: Appointment | None, to_status: str, reason: str, action: str
+) -> Exception | None:
+    """Make the change, or return the refusal to audit (not found, not allowed)."""
+    if appointment is None:
+        return NotFound("no such appointment here")
+    transition = transitions.find(appointment.status, to_status)
+    if transition is None:
+        raise Conflict(
+            f"an appointment that is {appointment.status} cannot become {to_status}",
+            code="ILLEGAL_TRANSITION",
+            from_status=appointment.status,
+            to_status=to_status,
+        )
+    if not ctx.has_perm(transition.permission):
+        return Forbidden(f"this change needs {transition.permission}")
+    if transition.reason_required and not reason:
+        raise ValidationFailed.field("reason", "say why", code="required")
+    from_status = appointment.status
+    appointment.status = to_status
+    appointment.save(update_fields=["status", "updated_at"])
+    AppointmentTransition.objects.create(
+        organization_id=ctx.organization_id,
+        appointment=appointment,
+        from_status=from_status,
+        to_status=to_status,
+        actor_id=ctx.actor_id,
+        at=timezone.now(),
+        reason=reason,
+    )
+    audit.record(
+        ctx, action, target=appointment, patient_id=appointment.patient_id, from_status=from_status, to_status=to_status
+    )
+    events.publish(
+        ctx,
+        AppointmentStatusChanged(
+            appointment_id=appointment.id,
+            organization_id=appointment.organization_id,
+            from_status=from_status,
+            to_status=to_status,
+        ),
+    )
+    return None

@@ -1,0 +1,47 @@
+"""The appointment status machine, as data: which status may follow which, who may make the change
+(a permission), and whether it must say why. Anything not in the table is an illegal transition."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from phb.scheduling.models import AppointmentStatus as S
+
+MANAGE = "scheduling.appointment.manage"
+TREAT = "clinical.record.update"
+
+
+@dataclass(frozen=True)
+class Transition:
+    source: str
+    target: str
+    action: str  # the verb in the API path and in the audit action
+    permission: str
+    reason_required: bool = False
+
+
+TABLE: tuple[Transition, ...] = (
+    Transition(S.PENDING, S.CONFIRMED, "confirm", MANAGE),
+    Transition(S.PENDING, S.REJECTED, "reject", MANAGE, reason_required=True),
+    Transition(S.PENDING, S.CANCELLED, "cancel", MANAGE, reason_required=True),
+    Transition(S.PENDING, S.RESCHEDULED, "reschedule", MANAGE, reason_required=True),
+    Transition(S.CONFIRMED, S.CHECKED_IN, "check-in", MANAGE),
+    Transition(S.CONFIRMED, S.CANCELLED, "cancel", MANAGE, reason_required=True),
+    Transition(S.CONFIRMED, S.NO_SHOW, "no-show", MANAGE),
+    Transition(S.CONFIRMED, S.RESCHEDULED, "reschedule", MANAGE, reason_required=True),
+    Transition(S.CHECKED_IN, S.IN_PROGRESS, "start", TREAT),
+    Transition(S.CHECKED_IN, S.CANCELLED, "cancel", MANAGE, reason_required=True),
+    Transition(S.IN_PROGRESS, S.COMPLETED, "complete", TREAT),
+    Transition(S.IN_PROGRESS, S.REFERRED, "refer", TREAT, reason_required=True),
+)
+
+TERMINAL = frozenset(S.values) - {t.source for t in TABLE}
+ACTIONS: dict[str, str] = {t.action: t.target for t in TABLE}  # action -> target status
+
+
+def find(source: str, target: str) -> Transition | None:
+    """The allowed transition from `source` to `target`, or None."""
+    for transition in TABLE:
+        if transition.source == source and transition.target == target:
+            return transition
+    return None
