@@ -1,0 +1,24 @@
+"""The text of every notification, by code. Placeholders are times, places and references only: a
+message may be read on a lock screen or by whoever shares the phone, so it never names a diagnosis,
+a complaint or a clinic's speciality beyond the department's name."""
+
+from __future__ import annotations
+
+from typing import Any
+
+TEMPLATES: dict[str, tuple[str, str]] = {
+    "appointment.reminder": (
+        "Appointment reminder {reference}",
+        "Reminder: your appointment {reference} is on {when} at {place}.",
+    ),
+    "appointment.rescheduled": (
+        "Appointment moved {reference}",
+        "Your appointment has moved: {reference} is now on {when} at {place}.",
+    ),
+}
+
+
+def render(code: str, context: dict[str, Any]) -> tuple[str, str]:
+    """(title, body) of the template `code`; raises KeyError for an unknown code."""
+    title, body = TEMPLATES[code]
+    return title.format(**context), body.format(**context)
