@@ -14,6 +14,7 @@ from phb.kernel import audit
 from phb.kernel.context import Ctx
 from phb.kernel.errors import ProblemError
 from phb.kernel.models import AuditEvent
+from phb.notifications import selectors as notification_selectors
 from phb.patients import consents, exports, portal, selectors, services
 from phb.patients.models import DuplicateCandidate
 from phb.scheduling import selectors as scheduling_selectors
@@ -25,7 +26,7 @@ from tests.scheduling.factories import local, practitioner, tomorrow
 pytestmark = pytest.mark.django_db
 
 # Modules whose every public function returns health data to its caller.
-HEALTH_DATA_MODULES = ["phb.patients.selectors", "phb.scheduling.selectors"]
+HEALTH_DATA_MODULES = ["phb.patients.selectors", "phb.scheduling.selectors", "phb.notifications.selectors"]
 
 
 def _load_every_module():
@@ -68,8 +69,16 @@ def world(org_a):
         practitioner_id=practitioner(org_a).id,
         start_at=local(org_a, tomorrow(org_a), 9),
     )
+    video = scheduling_services.appointment_book(
+        ctx=desk,
+        patient_id=registration.patient_id,
+        practitioner_id=practitioner(org_a, specialization="dermatology").id,
+        start_at=local(org_a, tomorrow(org_a), 10),
+        kind="telemedicine",
+    )
     return {
         "appointment": appointment,
+        "video": video,
         "patient": registration.patient,
         "me": me,
         "desk": desk,
@@ -124,6 +133,16 @@ CALLS = {
     "phb.scheduling.selectors.appointment_get": (
         lambda w: scheduling_selectors.appointment_get(ctx=w["desk"], appointment_id=w["appointment"].id),
         lambda w: scheduling_selectors.appointment_get(ctx=w["admin"], appointment_id=w["appointment"].id),
+    ),
+    "phb.scheduling.selectors.telemedicine_link_get": (
+        lambda w: scheduling_selectors.telemedicine_link_get(
+            ctx=w["me"], appointment_id=w["video"].id, now=w["video"].start_at
+        ),
+        lambda w: scheduling_selectors.telemedicine_link_get(ctx=w["desk"], appointment_id=w["video"].id),
+    ),
+    "phb.notifications.selectors.notification_list": (
+        lambda w: list(notification_selectors.notification_list(ctx=w["me"])),
+        lambda w: notification_selectors.notification_list(ctx=Ctx.anonymous()),
     ),
     "phb.patients.services.patient_find_by_identifier": (
         lambda w: services.patient_find_by_identifier(ctx=w["desk"], kind="nin", value="55544433322"),

@@ -29,4 +29,6 @@ def _schedule(sender: Celery, **kwargs: object) -> None:
         "privacy-anomalies": {"task": "accounts.anomaly_flags", "schedule": 86400.0},
         "privacy-same-family-name": {"task": "patients.same_family_name_flags", "schedule": 86400.0},
         "patient-exports-expire": {"task": "patients.exports_maintain", "schedule": 3600.0},
+        "appointment-reminders": {"task": "scheduling.reminders_send_due", "schedule": 60.0},
+        "appointment-no-shows": {"task": "scheduling.no_shows_mark", "schedule": 60.0},
     }

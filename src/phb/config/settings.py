@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "phb.accounts",
     "phb.organizations",
     "phb.patients",
+    "phb.notifications",
     "phb.scheduling",
     "phb.interop",
     "phb.web",
@@ -170,6 +171,15 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_TASK_ALWAYS_EAGER = False
 OUTBOX_DISPATCH_INTERVAL_SECONDS = env.float("OUTBOX_DISPATCH_INTERVAL_SECONDS", default=5.0)
 OUTBOX_MAX_ATTEMPTS = env.int("OUTBOX_MAX_ATTEMPTS", default=8)
+
+# --- scheduling and notifications ----------------------------------------------------------------
+SCHEDULING_CANCEL_CUTOFF_HOURS = env.int("SCHEDULING_CANCEL_CUTOFF_HOURS", default=24)
+SCHEDULING_NO_SHOW_GRACE_MINUTES = env.int("SCHEDULING_NO_SHOW_GRACE_MINUTES", default=30)
+# Text messages go through this provider (a dotted path); the default only logs ids (no gateway).
+NOTIFICATIONS_SMS_PROVIDER = env.str("NOTIFICATIONS_SMS_PROVIDER", default="phb.notifications.sms.LoggingSmsProvider")
+TELEMEDICINE_PROVIDER = env.str("TELEMEDICINE_PROVIDER", default="phb.scheduling.telemedicine.JitsiProvider")
+TELEMEDICINE_BASE_URL = env.str("TELEMEDICINE_BASE_URL", default="https://meet.jit.si")
+TELEMEDICINE_OPENS_MINUTES_BEFORE = env.int("TELEMEDICINE_OPENS_MINUTES_BEFORE", default=15)
 
 # --- security ------------------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"

@@ -2,5 +2,6 @@
 
 from phb.patients.consents import consent_allows
 from phb.patients.exports import register_export_section
+from phb.patients.portal import my_patient
 
-__all__ = ["consent_allows", "register_export_section"]
+__all__ = ["consent_allows", "my_patient", "register_export_section"]

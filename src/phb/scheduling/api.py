@@ -45,6 +45,8 @@ class AppointmentOutput(serializers.ModelSerializer):
             "symptoms",
             "notes",
             "fee",
+            "rescheduled_to_id",
+            "referred_from_id",
             "created_at",
         ]
 
@@ -193,11 +195,21 @@ class AppointmentTransitionApi(PhbApiView):
 
     @extend_schema(
         request=TransitionInput,
-        responses={200: AppointmentOutput, 409: OpenApiResponse(description="ILLEGAL_TRANSITION")},
-        summary="Change an appointment's status (reason required to cancel, reject, refer, reschedule)",
+        responses={
+            200: AppointmentOutput,
+            409: OpenApiResponse(description="ILLEGAL_TRANSITION; CANCELLATION_CUTOFF_PASSED (a patient, too late)"),
+        },
+        summary="Change an appointment's status (reason required to cancel and reject); a patient may cancel "
+        "their own until the cut-off",
     )
     def post(self, request: Request, appointment_id: str) -> Response:
         data = _valid(TransitionInput, request.data)
+        if self.action_name == "cancel" and self.ctx.organization_id is None:
+            # A patient cancels their own appointment (until the cut-off).
+            appointment = services.appointment_cancel_mine(
+                ctx=self.ctx, appointment_id=self.parse_id(appointment_id), reason=data["reason"]
+            )
+            return Response(AppointmentOutput(appointment).data)
         appointment = services.appointment_transition(
             ctx=self.ctx,
             appointment_id=self.parse_id(appointment_id),
@@ -238,3 +250,76 @@ class FreeSlotsApi(PhbApiView):
             end_date=filters["end_date"],
         )
         return Response(SlotOutput(free, many=True).data)
+
+
+class RescheduleInput(serializers.Serializer):
+    start_at = serializers.DateTimeField()
+    practitioner_id = serializers.UUIDField(required=False, allow_null=True)
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=1000, default="")
+
+
+class ReferInput(serializers.Serializer):
+    to_department_id = serializers.UUIDField()
+    to_organization_id = serializers.UUIDField(required=False, allow_null=True)
+    reason = serializers.CharField(max_length=1000)
+
+
+class MeetingLinkOutput(serializers.Serializer):
+    url = serializers.CharField()
+    opens_at = serializers.DateTimeField()
+    closes_at = serializers.DateTimeField()
+
+
+class AppointmentRescheduleApi(PhbApiView):
+    required_permission = None
+
+    @extend_schema(
+        request=RescheduleInput,
+        responses={201: AppointmentOutput, 400: _REFUSED, 409: _REFUSED},
+        summary="Move an appointment to a new time; returns the new appointment",
+    )
+    def post(self, request: Request, appointment_id: str) -> Response:
+        data = _valid(RescheduleInput, request.data)
+        appointment = services.appointment_reschedule(
+            ctx=self.ctx,
+            appointment_id=self.parse_id(appointment_id),
+            new_start=data["start_at"],
+            practitioner_id=data.get("practitioner_id"),
+            reason=data["reason"],
+        )
+        return Response(AppointmentOutput(appointment).data, status=status.HTTP_201_CREATED)
+
+
+class AppointmentReferApi(PhbApiView):
+    required_permission = None
+
+    @extend_schema(
+        request=ReferInput,
+        responses={
+            201: AppointmentOutput,
+            409: OpenApiResponse(description="CONSENT_REQUIRED, PATIENT_NOT_REGISTERED, ILLEGAL_TRANSITION"),
+        },
+        summary="Refer the patient to a department (here or, with consent, at another organization)",
+    )
+    def post(self, request: Request, appointment_id: str) -> Response:
+        data = _valid(ReferInput, request.data)
+        appointment = services.appointment_refer(
+            ctx=self.ctx,
+            appointment_id=self.parse_id(appointment_id),
+            to_department_id=data["to_department_id"],
+            to_organization_id=data.get("to_organization_id"),
+            reason=data["reason"],
+        )
+        return Response(AppointmentOutput(appointment).data, status=status.HTTP_201_CREATED)
+
+
+class TelemedicineLinkApi(PhbApiView):
+    required_permission = None
+
+    @extend_schema(
+        responses={200: MeetingLinkOutput, 409: OpenApiResponse(description="TELEMEDICINE_NOT_OPEN, with opens_at")},
+        summary="The video call link, for the patient and the practitioner, while the call is open (audited)",
+    )
+    def get(self, request: Request, appointment_id: str) -> Response:
+        link = selectors.telemedicine_link_get(ctx=self.ctx, appointment_id=self.parse_id(appointment_id))
+        return Response(MeetingLinkOutput(link).data)

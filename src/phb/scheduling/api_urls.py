@@ -9,6 +9,17 @@ urlpatterns = [
     path("appointments/check-conflict/", api.CheckConflictApi.as_view(), name="appointment-check-conflict"),
     path("appointments/slots/", api.FreeSlotsApi.as_view(), name="appointment-slots"),
     path("appointments/<str:appointment_id>/", api.AppointmentApi.as_view(), name="appointment"),
+    path(
+        "appointments/<str:appointment_id>/reschedule/",
+        api.AppointmentRescheduleApi.as_view(),
+        name="appointment-reschedule",
+    ),
+    path("appointments/<str:appointment_id>/refer/", api.AppointmentReferApi.as_view(), name="appointment-refer"),
+    path(
+        "appointments/<str:appointment_id>/telemedicine/",
+        api.TelemedicineLinkApi.as_view(),
+        name="appointment-telemedicine",
+    ),
     *(
         path(
             f"appointments/<str:appointment_id>/{action}/",

@@ -164,6 +164,25 @@ class Appointment(TenantModel):
     notes = EncryptedTextField(blank=True, default="")
     fee = models.DecimalField(max_digits=12, decimal_places=2, default=0)
     booked_by = models.ForeignKey("accounts.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    rescheduled_to = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="The appointment it became.",
+    )
+    # A referral may cross organizations (with the patient's consent): the link is to another tenant's row.
+    referred_from = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="The referring appointment.",
+    )
+    # SECURITY: whoever holds the link joins the call: encrypted at rest, shown only in its window.
+    meeting_url = EncryptedTextField(blank=True, default="")
 
     class Meta:
         constraints = [
@@ -224,3 +243,37 @@ class IdempotencyKey(TenantModel):
 
     def __str__(self) -> str:
         return self.key
+
+
+class ReminderStatus(models.TextChoices):
+    PLANNED = "planned", "Planned"
+    SENT = "sent", "Sent"
+    CANCELLED = "cancelled", "Cancelled"
+    SKIPPED = "skipped", "Skipped"
+
+
+# Minutes before the start at which a patient is reminded: 7 days, 2 days, 1 day, 2 hours.
+REMINDER_OFFSETS = (7 * 24 * 60, 2 * 24 * 60, 24 * 60, 2 * 60)
+
+
+class AppointmentReminder(TenantModel):
+    """A reminder planned for one appointment at one offset before its start. Unique per (appointment,
+    offset): sending claims the row by moving it from planned to sent, so it goes out at most once."""
+
+    appointment = models.ForeignKey(Appointment, on_delete=models.CASCADE, related_name="+")
+    offset_minutes = models.PositiveIntegerField()
+    due_at = models.DateTimeField()
+    status = models.CharField(max_length=10, choices=ReminderStatus.choices, default=ReminderStatus.PLANNED)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "appointment", "offset_minutes"], name="reminder_once_per_offset"
+            ),
+            models.CheckConstraint(condition=models.Q(status__in=ReminderStatus.values), name="reminder_status_valid"),
+        ]
+        indexes = [models.Index(fields=["status", "due_at"], name="reminder_due")]
+
+    def __str__(self) -> str:
+        return f"{self.offset_minutes} min before ({self.status})"

@@ -7,14 +7,17 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from dataclasses import dataclass
 
+from django.conf import settings
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from phb.kernel import audit
 from phb.kernel.context import Ctx
-from phb.kernel.errors import Forbidden, NotFound, ValidationFailed
+from phb.kernel.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from phb.scheduling import policies, slots
-from phb.scheduling.models import Appointment, AppointmentStatus, AppointmentTransition
+from phb.scheduling.models import ACTIVE, Appointment, AppointmentStatus, AppointmentTransition, AppointmentType
 
 
 @audit.reads_health_data
@@ -68,3 +71,57 @@ def appointment_get(*, ctx: Ctx, appointment_id: uuid.UUID) -> tuple[Appointment
     history = list(AppointmentTransition.objects.for_tenant(ctx).filter(appointment=appointment).order_by("at", "id"))
     audit.record(ctx, action, target=appointment, patient_id=appointment.patient_id, read=True)
     return appointment, history
+
+
+@dataclass(frozen=True)
+class MeetingLink:
+    url: str
+    opens_at: dt.datetime
+    closes_at: dt.datetime
+
+
+@audit.reads_health_data
+def telemedicine_link_get(*, ctx: Ctx, appointment_id: uuid.UUID, now: dt.datetime | None = None) -> MeetingLink:
+    """The meeting link of a telemedicine appointment, for its patient or its practitioner, from
+    `TELEMEDICINE_OPENS_MINUTES_BEFORE` its start until its end; before or after, TELEMEDICINE_NOT_OPEN."""
+    action = "scheduling.telemedicine.view"
+    system = Ctx.system(reason="find a telemedicine appointment for its patient or practitioner")
+    appointment = (
+        Appointment.objects.for_system(system)
+        .select_related("patient", "practitioner")
+        .filter(id=appointment_id, kind=AppointmentType.TELEMEDICINE)
+        .first()
+    )
+    # SECURITY: only the two people in the call see the link; to anyone else it does not exist.
+    is_patient = appointment is not None and ctx.actor_id is not None and appointment.patient.user_id == ctx.actor_id
+    is_practitioner = (
+        appointment is not None
+        and appointment.practitioner is not None
+        and ctx.actor_id == appointment.practitioner.user_id
+        and ctx.organization_id == appointment.organization_id
+    )
+    if appointment is None or not (is_patient or is_practitioner):
+        raise audit.denied(ctx, action, NotFound("no such telemedicine appointment"), appointment=str(appointment_id))
+    opens_at = appointment.start_at - dt.timedelta(minutes=settings.TELEMEDICINE_OPENS_MINUTES_BEFORE)
+    now = now or timezone.now()
+    if appointment.status not in ACTIVE or not opens_at <= now < appointment.end_at:
+        raise audit.denied(
+            ctx,
+            action,
+            Conflict(
+                "the call is not open now",
+                code="TELEMEDICINE_NOT_OPEN",
+                opens_at=opens_at.isoformat(),
+                closes_at=appointment.end_at.isoformat(),
+            ),
+            appointment=str(appointment_id),
+        )
+    audit.record(
+        ctx,
+        action,
+        target=appointment,
+        patient_id=appointment.patient_id,
+        organization_id=appointment.organization_id,
+        read=True,
+    )
+    return MeetingLink(url=appointment.meeting_url, opens_at=opens_at, closes_at=appointment.end_at)

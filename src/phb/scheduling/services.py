@@ -15,21 +15,25 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from phb.accounts.models import Membership
 from phb.kernel import audit, events
-from phb.kernel.context import Ctx
+from phb.kernel.context import Ctx, PurposeOfUse
 from phb.kernel.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from phb.kernel.models import Organization
 from phb.organizations.models import Department
-from phb.patients.models import PatientRegistration, RegistrationStatus
-from phb.scheduling import policies, slots, transitions
+from phb.patients import public as patients
+from phb.patients.models import DataCategory, PatientRegistration, RegistrationStatus
+from phb.scheduling import policies, reminders, slots, telemedicine, transitions
 from phb.scheduling.events import AppointmentBooked, AppointmentStatusChanged
 from phb.scheduling.models import (
     ACTIVE,
     OCCUPYING,
     Appointment,
+    AppointmentStatus,
     AppointmentTransition,
     AppointmentType,
     IdempotencyKey,
@@ -194,9 +198,11 @@ def _check_booking(
     practitioner_id: uuid.UUID | None,
     department_id: uuid.UUID | None,
     lock: bool,
+    replacing: uuid.UUID | None = None,
 ) -> Booking:
     """Every booking rule, in order; raises the first one broken. With `lock`, holds the practitioner's
-    profile and the patient's registration until the caller's transaction ends."""
+    profile and the patient's registration until the caller's transaction ends. `replacing` names an
+    appointment being moved: it does not count against its own new time."""
     if timezone.is_naive(start_at):
         raise ValidationFailed.field("start_at", "give the time with its offset")
     if start_at <= timezone.now():
@@ -227,6 +233,8 @@ def _check_booking(
     local = start_at.astimezone(zone)
     day_start, day_end = slots.local_day_bounds(local.date(), zone)
     appointments = Appointment.objects.for_tenant(ctx)
+    if replacing is not None:
+        appointments = appointments.exclude(id=replacing)
     if practitioner is None:
         end_at = start_at + dt.timedelta(minutes=QUEUE_MINUTES)
         specialization, fee = department.code, Decimal("0")
@@ -360,6 +368,7 @@ def appointment_book(
         )
         if idempotency_key:
             _idempotency_remember(ctx, idempotency_key, request_hash, appointment)
+        reminders.reminders_plan(ctx=ctx, appointment=appointment)
         audit.record(
             ctx,
             "scheduling.appointment.book",
@@ -405,6 +414,7 @@ def _insert(
             notes=notes,
             fee=booking.fee,
             booked_by_id=ctx.actor_id,
+            meeting_url=telemedicine.meeting_url_create() if kind == AppointmentType.TELEMEDICINE else "",
         )
         try:
             with transaction.atomic():
@@ -465,10 +475,27 @@ def appointment_transition(*, ctx: Ctx, appointment_id: uuid.UUID, to_status: st
     return appointment
 
 
+# Statuses after which an appointment is not reminded of.
+_ENDS_REMINDERS = {
+    AppointmentStatus.CANCELLED,
+    AppointmentStatus.REJECTED,
+    AppointmentStatus.NO_SHOW,
+    AppointmentStatus.REFERRED,
+    AppointmentStatus.RESCHEDULED,
+}
+
+
 def _transition(
-    ctx: Ctx, appointment: Appointment | None, to_status: str, reason: str, action: str
+    ctx: Ctx,
+    appointment: Appointment | None,
+    to_status: str,
+    reason: str,
+    action: str,
+    *,
+    by_patient: bool = False,
 ) -> Exception | None:
-    """Make the change, or return the refusal to audit (not found, not allowed)."""
+    """Make the change, or return the refusal to audit (not found, not allowed). `by_patient`: the
+    patient acts on their own appointment, which the table must allow them (`patient_may`)."""
     if appointment is None:
         return NotFound("no such appointment here")
     transition = transitions.find(appointment.status, to_status)
@@ -479,7 +506,10 @@ def _transition(
             from_status=appointment.status,
             to_status=to_status,
         )
-    if not ctx.has_perm(transition.permission):
+    if by_patient:
+        if not transition.patient_may:
+            return Forbidden("a patient cannot make this change")
+    elif not ctx.has_perm(transition.permission):
         return Forbidden(f"this change needs {transition.permission}")
     if transition.reason_required and not reason:
         raise ValidationFailed.field("reason", "say why", code="required")
@@ -495,6 +525,10 @@ def _transition(
         at=timezone.now(),
         reason=reason,
     )
+    if to_status in _ENDS_REMINDERS:
+        reminders.reminders_cancel(ctx=ctx, appointment=appointment)
+    elif to_status == AppointmentStatus.CONFIRMED:
+        reminders.reminders_plan(ctx=ctx, appointment=appointment)
     audit.record(
         ctx, action, target=appointment, patient_id=appointment.patient_id, from_status=from_status, to_status=to_status
     )
@@ -508,3 +542,261 @@ def _transition(
         ),
     )
     return None
+
+
+# --------------------------------------------------------------------------------------------------
+# Moving an appointment: reschedule, refer; the patient's own cancellation; missed appointments
+# --------------------------------------------------------------------------------------------------
+
+
+def _locked(ctx: Ctx, appointment_id: uuid.UUID) -> Appointment | None:
+    return Appointment.objects.for_tenant(ctx).filter(id=appointment_id).select_for_update().first()
+
+
+def _allowed(ctx: Ctx, appointment: Appointment | None, to_status: str) -> Exception | None:
+    """The refusal a move of `appointment` to `to_status` would meet before anything is written."""
+    if appointment is None:
+        return NotFound("no such appointment here")
+    transition = transitions.find(appointment.status, to_status)
+    if transition is None:
+        raise Conflict(
+            f"an appointment that is {appointment.status} cannot become {to_status}",
+            code="ILLEGAL_TRANSITION",
+            from_status=appointment.status,
+            to_status=to_status,
+        )
+    if not ctx.has_perm(transition.permission):
+        return Forbidden(f"this change needs {transition.permission}")
+    return None
+
+
+def _booking_transition(ctx: Ctx, appointment: Appointment, reason: str) -> None:
+    AppointmentTransition.objects.create(
+        organization_id=appointment.organization_id,
+        appointment=appointment,
+        from_status="",
+        to_status=appointment.status,
+        actor_id=ctx.actor_id,
+        at=timezone.now(),
+        reason=reason,
+    )
+
+
+def appointment_reschedule(
+    *,
+    ctx: Ctx,
+    appointment_id: uuid.UUID,
+    new_start: dt.datetime,
+    practitioner_id: uuid.UUID | None = None,
+    reason: str = "",
+) -> Appointment:
+    """Move an appointment to a new time (and practitioner, if named): the new one is booked under
+    every booking rule, the old one becomes `rescheduled` and links to it, its reminders move. The
+    new appointment keeps the old one's status (pending or confirmed), type, priority and notes."""
+    action = "scheduling.appointment.reschedule"
+    if not policies.can_read_appointments(ctx):
+        raise audit.denied(ctx, action, NotFound("no such appointment here"), appointment=str(appointment_id))
+    refused: Exception | None = None
+    with transaction.atomic():
+        old = _locked(ctx, appointment_id)
+        refused = _allowed(ctx, old, AppointmentStatus.RESCHEDULED)
+        if refused is None:
+            assert old is not None
+            booking = _check_booking(
+                ctx,
+                patient_id=old.patient_id,
+                start_at=new_start,
+                practitioner_id=practitioner_id or old.practitioner_id,
+                department_id=None if (practitioner_id or old.practitioner_id) else old.department_id,
+                lock=True,
+                replacing=old.id,
+            )
+            new = _insert(ctx, booking, old.kind, old.priority, old.chief_complaint, old.symptoms, old.notes)
+            if old.status != new.status or old.meeting_url:
+                new.status = old.status
+                new.meeting_url = old.meeting_url or new.meeting_url
+                new.save(update_fields=["status", "meeting_url", "updated_at"])
+            _booking_transition(ctx, new, f"rescheduled from {old.reference}")
+            _transition(ctx, old, AppointmentStatus.RESCHEDULED, reason.strip() or f"moved to {new.reference}", action)
+            old.rescheduled_to = new
+            old.save(update_fields=["rescheduled_to", "updated_at"])
+            reminders.reminders_plan(ctx=ctx, appointment=new)
+            audit.record(
+                ctx, "scheduling.appointment.book", target=new, patient_id=new.patient_id, replaces=str(old.id)
+            )
+            events.publish(
+                ctx,
+                AppointmentBooked(
+                    appointment_id=new.id,
+                    organization_id=new.organization_id,
+                    patient_id=new.patient_id,
+                    practitioner_id=new.practitioner_id,
+                ),
+            )
+    if refused is not None:
+        raise audit.denied(ctx, action, refused, appointment=str(appointment_id))
+    return new
+
+
+def appointment_refer(
+    *,
+    ctx: Ctx,
+    appointment_id: uuid.UUID,
+    reason: str,
+    to_department_id: uuid.UUID | None = None,
+    to_organization_id: uuid.UUID | None = None,
+) -> Appointment:
+    """Refer the patient on: the appointment becomes `referred` and a pending request waits in the
+    target department's queue (no practitioner, no agreed time yet: its start is when it was made),
+    linked back by `referred_from`. Another organization receives it only when the patient's consent
+    shares their visits with it and the patient is registered there."""
+    action = "scheduling.appointment.refer"
+    if not policies.can_read_appointments(ctx):
+        raise audit.denied(ctx, action, NotFound("no such appointment here"), appointment=str(appointment_id))
+    if not reason.strip():
+        raise ValidationFailed.field("reason", "say why the patient is referred", code="required")
+    if to_department_id is None:
+        raise ValidationFailed.field(
+            "to_department_id", "name the department that receives the patient", code="required"
+        )
+    refused: Exception | None = None
+    with transaction.atomic():
+        old = _locked(ctx, appointment_id)
+        refused = _allowed(ctx, old, AppointmentStatus.REFERRED)
+        if refused is None:
+            assert old is not None
+            target = _referral_target(ctx, old, to_department_id, to_organization_id)
+            now = timezone.now()
+            new = Appointment(
+                organization_id=target.organization_id,
+                reference=new_appointment_reference(),
+                patient_id=old.patient_id,
+                department=target,
+                specialization=target.code,
+                start_at=now,
+                end_at=now + dt.timedelta(minutes=QUEUE_MINUTES),
+                kind=old.kind if old.kind != AppointmentType.TELEMEDICINE else AppointmentType.IN_PERSON,
+                priority=old.priority,
+                chief_complaint=old.chief_complaint,
+                symptoms=old.symptoms,
+                booked_by_id=ctx.actor_id,
+                referred_from=old,
+            )
+            new.save(force_insert=True)
+            _booking_transition(ctx, new, f"referred from {old.reference}")
+            _transition(ctx, old, AppointmentStatus.REFERRED, reason.strip(), action)
+            audit.record(
+                ctx,
+                "scheduling.appointment.book",
+                target=new,
+                patient_id=new.patient_id,
+                organization_id=new.organization_id,
+                referred_from=str(old.id),
+            )
+    if refused is not None:
+        raise audit.denied(ctx, action, refused, appointment=str(appointment_id))
+    return new
+
+
+def _referral_target(
+    ctx: Ctx, old: Appointment, to_department_id: uuid.UUID, to_organization_id: uuid.UUID | None
+) -> Department:
+    if to_organization_id is None or to_organization_id == old.organization_id:
+        department = _department(ctx, to_department_id)
+        assert department is not None
+        return department
+    system = Ctx.system(reason="a referral to another organization", organization_id=to_organization_id)
+    if not Organization.objects.for_platform(system).filter(id=to_organization_id).exists():
+        raise ValidationFailed.field("to_organization_id", "no such organization")
+    # SECURITY: the patient's data crosses to another organization only with their consent.
+    if not patients.consent_allows(old.patient_id, old.organization_id, to_organization_id, DataCategory.ENCOUNTERS):
+        raise Conflict(
+            "the patient has not consented to share their visits with that organization", code="CONSENT_REQUIRED"
+        )
+    registered = (
+        PatientRegistration.objects.for_tenant(system)
+        .filter(patient_id=old.patient_id, status=RegistrationStatus.APPROVED)
+        .exists()
+    )
+    if not registered:
+        raise Conflict("the patient is not registered at that organization", code="PATIENT_NOT_REGISTERED")
+    department = Department.objects.for_tenant(system).filter(id=to_department_id, is_active=True).first()
+    if department is None:
+        raise ValidationFailed.field("to_department_id", "no such department at that organization")
+    return department
+
+
+def appointment_cancel_mine(
+    *, ctx: Ctx, appointment_id: uuid.UUID, reason: str, now: dt.datetime | None = None
+) -> Appointment:
+    """A patient cancels their own appointment, up to `SCHEDULING_CANCEL_CUTOFF_HOURS` before it
+    starts (staff may cancel at any time through `appointment_transition`)."""
+    action = "scheduling.appointment.cancelled"
+    patient = patients.my_patient(ctx)
+    if patient is None:
+        raise audit.denied(ctx, action, NotFound("no such appointment"), appointment=str(appointment_id))
+    system = Ctx.system(reason="a patient cancels their own appointment")
+    found = Appointment.objects.for_system(system).filter(id=appointment_id, patient_id=patient.id).first()
+    if found is None:
+        # SECURITY: someone else's appointment is not found.
+        raise audit.denied(ctx, action, NotFound("no such appointment"), appointment=str(appointment_id))
+    at = Ctx(
+        actor_id=ctx.actor_id,
+        organization_id=found.organization_id,
+        purpose_of_use=PurposeOfUse.PATIENT_REQUEST,
+        request_id=ctx.request_id,
+        ip=ctx.ip,
+        user_agent=ctx.user_agent,
+    )
+    cutoff = found.start_at - dt.timedelta(hours=settings.SCHEDULING_CANCEL_CUTOFF_HOURS)
+    if (now or timezone.now()) > cutoff:
+        raise Conflict(
+            f"appointments can be cancelled online until {settings.SCHEDULING_CANCEL_CUTOFF_HOURS} hours before; "
+            "call the hospital",
+            code="CANCELLATION_CUTOFF_PASSED",
+            cutoff_at=cutoff.isoformat(),
+        )
+    with transaction.atomic():
+        appointment = _locked(at, appointment_id)
+        refused = _transition(at, appointment, AppointmentStatus.CANCELLED, reason.strip(), action, by_patient=True)
+    if refused is not None:
+        raise audit.denied(at, action, refused, appointment=str(appointment_id))
+    assert appointment is not None
+    return appointment
+
+
+def no_shows_mark(*, now: dt.datetime | None = None, limit: int = 500) -> int:
+    """Mark appointments nobody checked in for `SCHEDULING_NO_SHOW_GRACE_MINUTES` after their start
+    as missed (scheduled every minute), as a system transition. A referral waiting in a department's
+    queue has no agreed time and is left alone. Returns how many were marked."""
+    now = now or timezone.now()
+    grace = dt.timedelta(minutes=settings.SCHEDULING_NO_SHOW_GRACE_MINUTES)
+    system = Ctx.system(reason="mark missed appointments")
+    late = (
+        Appointment.objects.for_system(system)
+        .filter(status__in=[AppointmentStatus.PENDING, AppointmentStatus.CONFIRMED], start_at__lte=now - grace)
+        .exclude(referred_from__isnull=False, practitioner__isnull=True, status=AppointmentStatus.PENDING)
+        .order_by("start_at")
+        .values_list("id", "organization_id")[:limit]
+    )
+    marked = 0
+    for appointment_id, organization_id in list(late):
+        ctx = system.for_organization(organization_id)
+        with transaction.atomic():
+            appointment = (
+                Appointment.objects.for_tenant(ctx)
+                .filter(id=appointment_id, status__in=[AppointmentStatus.PENDING, AppointmentStatus.CONFIRMED])
+                .select_for_update()
+                .first()
+            )
+            if appointment is None:
+                continue  # checked in, or marked by another worker, meanwhile
+            _transition(
+                ctx,
+                appointment,
+                AppointmentStatus.NO_SHOW,
+                f"not checked in {settings.SCHEDULING_NO_SHOW_GRACE_MINUTES} minutes after the start",
+                "scheduling.appointment.no_show",
+            )
+            marked += 1
+    return marked

@@ -18,17 +18,21 @@ class Transition:
     action: str  # the verb in the API path and in the audit action
     permission: str
     reason_required: bool = False
+    patient_may: bool = False  # the patient may make it on their own appointment (before the cut-off)
 
 
 TABLE: tuple[Transition, ...] = (
     Transition(S.PENDING, S.CONFIRMED, "confirm", MANAGE),
     Transition(S.PENDING, S.REJECTED, "reject", MANAGE, reason_required=True),
-    Transition(S.PENDING, S.CANCELLED, "cancel", MANAGE, reason_required=True),
+    Transition(S.PENDING, S.CANCELLED, "cancel", MANAGE, reason_required=True, patient_may=True),
     Transition(S.PENDING, S.RESCHEDULED, "reschedule", MANAGE, reason_required=True),
+    Transition(S.PENDING, S.REFERRED, "refer", MANAGE, reason_required=True),
+    Transition(S.PENDING, S.NO_SHOW, "no-show", MANAGE),
     Transition(S.CONFIRMED, S.CHECKED_IN, "check-in", MANAGE),
-    Transition(S.CONFIRMED, S.CANCELLED, "cancel", MANAGE, reason_required=True),
+    Transition(S.CONFIRMED, S.CANCELLED, "cancel", MANAGE, reason_required=True, patient_may=True),
     Transition(S.CONFIRMED, S.NO_SHOW, "no-show", MANAGE),
     Transition(S.CONFIRMED, S.RESCHEDULED, "reschedule", MANAGE, reason_required=True),
+    Transition(S.CONFIRMED, S.REFERRED, "refer", MANAGE, reason_required=True),
     Transition(S.CHECKED_IN, S.IN_PROGRESS, "start", TREAT),
     Transition(S.CHECKED_IN, S.CANCELLED, "cancel", MANAGE, reason_required=True),
     Transition(S.IN_PROGRESS, S.COMPLETED, "complete", TREAT),
