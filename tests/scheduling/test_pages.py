@@ -223,3 +223,39 @@ def test_a_patient_cannot_touch_another_patients_appointment_or_book_where_not_r
     )
     assert refused.status_code == 400
     assert Appointment.objects.for_system(SYSTEM).filter(patient=other).count() == 0
+
+
+def test_the_reception_queue_and_list_pages_make_as_many_queries_for_three_appointments_as_for_one(world):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tests.scheduling.factories import registered_patient
+
+    urls = ("/staff/scheduling/", "/staff/scheduling/queue/", "/staff/scheduling/appointments/")
+    desk = desk_ctx(world["org"])
+
+    def arrive(appointment, minutes):
+        now = timezone.now()
+        Appointment.objects.for_system(SYSTEM).filter(id=appointment.id).update(
+            start_at=now + dt.timedelta(minutes=minutes), end_at=now + dt.timedelta(minutes=minutes + 20)
+        )
+        services.appointment_check_in(ctx=desk, appointment_id=appointment.id)
+
+    def queries(url):
+        with CaptureQueriesContext(connection) as captured:
+            assert world["desk"].get(url).status_code == 200
+        return len(captured)
+
+    arrive(world["appointment"], 1)
+    for url in urls:  # the first requests of a session do one-off work
+        queries(url)
+    before = [queries(url) for url in urls]
+    for hour in (10, 11):
+        more = services.appointment_book(
+            ctx=desk,
+            patient_id=registered_patient(world["org"]).id,
+            practitioner_id=world["doctor"].id,
+            start_at=local(world["org"], tomorrow(world["org"]), hour),
+        )
+        arrive(more, hour)
+    assert [queries(url) for url in urls] == before
