@@ -144,6 +144,14 @@ CALLS = {
         lambda w: list(notification_selectors.notification_list(ctx=w["me"])),
         lambda w: notification_selectors.notification_list(ctx=Ctx.anonymous()),
     ),
+    "phb.scheduling.selectors.queue": (
+        lambda w: scheduling_selectors.queue(ctx=w["desk"]),
+        lambda w: scheduling_selectors.queue(ctx=w["admin"]),
+    ),
+    "phb.scheduling.selectors.my_appointments": (
+        lambda w: scheduling_selectors.my_appointments(ctx=w["me"]),
+        lambda w: scheduling_selectors.my_appointments(ctx=w["outsider"]),
+    ),
     "phb.patients.services.patient_find_by_identifier": (
         lambda w: services.patient_find_by_identifier(ctx=w["desk"], kind="nin", value="55544433322"),
         None,  # an exact lookup answers yes or no, audited either way

@@ -4,6 +4,7 @@ import pytest
 from django.apps import apps
 from django.core.management import call_command
 from django.db import connection
+from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from phb.accounts.models import Membership, User
@@ -15,6 +16,8 @@ from phb.kernel.models import Organization
 from phb.organizations.models import Department
 from phb.organizations.services import STANDARD_DEPARTMENTS, departments_ensure_standard
 from phb.patients.models import DuplicateCandidate, Patient, PatientRegistration
+from phb.scheduling import transitions
+from phb.scheduling.models import OCCUPYING, Appointment, AppointmentStatus, AppointmentTransition, WeeklyAvailability
 
 pytestmark = pytest.mark.django_db
 SYSTEM = Ctx.system(reason="test")
@@ -25,6 +28,7 @@ def small_population(request, monkeypatch):
     """Most tests here need the seed's organizations and people, not all two hundred of its patients."""
     if "full_population" not in request.keywords:
         monkeypatch.setattr(seed, "DEMO_POPULATION", 24)
+        monkeypatch.setattr(seed, "DEMO_APPOINTMENTS", 90)
 
 
 @pytest.mark.full_population
@@ -45,6 +49,12 @@ def test_the_demo_has_about_two_hundred_patients_over_both_facilities_with_some_
     assert len(registered["unity-teaching"] & registered["harmony-clinic"]) >= 20
     queue = DuplicateCandidate.objects.for_tenant(system.for_organization(by_code["unity-teaching"]))
     assert queue.filter(status="open").exists()  # near-duplicates waiting for review
+    appointments = Appointment.objects.for_system(system)
+    assert 1800 <= appointments.count() <= 2200
+    assert set(appointments.values_list("status", flat=True)) >= set(AppointmentStatus.values) - {
+        "checked_in",
+        "in_progress",
+    }  # those two only while the demo doctors are at work today
 
 
 def test_seed_creates_a_network_with_a_hospital_and_a_clinic_and_their_departments():
@@ -142,6 +152,7 @@ def test_the_first_run_reports_what_it_made():
         "users": len(USERS),
         "memberships": sum(1 for u in USERS if u.organization_code),
         "patients": Patient.objects.count(),
+        "appointments": Appointment.objects.for_system(SYSTEM).count(),
     }
     # The demo's people, and a few of them recorded a second time, waiting in the duplicates queue.
     assert (
@@ -205,7 +216,14 @@ def test_a_second_run_creates_nothing_and_changes_no_row_count():
     seed_demo()
     before = row_counts()
     assert before["kernel_organization"] == 3
-    assert seed_demo() == {"organizations": 0, "departments": 0, "users": 0, "memberships": 0, "patients": 0}
+    assert seed_demo() == {
+        "organizations": 0,
+        "departments": 0,
+        "users": 0,
+        "memberships": 0,
+        "patients": 0,
+        "appointments": 0,
+    }
     assert row_counts() == before
 
 
@@ -235,3 +253,39 @@ def test_the_seed_fills_in_what_is_missing_without_duplicating_the_rest():
     assert made["organizations"] == made["patients"] == 0
     assert Department.objects.for_tenant(unity_ctx).count() == 12
     assert departments_ensure_standard(ctx=unity_ctx) == []
+
+
+# --- appointments ---------------------------------------------------------------------------------------
+
+
+def test_the_demo_doctors_work_weekdays_from_eight_to_four_in_twenty_minute_slots():
+    seed_demo()
+    windows = list(WeeklyAvailability.objects.for_system(SYSTEM))
+    assert len(windows) == 3 * 5
+    assert {(w.weekday < 5, str(w.starts_at), str(w.ends_at), w.slot_minutes) for w in windows} == {
+        (True, "08:00:00", "16:00:00", 20)
+    }
+
+
+def test_demo_appointments_keep_the_booking_rules_and_their_history():
+    made = seed_demo()
+    appointments = list(Appointment.objects.for_system(SYSTEM))
+    assert made["appointments"] == len(appointments) > 60
+    occupying = [(a.organization_id, a.practitioner_id, a.start_at) for a in appointments if a.status in OCCUPYING]
+    assert len(occupying) == len(set(occupying))  # no double booking
+    same_day = [(a.patient_id, a.specialization, a.start_at.date()) for a in appointments if a.status in OCCUPYING[:4]]
+    assert len(same_day) == len(set(same_day))
+    history: dict = {}
+    for t in AppointmentTransition.objects.for_system(SYSTEM).order_by("at", "id"):
+        history.setdefault(t.appointment_id, []).append(t)
+    for a in appointments:
+        steps = history[a.id]
+        assert steps[0].from_status == ""
+        assert steps[0].to_status == "pending"
+        assert steps[-1].to_status == a.status
+        for step in steps[1:]:
+            allowed = transitions.find(step.from_status, step.to_status)
+            assert allowed is not None, (step.from_status, step.to_status)
+            assert step.reason or not allowed.reason_required
+        assert all(s.at <= timezone.now() for s in steps)
+    assert len({a.status for a in appointments}) >= 5

@@ -24,7 +24,9 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("accounts/", include("phb.accounts.urls")),
     path(settings.ADMIN_URL, admin.site.urls),
+    path("patient/appointments/", include("phb.scheduling.portal_urls")),
     path("patient/", include("phb.patients.urls")),
     path("staff/patients/", include("phb.patients.staff_urls")),
+    path("staff/scheduling/", include("phb.scheduling.staff_urls")),
     path("", include("phb.web.urls")),
 ]

@@ -1,5 +1,5 @@
 """Deterministic, idempotent demo data: a network with a teaching hospital and a clinic, their
-departments and staff. Running it twice changes nothing. Every name here is invented."""
+departments and staff, about 200 patients, the doctors' availability and about 2,000 appointments. Running it twice changes nothing. Every name here is invented."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from phb.accounts import services as account_services
 from phb.accounts.models import Membership, User
-from phb.demo import population
+from phb.demo import appointments, population
 from phb.kernel.context import Ctx
 from phb.kernel.models import Organization
 from phb.organizations import services as org_services
@@ -99,7 +99,7 @@ def demo_totp_secret(email: str) -> str:
 def seed_demo() -> dict[str, int]:
     """Create whatever part of the demo data is missing. Returns how many rows of each kind were made."""
     ctx = Ctx.system(reason="seed demo data")
-    made = {"organizations": 0, "departments": 0, "users": 0, "memberships": 0, "patients": 0}
+    made = {"organizations": 0, "departments": 0, "users": 0, "memberships": 0, "patients": 0, "appointments": 0}
     with transaction.atomic():
         by_code: dict[str, Organization] = {
             o.code: o for o in Organization.objects.for_platform(ctx).filter(code__in=[d.code for d in ORGANIZATIONS])
@@ -169,10 +169,12 @@ def seed_demo() -> dict[str, int]:
                 patient_services.registration_create(ctx=unity, patient_id=patient.id, at_desk=True, new_patient=True)
                 made["patients"] += 1
         made["patients"] += _seed_population(unity, ctx.for_organization(by_code["harmony-clinic"].id))
+        made["appointments"] = appointments.seed_appointments(ctx, by_code, target=DEMO_APPOINTMENTS)
     return made
 
 
 DEMO_POPULATION = 200
+DEMO_APPOINTMENTS = 2000
 NEAR_DUPLICATES = 6
 
 

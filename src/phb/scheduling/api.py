@@ -252,6 +252,45 @@ class FreeSlotsApi(PhbApiView):
         return Response(SlotOutput(free, many=True).data)
 
 
+class QueueFilters(serializers.Serializer):
+    department = serializers.UUIDField(required=False)
+    practitioner = serializers.UUIDField(required=False)
+
+
+class QueueEntryOutput(serializers.Serializer):
+    position = serializers.IntegerField(help_text="0 while being seen, then 1, 2, ... in the order called.")
+    appointment_id = serializers.UUIDField(source="appointment.id")
+    reference = serializers.CharField(source="appointment.reference")
+    status = serializers.CharField(source="appointment.status")
+    priority = serializers.CharField(source="appointment.priority")
+    patient_id = serializers.UUIDField(source="appointment.patient_id")
+    patient_name = serializers.SerializerMethodField()
+    practitioner_id = serializers.UUIDField(source="appointment.practitioner_id", allow_null=True)
+    department_id = serializers.UUIDField(source="appointment.department_id")
+    start_at = serializers.DateTimeField(source="appointment.start_at")
+    checked_in_at = serializers.DateTimeField(allow_null=True)
+    estimated_wait_minutes = serializers.IntegerField()
+
+    def get_patient_name(self, entry: selectors.QueueEntry) -> str:
+        return f"{entry.appointment.patient.given_name} {entry.appointment.patient.family_name}"
+
+
+class QueueApi(PhbApiView):
+    required_permission = None
+
+    @extend_schema(
+        parameters=[QueueFilters],
+        responses=QueueEntryOutput(many=True),
+        summary="Today's queue: checked in and being seen, in the order called, with estimated waits (audited)",
+    )
+    def get(self, request: Request) -> Response:
+        filters = _valid(QueueFilters, request.query_params)
+        entries = selectors.queue(
+            ctx=self.ctx, department_id=filters.get("department"), practitioner_id=filters.get("practitioner")
+        )
+        return Response(QueueEntryOutput(entries, many=True).data)
+
+
 class RescheduleInput(serializers.Serializer):
     start_at = serializers.DateTimeField()
     practitioner_id = serializers.UUIDField(required=False, allow_null=True)

@@ -7,6 +7,7 @@ TRANSITIONS = ("confirm", "check-in", "start", "complete", "cancel", "reject", "
 urlpatterns = [
     path("appointments/", api.AppointmentsApi.as_view(), name="appointments"),
     path("appointments/check-conflict/", api.CheckConflictApi.as_view(), name="appointment-check-conflict"),
+    path("appointments/queue/", api.QueueApi.as_view(), name="appointment-queue"),
     path("appointments/slots/", api.FreeSlotsApi.as_view(), name="appointment-slots"),
     path("appointments/<str:appointment_id>/", api.AppointmentApi.as_view(), name="appointment"),
     path(

@@ -27,6 +27,7 @@ from phb.kernel.models import Organization
 from phb.organizations.models import Department
 from phb.patients import public as patients
 from phb.patients.models import DataCategory, PatientRegistration, RegistrationStatus
+from phb.patients.public import my_patient
 from phb.scheduling import policies, reminders, slots, telemedicine, transitions
 from phb.scheduling.events import AppointmentBooked, AppointmentStatusChanged
 from phb.scheduling.models import (
@@ -800,3 +801,78 @@ def no_shows_mark(*, now: dt.datetime | None = None, limit: int = 500) -> int:
             )
             marked += 1
     return marked
+
+
+# --------------------------------------------------------------------------------------------------
+# Check-in at the desk; booking and cancelling by patients in the portal
+# --------------------------------------------------------------------------------------------------
+
+
+def appointment_check_in(*, ctx: Ctx, appointment_id: uuid.UUID) -> Appointment:
+    """Check a patient in at the desk: a pending appointment is confirmed and checked in at once (both
+    changes in the history), or neither."""
+    with transaction.atomic():
+        current = Appointment.objects.for_tenant(ctx).filter(id=appointment_id).values_list("status", flat=True).first()
+        if current == AppointmentStatus.PENDING and ctx.has_perm(transitions.MANAGE):
+            appointment_transition(ctx=ctx, appointment_id=appointment_id, to_status=AppointmentStatus.CONFIRMED)
+        return appointment_transition(ctx=ctx, appointment_id=appointment_id, to_status=AppointmentStatus.CHECKED_IN)
+
+
+def _as_patient_at(ctx: Ctx, organization_id: uuid.UUID) -> Ctx:
+    """The patient acting at one hospital, for their own booking: no staff permission."""
+    return Ctx(
+        actor_id=ctx.actor_id,
+        organization_id=organization_id,
+        purpose_of_use=PurposeOfUse.PATIENT_REQUEST,
+        request_id=ctx.request_id,
+        ip=ctx.ip,
+        user_agent=ctx.user_agent,
+    )
+
+
+def appointment_book_by_patient(
+    *,
+    ctx: Ctx,
+    organization_id: uuid.UUID,
+    start_at: dt.datetime,
+    practitioner_id: uuid.UUID | None = None,
+    department_id: uuid.UUID | None = None,
+    chief_complaint: str = "",
+) -> Appointment:
+    """A patient books for themselves, at a hospital where they are registered, under every booking
+    rule the desk follows; the appointment is pending until the desk confirms it."""
+    patient = my_patient(ctx)
+    if patient is None:
+        raise NotFound("no patient record is linked to this account")
+    if len(chief_complaint) > 2000:
+        raise ValidationFailed.field("chief_complaint", "at most 2,000 characters")
+    at = _as_patient_at(ctx, organization_id)
+    with transaction.atomic():
+        booking = _check_booking(
+            at,
+            patient_id=patient.id,
+            start_at=start_at,
+            practitioner_id=practitioner_id,
+            department_id=department_id,
+            lock=True,
+        )
+        appointment = _insert(at, booking, AppointmentType.IN_PERSON, Priority.NORMAL, chief_complaint, None, "")
+        AppointmentTransition.objects.create(
+            organization_id=organization_id,
+            appointment=appointment,
+            from_status="",
+            to_status=appointment.status,
+            actor_id=ctx.actor_id,
+            at=timezone.now(),
+        )
+        audit.record(at, "scheduling.appointment.book", target=appointment, patient_id=patient.id, by_patient=True)
+        events.publish(
+            at,
+            AppointmentBooked(
+                appointment_id=appointment.id,
+                organization_id=organization_id,
+                patient_id=patient.id,
+                practitioner_id=booking.practitioner.id if booking.practitioner else None,
+            ),
+        )
+    return appointment

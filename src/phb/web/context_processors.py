@@ -37,6 +37,10 @@ STAFF_LINKS = [
     ("Patients", "patients_staff:search", ("patients.demographics.view", "clinical.record.view")),
     ("Registrations", "patients_staff:registrations", ("patients.registration.approve",)),
     ("Duplicates", "patients_staff:duplicates", ("patients.patient.merge",)),
+    ("Reception", "scheduling_staff:reception", ("scheduling.appointment.manage",)),
+    ("Queue", "scheduling_staff:queue", ("scheduling.appointment.manage", "clinical.record.view")),
+    ("My day", "scheduling_staff:day", ("clinical.record.view",)),
+    ("Appointments", "scheduling_staff:appointments", ("scheduling.appointment.manage",)),
 ]
 
 
