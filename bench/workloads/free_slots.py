@@ -3,7 +3,8 @@ the occupying appointments of that department in that range (reference) vs `slot
 department_id=...)` as a receptionist, which also reads the doctors, their weekly windows and leave,
 and derives every free slot.
 
-The two weeks start on the Monday after today (free slots are never in the past), within the fixture;
+The reference bounds start_at on both sides (no appointment lasts longer than
+`slots.LONGEST_APPOINTMENT`), as the selector does. The two weeks start on the Monday after today (free slots are never in the past), within the fixture;
 the four departments (50 doctors each) in rotation.
 """
 
@@ -35,17 +36,23 @@ def build(dsn: str) -> Workload:
         raise RuntimeError("the fixture's two years are over: move FIRST_DAY and rebuild the bench database")
     range_start, _ = slots.local_day_bounds(first, fixture.zone)
     _, range_end = slots.local_day_bounds(last, fixture.zone)
+    # No appointment lasts longer than slots.LONGEST_APPOINTMENT: without this bound on start_at the index is
+    # read from the department's first appointment ever.
+    earliest_start = range_start - slots.LONGEST_APPOINTMENT
     desk = fixture.ctx("receptionist")
     conn = psycopg.connect(dsn, autocommit=True)
     occupying = [str(s) for s in OCCUPYING]
     sql = (
         "SELECT practitioner_id, start_at, end_at FROM scheduling_appointment "
-        "WHERE organization_id = %s AND department_id = %s AND status = ANY(%s) AND start_at < %s AND end_at > %s"
+        "WHERE organization_id = %s AND department_id = %s AND status = ANY(%s) AND start_at < %s AND end_at > %s "
+        "AND start_at > %s"
     )
 
     def raw(department_id: uuid.UUID) -> list[tuple[uuid.UUID, dt.datetime, dt.datetime]]:
         with conn.cursor() as cur:
-            cur.execute(sql, (fixture.organization_id, department_id, occupying, range_end, range_start))
+            cur.execute(
+                sql, (fixture.organization_id, department_id, occupying, range_end, range_start, earliest_start)
+            )
             return cur.fetchall()
 
     def phb(department_id: uuid.UUID) -> list[slots.Slot]:
