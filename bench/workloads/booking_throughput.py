@@ -2,7 +2,7 @@
 16 clients writing the same rows with raw INSERTs (the appointment and its booking transition, in one
 transaction each). Report: bookings per second.
 
-One timed operation is a batch of 16 clients x 10 bookings in parallel threads, each client with its
+One timed operation is a batch of 16 clients x 5 bookings in parallel threads, each client with its
 own database connection; µs/op is per batch, so the ratio is directly the throughput ratio. Every
 booking is of a different free slot: the slots after the fixture's last day, by time and then by
 doctor, so that the 16 clients of a batch book different doctors at the same time, as a busy morning at
@@ -23,7 +23,7 @@ from bench.runner import CheckFailed, Variant, Workload
 from bench.workloads import scheduling_fixtures
 
 CLIENTS = 16
-BOOKINGS_PER_CLIENT = 10
+BOOKINGS_PER_CLIENT = 5
 ITERATION_DIVISOR = 30
 DAYS = 20  # of slots: 200 doctors x 32 a day, more than both sides book in a run
 
