@@ -20,6 +20,10 @@ WORKLOADS = {
     "patient_search": "bench.workloads.patient_search",
     "duplicate_scoring": "bench.workloads.duplicate_scoring",
     "mpi_quality": "bench.workloads.mpi_quality",
+    "appointment_day_list": "bench.workloads.appointment_day_list",
+    "free_slots": "bench.workloads.free_slots",
+    "booking_throughput": "bench.workloads.booking_throughput",
+    "slot_contention": "bench.workloads.slot_contention",
 }
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/phb_bench"
 
@@ -118,6 +122,9 @@ def main(argv: list[str] | None = None) -> int:
         for workload in built if isinstance(built, list) else [built]:
             if isinstance(workload, runner.Quality):
                 reports.append(runner.run_quality(workload))
+                continue
+            if isinstance(workload, runner.Outcome):
+                reports.append(runner.run_outcome(workload))
                 continue
             iterations = max(5, args.iterations // getattr(module, "ITERATION_DIVISOR", 1))
             reports.append(runner.run_workload(workload, pairs=args.pairs, iterations=iterations))

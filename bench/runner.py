@@ -9,7 +9,9 @@ same round. Ratios, not absolute times, are what compare across machines; their 
 to trust them.
 
 A `Quality` workload measures how right something is rather than how fast (precision and recall of the
-master patient index): it runs once and its figures get a table of their own.
+master patient index): it runs once and its figures get a table of their own. An `Outcome` is a
+property that holds or does not (no double booking under contention): it runs once and reports passed
+or failed, with what it saw.
 """
 
 from __future__ import annotations
@@ -57,6 +59,16 @@ class Quality:
     """A measure of correctness, run once. `measure` returns {"bands": {band: {"precision", "recall",
     "true_positive", "false_positive", "false_negative", "target", "meets_target"}}, "notes": [...], ...}
     and raises CheckFailed when its figures could not be trusted."""
+
+    name: str
+    description: str
+    measure: Callable[[], dict[str, Any]]
+
+
+@dataclass
+class Outcome:
+    """A pass/fail property, run once. `measure` returns {"trials": n, "detail": "..."} when it held and
+    raises CheckFailed (with what it saw) when it did not."""
 
     name: str
     description: str
@@ -171,6 +183,22 @@ def run_quality(quality: Quality) -> dict[str, Any]:
     }
 
 
+def run_outcome(outcome: Outcome) -> dict[str, Any]:
+    start = time.perf_counter()
+    try:
+        figures = outcome.measure()
+    except Exception as exc:  # the property did not hold, or could not be tried
+        return {**failed(outcome.name, outcome.description, f"{type(exc).__name__}: {exc}"), "kind": "outcome"}
+    return {
+        "workload": outcome.name,
+        "description": outcome.description,
+        "status": "ok",
+        "kind": "outcome",
+        "seconds": round(time.perf_counter() - start, 1),
+        **figures,
+    }
+
+
 def environment(extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """Enough to tell two result files apart: absolute times only compare on the same machine."""
     import django
@@ -194,8 +222,9 @@ def markdown(report: dict[str, Any]) -> str:
         "| workload | variant | median µs/op | p95 µs/op | throughput ops/s | ratio to reference (median, range) |",
         "| --- | --- | ---: | ---: | ---: | --- |",
     ]
-    timed = [w for w in report["workloads"] if w.get("kind") != "quality"]
+    timed = [w for w in report["workloads"] if w.get("kind") not in ("quality", "outcome")]
     quality = [w for w in report["workloads"] if w.get("kind") == "quality"]
+    outcomes = [w for w in report["workloads"] if w.get("kind") == "outcome"]
     for w in timed:
         if w["status"] != "ok":
             reason = str(w["reason"]).replace("|", "\\|").replace("\n", " ")
@@ -244,6 +273,14 @@ def markdown(report: dict[str, Any]) -> str:
                 lines.append(
                     f"- {w['workload']}: {w['description']}" + "".join(f"; {n}" for n in w.get("notes", [])) + "."
                 )
+    if outcomes:
+        lines += ["", "| outcome | result | trials | what was seen |", "| --- | --- | ---: | --- |"]
+        for w in outcomes:
+            if w["status"] != "ok":
+                reason = str(w["reason"]).replace("|", "\\|").replace("\n", " ")
+                lines.append(f"| {w['workload']} | FAILED | | {reason} |")
+            else:
+                lines.append(f"| {w['workload']} | passed | {w['trials']} | {w['detail']} |")
     return "\n".join(lines) + "\n"
 
 

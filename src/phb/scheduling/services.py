@@ -256,9 +256,9 @@ def _check_booking(
             raise Conflict("the practitioner does not see patients at that time", code="PRACTITIONER_UNAVAILABLE")
         end_at = start_at + dt.timedelta(minutes=window.slot_minutes)
         mine = appointments.filter(practitioner=practitioner, status__in=OCCUPYING)
-        if mine.filter(start_at__lt=day_end, end_at__gt=day_start).count() >= slots.daily_maximum(windows):
+        if slots.overlapping(mine, day_start, day_end).count() >= slots.daily_maximum(windows):
             raise Conflict("the practitioner's day is fully booked", code="DAILY_MAXIMUM")
-        if mine.filter(start_at__lt=end_at, end_at__gt=start_at).exists():
+        if slots.overlapping(mine, start_at, end_at).exists():
             raise Conflict("this slot is taken", code="SLOT_TAKEN")
         specialization, fee = practitioner.specialization, practitioner.consultation_fee
     same_day = appointments.filter(
