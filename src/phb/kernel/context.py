@@ -73,6 +73,18 @@ class Ctx:
     def has_perm(self, permission: str) -> bool:
         return self.is_system or permission in self.permissions
 
+    def as_patient_at(self, organization_id: uuid.UUID) -> Ctx:
+        """The same person acting as a patient at one organization (their own registration, booking,
+        cancellation): no staff role or permission, purpose of use "patient request"."""
+        return Ctx(
+            actor_id=self.actor_id,
+            organization_id=organization_id,
+            purpose_of_use=PurposeOfUse.PATIENT_REQUEST,
+            request_id=self.request_id,
+            ip=self.ip,
+            user_agent=self.user_agent,
+        )
+
     def for_organization(self, organization_id: uuid.UUID | None) -> Ctx:
         """The same actor acting for another organization (system work iterating tenants)."""
         return replace(self, organization_id=organization_id)

@@ -55,7 +55,7 @@ class AccessOutput(serializers.Serializer):
 
 class _OwnPatientMixin:
     def my_patient(self) -> Patient:
-        patient = Patient.objects.filter(user_id=self.ctx.actor_id).first()  # type: ignore[attr-defined]
+        patient = portal.my_patient(self.ctx)  # type: ignore[attr-defined]
         if patient is None:
             raise NotFound("no patient record is linked to this account")
         return patient
@@ -308,12 +308,6 @@ class DirectoryOutput(serializers.Serializer):
 
 class MyProfileApi(PhbApiView):
     required_permission = None
-
-    def _mine(self) -> Patient:
-        patient = portal.my_patient(self.ctx)
-        if patient is None:
-            raise NotFound("no patient record is linked to this account")
-        return patient
 
     @extend_schema(responses=MyProfileOutput, summary="My record: HPN, details, onboarding")
     def get(self, request: Request) -> Response:

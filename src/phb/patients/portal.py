@@ -13,7 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from phb.kernel import audit
-from phb.kernel.context import Ctx, PurposeOfUse
+from phb.kernel.context import Ctx
 from phb.kernel.errors import Conflict, NotFound, ValidationFailed
 from phb.kernel.models import Organization
 from phb.patients import services
@@ -204,14 +204,7 @@ def registration_request(*, ctx: Ctx, organization_id: uuid.UUID, primary: bool 
     patient = _own(ctx)
     if not Organization.objects.accepting_patients().filter(id=organization_id).exists():
         raise ValidationFailed.field("organization_id", "choose an active hospital or clinic")
-    at = Ctx(
-        actor_id=ctx.actor_id,
-        organization_id=organization_id,
-        purpose_of_use=PurposeOfUse.PATIENT_REQUEST,
-        request_id=ctx.request_id,
-        ip=ctx.ip,
-        user_agent=ctx.user_agent,
-    )
+    at = ctx.as_patient_at(organization_id)
     with transaction.atomic():
         registration = services.registration_create(ctx=at, patient_id=patient.id, at_desk=False)
         if primary and not registration.is_primary:

@@ -304,6 +304,8 @@ def registration_create(
         raise Conflict("this record was merged into another: register that one", code="PATIENT_MERGED")
     if not at_desk and (ctx.actor_id is None or patient.user_id != ctx.actor_id):
         raise Forbidden("patients request registration for themselves only")
+    if at_desk and proof_hpn and not hpn.is_valid(proof_hpn):
+        raise ValidationFailed.field("hpn", "This is not a valid HPN (check the digits).")
     if at_desk and not new_patient:
         proven = (proof_hpn and hpn.normalize(proof_hpn) == patient.hpn) or (
             proof_birth_date is not None and proof_birth_date == patient.birth_date

@@ -19,7 +19,7 @@ from rest_framework.response import Response
 
 from phb.kernel.api import PhbApiView
 from phb.kernel.errors import NotFound, ValidationFailed
-from phb.patients import hpn, merge, selectors, services
+from phb.patients import merge, selectors, services
 from phb.patients.models import BloodType, MaritalStatus, Patient, PatientMerge, PatientRegistration, Sex
 
 
@@ -239,8 +239,6 @@ class PatientRegisterHereApi(PhbApiView):
     def post(self, request: Request, patient_id: str) -> Response:
         data = _valid(ProofInput, request.data)
         proof_hpn = data.get("hpn", "")
-        if proof_hpn and not hpn.is_valid(proof_hpn):
-            raise ValidationFailed.field("hpn", "This is not a valid HPN (check the digits).")
         registration = services.registration_create(
             ctx=self.ctx,
             patient_id=self.parse_id(patient_id),

@@ -18,7 +18,7 @@ from phb.patients.models import ConsentKind, Patient
 
 
 def _my_patient(request: HttpRequest) -> Patient | None:
-    return Patient.objects.filter(user_id=request.user.pk).first()
+    return portal.my_patient(request.ctx)  # type: ignore[attr-defined]
 
 
 def home(request: HttpRequest) -> HttpResponse:

@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from phb.accounts.models import Membership
 from phb.kernel import audit, events
-from phb.kernel.context import Ctx, PurposeOfUse
+from phb.kernel.context import Ctx
 from phb.kernel.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from phb.kernel.models import Organization
 from phb.organizations.models import Department
@@ -741,14 +741,7 @@ def appointment_cancel_mine(
     if found is None:
         # SECURITY: someone else's appointment is not found.
         raise audit.denied(ctx, action, NotFound("no such appointment"), appointment=str(appointment_id))
-    at = Ctx(
-        actor_id=ctx.actor_id,
-        organization_id=found.organization_id,
-        purpose_of_use=PurposeOfUse.PATIENT_REQUEST,
-        request_id=ctx.request_id,
-        ip=ctx.ip,
-        user_agent=ctx.user_agent,
-    )
+    at = ctx.as_patient_at(found.organization_id)
     cutoff = found.start_at - dt.timedelta(hours=settings.SCHEDULING_CANCEL_CUTOFF_HOURS)
     if (now or timezone.now()) > cutoff:
         raise Conflict(
@@ -818,18 +811,6 @@ def appointment_check_in(*, ctx: Ctx, appointment_id: uuid.UUID) -> Appointment:
         return appointment_transition(ctx=ctx, appointment_id=appointment_id, to_status=AppointmentStatus.CHECKED_IN)
 
 
-def _as_patient_at(ctx: Ctx, organization_id: uuid.UUID) -> Ctx:
-    """The patient acting at one hospital, for their own booking: no staff permission."""
-    return Ctx(
-        actor_id=ctx.actor_id,
-        organization_id=organization_id,
-        purpose_of_use=PurposeOfUse.PATIENT_REQUEST,
-        request_id=ctx.request_id,
-        ip=ctx.ip,
-        user_agent=ctx.user_agent,
-    )
-
-
 def appointment_book_by_patient(
     *,
     ctx: Ctx,
@@ -846,7 +827,7 @@ def appointment_book_by_patient(
         raise NotFound("no patient record is linked to this account")
     if len(chief_complaint) > 2000:
         raise ValidationFailed.field("chief_complaint", "at most 2,000 characters")
-    at = _as_patient_at(ctx, organization_id)
+    at = ctx.as_patient_at(organization_id)
     with transaction.atomic():
         booking = _check_booking(
             at,
