@@ -6,9 +6,13 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
+import math
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from itertools import repeat
+from operator import itemgetter
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
@@ -139,13 +143,14 @@ def slots_free(
         starts[pid] = [start_s for start_s, _ in appointments]
     longest = int(LONGEST_APPOINTMENT.total_seconds())
     now = timezone.now().timestamp()
-    candidates: dict[tuple[dt.date, dt.time, dt.time, int], list[tuple[int, int]]] = {}
-    # Free slots by start, each as (practitioner's rank in `ids`, end): appended in rank order.
-    by_start: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    cuts: dict[tuple[dt.date, dt.time, dt.time, int], _Cut] = {}
+    free: list[Slot] = []
     day = start_date
     while day <= end_date:
         day_start, day_end = (int(bound.timestamp()) for bound in local_day_bounds(day, zone))
-        for rank, pid in enumerate(ids):
+        todays: list[Slot] = []  # practitioner by practitioner, in the order of `ids`
+        even = True
+        for pid in ids:
             day_windows = windows.get((pid, day.weekday()), [])
             if not day_windows or any(p == pid and s <= day <= e for p, s, e in leave):
                 continue
@@ -156,48 +161,87 @@ def slots_free(
                 continue
             for window in day_windows:
                 key = (day, window.starts_at, window.ends_at, window.slot_minutes)
-                if key not in candidates:
-                    candidates[key] = _window_seconds(window, day, zone)
-                for start, end in _untaken(candidates[key], taken):
-                    if start > now:
-                        by_start[start].append((rank, end))
+                if key not in cuts:
+                    cuts[key] = _Cut.of(window, day, zone)
+                cut = cuts[key]
+                even = even and cut.step is not None
+                for a, b in cut.free(taken, now):
+                    # Tuples made by C code, not one Python call per slot: a fortnight has some 10,000.
+                    todays += map(_new_slot, zip(repeat(pid), cut.starts_at[a:b], cut.ends_at[a:b]))
+        # Earliest first, ties in the order of `ids` (a stable sort). Datetimes of one zone compare by their
+        # wall-clock time, which is exact unless the clocks went back inside a window that day.
+        todays.sort(key=itemgetter(1) if even else _instant)
+        free += todays
         day += dt.timedelta(days=1)
-    moments: dict[int, dt.datetime] = {}
-
-    def moment(seconds: int) -> dt.datetime:
-        if seconds not in moments:
-            moments[seconds] = dt.datetime.fromtimestamp(seconds, zone)
-        return moments[seconds]
-
-    return [
-        Slot(practitioner_id=ids[rank], start_at=moment(start), end_at=moment(end))
-        for start in sorted(by_start)
-        for rank, end in by_start[start]
-    ]
+    return free
 
 
-def _window_seconds(window: Window, day: dt.date, zone: ZoneInfo) -> list[tuple[int, int]]:
-    """The slots of `window` on `day` (as `window_slots` cuts them), in seconds since 1970."""
-    opens = dt.datetime.combine(day, window.starts_at, tzinfo=zone)
-    closes = dt.datetime.combine(day, window.ends_at, tzinfo=zone)
-    if opens.utcoffset() != closes.utcoffset():
-        # The clocks change inside the window: slots are cut in wall-clock time, and one that the change
-        # leaves with no length (its wall-clock hour skipped) is no slot.
-        cut = ((int(s.timestamp()), int(e.timestamp())) for s, e in window_slots(window, day, zone))
-        return [(start, end) for start, end in cut if end > start]
-    step = window.slot_minutes * 60
-    first, last = int(opens.timestamp()), int(closes.timestamp())
-    return [(start, start + step) for start in range(first, last - step + 1, step)]
+def _new_slot(fields: tuple[uuid.UUID, dt.datetime, dt.datetime]) -> Slot:
+    return tuple.__new__(Slot, fields)
 
 
-def _untaken(candidates: Iterable[tuple[int, int]], taken: list[tuple[int, int]]) -> Iterable[tuple[int, int]]:
-    """The candidate slots (in ascending order) that overlap none of `taken` (sorted by start), in one
-    pass over both: a slot is taken when some appointment starting before its end ends after its start,
+def _instant(slot: Slot) -> float:
+    return slot.start_at.timestamp()
+
+
+@dataclass(frozen=True)
+class _Cut:
+    """One window's slots on one day: their bounds in seconds since 1970 and as local datetimes."""
+
+    seconds: list[tuple[int, int]]
+    starts_at: list[dt.datetime]
+    ends_at: list[dt.datetime]
+    step: int | None  # seconds between slots, when they are evenly spaced (no change of the clocks inside)
+
+    @classmethod
+    def of(cls, window: Window, day: dt.date, zone: ZoneInfo) -> _Cut:
+        """The slots of `window` on `day`, as `window_slots` cuts them."""
+        opens = dt.datetime.combine(day, window.starts_at, tzinfo=zone)
+        closes = dt.datetime.combine(day, window.ends_at, tzinfo=zone)
+        step: int | None = window.slot_minutes * 60
+        if opens.utcoffset() == closes.utcoffset():
+            first, last = int(opens.timestamp()), int(closes.timestamp())
+            seconds = [(start, start + step) for start in range(first, last - step + 1, step)]
+        else:
+            # The clocks change inside the window: slots are cut in wall-clock time, and one that the change
+            # leaves with no length (its wall-clock hour skipped) is no slot.
+            step = None
+            cut = ((int(s.timestamp()), int(e.timestamp())) for s, e in window_slots(window, day, zone))
+            seconds = [(start, end) for start, end in cut if end > start]
+        moments = {t: dt.datetime.fromtimestamp(t, zone) for pair in seconds for t in pair}
+        return cls(seconds, [moments[s] for s, _ in seconds], [moments[e] for _, e in seconds], step)
+
+    def free(self, taken: list[tuple[int, int]], now: float) -> Iterator[tuple[int, int]]:
+        """Index ranges [a, b) of the slots that start after `now` and overlap none of `taken` (sorted by
+        start). Evenly spaced slots: slot k is [first + k*step, first + (k+1)*step), so an appointment
+        [s, e) takes k from floor((s - first) / step) to ceil((e - first) / step), excluded: a few
+        operations per appointment instead of a comparison per slot."""
+        if self.step is None:
+            yield from ((k, k + 1) for k in _untaken(self.seconds, taken) if self.seconds[k][0] > now)
+            return
+        if not self.seconds:
+            return
+        first, step, n = self.seconds[0][0], self.step, len(self.seconds)
+        position = max(0, math.floor((now - first) / step) + 1)
+        for s, e in taken:
+            lo, hi = max(0, (s - first) // step), min(n, -((first - e) // step))
+            if lo >= hi:
+                continue
+            if lo > position:
+                yield position, min(lo, n)
+            position = max(position, hi)
+        if position < n:
+            yield position, n
+
+
+def _untaken(candidates: list[tuple[int, int]], taken: list[tuple[int, int]]) -> Iterator[int]:
+    """Indexes of the candidate slots (in ascending order) that overlap none of `taken` (sorted by start), in
+    one pass over both: a slot is taken when some appointment starting before its end ends after its start,
     i.e. when the latest end among the appointments starting before its end is after its start."""
     i, latest_end = 0, None
-    for start, end in candidates:
+    for k, (start, end) in enumerate(candidates):
         while i < len(taken) and taken[i][0] < end:
             latest_end = taken[i][1] if latest_end is None else max(latest_end, taken[i][1])
             i += 1
         if latest_end is None or latest_end <= start:
-            yield start, end
+            yield k
