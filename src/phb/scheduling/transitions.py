@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from phb.scheduling.models import AppointmentStatus as S
 
 MANAGE = "scheduling.appointment.manage"
+# Checking in alone: desk staff hold it with MANAGE; a self check-in kiosk holds nothing else.
+CHECK_IN = "scheduling.appointment.check_in"
 TREAT = "clinical.record.update"
 
 
@@ -25,13 +27,15 @@ TABLE: tuple[Transition, ...] = (
     Transition(S.PENDING, S.CONFIRMED, "confirm", MANAGE),
     Transition(S.PENDING, S.REJECTED, "reject", MANAGE, reason_required=True),
     Transition(S.PENDING, S.CANCELLED, "cancel", MANAGE, reason_required=True, patient_may=True),
-    Transition(S.PENDING, S.RESCHEDULED, "reschedule", MANAGE, reason_required=True),
+    Transition(S.PENDING, S.RESCHEDULED, "reschedule", MANAGE, reason_required=True, patient_may=True),
     Transition(S.PENDING, S.REFERRED, "refer", MANAGE, reason_required=True),
     Transition(S.PENDING, S.NO_SHOW, "no-show", MANAGE),
-    Transition(S.CONFIRMED, S.CHECKED_IN, "check-in", MANAGE),
+    # A patient who arrives for a pending appointment confirms it by arriving (a kiosk cannot confirm).
+    Transition(S.PENDING, S.CHECKED_IN, "check-in", CHECK_IN),
+    Transition(S.CONFIRMED, S.CHECKED_IN, "check-in", CHECK_IN),
     Transition(S.CONFIRMED, S.CANCELLED, "cancel", MANAGE, reason_required=True, patient_may=True),
     Transition(S.CONFIRMED, S.NO_SHOW, "no-show", MANAGE),
-    Transition(S.CONFIRMED, S.RESCHEDULED, "reschedule", MANAGE, reason_required=True),
+    Transition(S.CONFIRMED, S.RESCHEDULED, "reschedule", MANAGE, reason_required=True, patient_may=True),
     Transition(S.CONFIRMED, S.REFERRED, "refer", MANAGE, reason_required=True),
     Transition(S.CHECKED_IN, S.IN_PROGRESS, "start", TREAT),
     Transition(S.CHECKED_IN, S.CANCELLED, "cancel", MANAGE, reason_required=True),
