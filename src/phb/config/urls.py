@@ -28,5 +28,6 @@ urlpatterns = [
     path("patient/", include("phb.patients.urls")),
     path("staff/patients/", include("phb.patients.staff_urls")),
     path("staff/scheduling/", include("phb.scheduling.staff_urls")),
+    path("kiosk/", include("phb.scheduling.kiosk_urls")),
     path("", include("phb.web.urls")),
 ]
