@@ -96,7 +96,7 @@ def test_consciousness(level, expected):
 
 
 def test_an_unknown_consciousness_level_is_refused():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="'X' is not a valid Consciousness"):
         news2.consciousness_score("X")
 
 
@@ -186,5 +186,5 @@ def test_the_maximum_is_twenty():
 
 
 def test_an_unknown_scale_is_refused():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="scale is 1 or 2"):
         news2.score(normal(spo2_scale=3))

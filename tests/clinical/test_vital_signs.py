@@ -133,7 +133,8 @@ def test_a_normal_adult_set_is_flagged_normal_and_scored(ward):
     assert found[vitals.CONSCIOUSNESS] == "N"
     bmi = system_rows(Observation, vital_set=vital_set, code=vitals.BMI).get()
     assert bmi.value_numeric == Decimal("22.9")
-    assert bmi.derived and bmi.unit == "kg/m2"
+    assert bmi.derived
+    assert bmi.unit == "kg/m2"
     assert not system_rows(CriticalAlert).exists()
 
 
