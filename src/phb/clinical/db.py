@@ -4,7 +4,8 @@
 whose `signed_at` is set, whoever sends it (the application, a script, a raw SQL session of the
 application role). One change only passes: an encrypted column moving to another key (`phb keys
 reencrypt` after a rotation), recognized by the key id of its ciphertext (`phb1:<key id>:...`)
-changing; a ciphertext cannot be made under a key without holding it. Nothing on SQLite."""
+changing to another key's (`phb1:<other key id>:...`). A ciphertext that authenticates cannot be made
+under a key without holding it: anything else written there fails to decrypt, loudly. Nothing on SQLite."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Any
 from phb.kernel.db import PostgresTableOperation
 
 FUNCTION = "phb_refuse_change_of_signed_row"
+CIPHERTEXT = "^phb1:[^:]+:[A-Za-z0-9+/]+=*$"  # kernel.crypto's format: phb1:<key id>:<base64>
 
 
 class SealSignedRows(PostgresTableOperation):
@@ -28,8 +30,8 @@ class SealSignedRows(PostgresTableOperation):
         plain = [f.column for f in model._meta.concrete_fields if f.column not in encrypted]
         same_plain = " AND ".join(f"NEW.{q(c)} IS NOT DISTINCT FROM OLD.{q(c)}" for c in plain)
         rekeyed = " AND ".join(
-            f"(NEW.{q(c)} IS NOT DISTINCT FROM OLD.{q(c)} "
-            f"OR split_part(NEW.{q(c)}, ':', 2) IS DISTINCT FROM split_part(OLD.{q(c)}, ':', 2))"
+            f"(NEW.{q(c)} IS NOT DISTINCT FROM OLD.{q(c)} OR (NEW.{q(c)} ~ '{CIPHERTEXT}' "
+            f"AND split_part(NEW.{q(c)}, ':', 2) IS DISTINCT FROM split_part(OLD.{q(c)}, ':', 2)))"
             for c in encrypted
         )
         function = f"{FUNCTION}_{table}"
