@@ -77,7 +77,7 @@ class EncounterOutput(serializers.ModelSerializer):
         return encounter.attending.full_name if encounter.attending else ""
 
 
-class WalkInInput(serializers.Serializer):
+class EncounterWalkInInput(serializers.Serializer):
     department_id = serializers.UUIDField()
     reason = serializers.CharField(required=False, allow_blank=True, max_length=2000)
     attending_id = serializers.UUIDField(required=False, allow_null=True)
@@ -98,9 +98,9 @@ class PatientEncountersApi(ClinicalApi):
         page = paginator.paginate_queryset(encounters, request, view=self)
         return paginator.get_paginated_response(EncounterOutput(page, many=True).data)
 
-    @extend_schema(request=WalkInInput, responses={201: EncounterOutput}, summary="Start a walk-in visit")
+    @extend_schema(request=EncounterWalkInInput, responses={201: EncounterOutput}, summary="Start a walk-in visit")
     def post(self, request: Request, patient_id: str) -> Response:
-        data = _valid(WalkInInput, request.data)
+        data = _valid(EncounterWalkInInput, request.data)
         encounter = services.encounter_start_walk_in(ctx=self.ctx, patient_id=self.parse_id(patient_id), **data)
         encounter = selectors.encounter_get(ctx=self.ctx, encounter_id=encounter.id)
         return Response(EncounterOutput(encounter).data, status=status.HTTP_201_CREATED)
@@ -234,6 +234,8 @@ class AddendumOutput(serializers.ModelSerializer):
 
 
 class NoteOutput(serializers.ModelSerializer):
+    # Plain text, not an enum: another component's enum is also named after a field "kind".
+    kind = serializers.CharField(help_text="soap, free or addendum")
     addenda = serializers.SerializerMethodField()
 
     class Meta:
@@ -271,7 +273,7 @@ class SectionsInput(serializers.Serializer):
 
 
 class NoteCreateInput(SectionsInput):
-    kind = serializers.ChoiceField(choices=[NoteKind.SOAP, NoteKind.FREE], default=NoteKind.SOAP)
+    kind = serializers.CharField(default=NoteKind.SOAP, max_length=10, help_text="soap (default) or free.")
     encounter_id = serializers.UUIDField(required=False, allow_null=True)
     template_id = serializers.UUIDField(required=False, allow_null=True)
 
