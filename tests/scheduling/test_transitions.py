@@ -54,7 +54,11 @@ def test_every_illegal_transition_is_a_conflict(org_a, appointment, source, targ
     assert Appointment.objects.for_tenant(system).get(id=appointment.id).status == source
 
 
-@pytest.mark.parametrize("transition", transitions.TABLE, ids=lambda t: f"{t.source}->{t.target}")
+GENERIC = [t for t in transitions.TABLE if not t.own_service]
+OWN_SERVICE = [t for t in transitions.TABLE if t.own_service]
+
+
+@pytest.mark.parametrize("transition", GENERIC, ids=lambda t: f"{t.source}->{t.target}")
 def test_every_allowed_transition_is_recorded_and_audited(org_a, appointment, transition):
     _force(appointment, transition.source)
     roles = ("receptionist",) if transition.permission == transitions.MANAGE else ("doctor",)
@@ -71,6 +75,22 @@ def test_every_allowed_transition_is_recorded_and_audited(org_a, appointment, tr
     event = AuditEvent.objects.for_tenant(ctx).get(action=f"scheduling.appointment.{transition.target}")
     assert event.patient_id == appointment.patient_id
     assert event.actor_id == ctx.actor_id
+
+
+@pytest.mark.parametrize("transition", OWN_SERVICE, ids=lambda t: f"{t.source}->{t.target}")
+def test_rescheduling_and_referring_go_only_through_their_own_services(org_a, appointment, transition):
+    """A plain change of status to rescheduled or referred would leave no next appointment: refused, nothing
+    written (the services that book the next one are tested in test_moves)."""
+    _force(appointment, transition.source)
+    roles = ("receptionist",) if transition.permission == transitions.MANAGE else ("doctor",)
+    ctx = staff_ctx(org_a, *roles)
+    with pytest.raises(ValidationFailed) as err:
+        services.appointment_transition(
+            ctx=ctx, appointment_id=appointment.id, to_status=transition.target, reason="patient asked"
+        )
+    assert err.value.extra["errors"][0]["code"] == "NEEDS_OWN_ACTION"
+    assert Appointment.objects.for_tenant(ctx).get(id=appointment.id).status == transition.source
+    assert not AppointmentTransition.objects.for_tenant(ctx).filter(to_status=transition.target).exists()
 
 
 def test_the_desk_cannot_start_a_consultation(org_a, appointment):

@@ -494,9 +494,11 @@ def _transition(
     action: str,
     *,
     by_patient: bool = False,
+    own_service: bool = False,
 ) -> Exception | None:
     """Make the change, or return the refusal to audit (not found, not allowed). `by_patient`: the
-    patient acts on their own appointment, which the table must allow them (`patient_may`)."""
+    patient acts on their own appointment, which the table must allow them (`patient_may`).
+    `own_service`: the caller is the service a transition marked `own_service` must go through."""
     if appointment is None:
         return NotFound("no such appointment here")
     transition = transitions.find(appointment.status, to_status)
@@ -506,6 +508,12 @@ def _transition(
             code="ILLEGAL_TRANSITION",
             from_status=appointment.status,
             to_status=to_status,
+        )
+    if transition.own_service and not own_service:
+        raise ValidationFailed.field(
+            "to_status",
+            f"use the {transition.action} action: it books the appointment this one leads to",
+            code="NEEDS_OWN_ACTION",
         )
     if by_patient:
         if not transition.patient_may:
@@ -618,7 +626,14 @@ def appointment_reschedule(
                 new.meeting_url = old.meeting_url or new.meeting_url
                 new.save(update_fields=["status", "meeting_url", "updated_at"])
             _booking_transition(ctx, new, f"rescheduled from {old.reference}")
-            _transition(ctx, old, AppointmentStatus.RESCHEDULED, reason.strip() or f"moved to {new.reference}", action)
+            _transition(
+                ctx,
+                old,
+                AppointmentStatus.RESCHEDULED,
+                reason.strip() or f"moved to {new.reference}",
+                action,
+                own_service=True,
+            )
             old.rescheduled_to = new
             old.save(update_fields=["rescheduled_to", "updated_at"])
             reminders.reminders_plan(ctx=ctx, appointment=new)
@@ -685,7 +700,7 @@ def appointment_refer(
             )
             new.save(force_insert=True)
             _booking_transition(ctx, new, f"referred from {old.reference}")
-            _transition(ctx, old, AppointmentStatus.REFERRED, reason.strip(), action)
+            _transition(ctx, old, AppointmentStatus.REFERRED, reason.strip(), action, own_service=True)
             audit.record(
                 ctx,
                 "scheduling.appointment.book",
