@@ -24,6 +24,14 @@ def test_the_schema_validates_without_warnings_and_documents_the_registry():
         "/api/v1/appointments/{appointment_id}/cancel/",
         "/api/v1/appointments/check-conflict/",
         "/api/v1/appointments/slots/",
+        "/api/v1/patients/{patient_id}/encounters/",
+        "/api/v1/patients/{patient_id}/vital-signs/",
+        "/api/v1/patients/{patient_id}/notes/",
+        "/api/v1/encounters/{encounter_id}/finish/",
+        "/api/v1/notes/{note_id}/sign/",
+        "/api/v1/notes/{note_id}/addenda/",
+        "/api/v1/me/critical-alerts/",
+        "/api/v1/critical-alerts/{alert_id}/acknowledge/",
     ):
         assert path in schema["paths"], path
     assert schema["components"]["securitySchemes"]["jwt"]["scheme"] == "bearer"

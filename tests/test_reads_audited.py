@@ -10,6 +10,8 @@ import pkgutil
 import pytest
 
 import phb
+from phb.clinical import selectors as clinical_selectors
+from phb.clinical import services as clinical_services
 from phb.kernel import audit
 from phb.kernel.context import Ctx
 from phb.kernel.errors import ProblemError
@@ -20,13 +22,20 @@ from phb.patients.models import DuplicateCandidate
 from phb.scheduling import selectors as scheduling_selectors
 from phb.scheduling import services as scheduling_services
 from tests.accounts.factories import UserFactory
+from tests.clinical.factories import clinician, record, walk_in
+from tests.organizations.factories import DepartmentFactory
 from tests.patients.factories import demographics
 from tests.scheduling.factories import local, practitioner, tomorrow
 
 pytestmark = pytest.mark.django_db
 
 # Modules whose every public function returns health data to its caller.
-HEALTH_DATA_MODULES = ["phb.patients.selectors", "phb.scheduling.selectors", "phb.notifications.selectors"]
+HEALTH_DATA_MODULES = [
+    "phb.patients.selectors",
+    "phb.scheduling.selectors",
+    "phb.notifications.selectors",
+    "phb.clinical.selectors",
+]
 
 
 def _load_every_module():
@@ -76,7 +85,14 @@ def world(org_a):
         start_at=local(org_a, tomorrow(org_a), 10),
         kind="telemedicine",
     )
+    doctor = clinician(org_a, "doctor")
+    encounter = walk_in(doctor, registration.patient, DepartmentFactory(organization=org_a))
+    note = clinical_services.note_create(ctx=doctor, patient_id=registration.patient_id, text="seen")
+    record(doctor, registration.patient, encounter=encounter, heart_rate=35)
     return {
+        "doctor": doctor,
+        "encounter": encounter,
+        "note": note,
         "appointment": appointment,
         "video": video,
         "patient": registration.patient,
@@ -168,6 +184,34 @@ CALLS = {
     "phb.patients.exports.export_download": (
         lambda w: exports.export_download(ctx=w["me"], export_id=w["export"].id, fmt="json"),
         lambda w: exports.export_download(ctx=w["outsider"], export_id=w["export"].id, fmt="json"),
+    ),
+    "phb.clinical.selectors.encounter_list": (
+        lambda w: list(clinical_selectors.encounter_list(ctx=w["doctor"], patient_id=w["patient"].id)),
+        lambda w: clinical_selectors.encounter_list(ctx=w["desk"], patient_id=w["patient"].id),
+    ),
+    "phb.clinical.selectors.encounter_get": (
+        lambda w: clinical_selectors.encounter_get(ctx=w["doctor"], encounter_id=w["encounter"].id),
+        lambda w: clinical_selectors.encounter_get(ctx=w["desk"], encounter_id=w["encounter"].id),
+    ),
+    "phb.clinical.selectors.vital_signs_list": (
+        lambda w: clinical_selectors.vital_signs_list(ctx=w["doctor"], patient_id=w["patient"].id),
+        lambda w: clinical_selectors.vital_signs_list(ctx=w["desk"], patient_id=w["patient"].id),
+    ),
+    "phb.clinical.selectors.note_list": (
+        lambda w: clinical_selectors.note_list(ctx=w["doctor"], patient_id=w["patient"].id),
+        lambda w: clinical_selectors.note_list(ctx=w["desk"], patient_id=w["patient"].id),
+    ),
+    "phb.clinical.selectors.note_get": (
+        lambda w: clinical_selectors.note_get(ctx=w["doctor"], note_id=w["note"].id),
+        lambda w: clinical_selectors.note_get(ctx=w["officer"], note_id=w["note"].id),  # another's draft
+    ),
+    "phb.clinical.selectors.critical_alert_list": (
+        lambda w: list(clinical_selectors.critical_alert_list(ctx=w["doctor"])),
+        lambda w: clinical_selectors.critical_alert_list(ctx=w["desk"]),
+    ),
+    "phb.clinical.selectors.note_template_list": (
+        lambda w: clinical_selectors.note_template_list(ctx=w["doctor"]),
+        lambda w: clinical_selectors.note_template_list(ctx=w["desk"]),
     ),
 }
 

@@ -31,4 +31,5 @@ def _schedule(sender: Celery, **kwargs: object) -> None:
         "patient-exports-expire": {"task": "patients.exports_maintain", "schedule": 3600.0},
         "appointment-reminders": {"task": "scheduling.reminders_send_due", "schedule": 60.0},
         "appointment-no-shows": {"task": "scheduling.no_shows_mark", "schedule": 60.0},
+        "critical-alerts-escalate": {"task": "clinical.critical_alerts_escalate", "schedule": 60.0},
     }

@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "phb.patients",
     "phb.notifications",
     "phb.scheduling",
+    "phb.clinical",
     "phb.interop",
     "phb.web",
     "phb.demo",
@@ -185,6 +186,10 @@ NOTIFICATIONS_SMS_PROVIDER = env.str("NOTIFICATIONS_SMS_PROVIDER", default="phb.
 TELEMEDICINE_PROVIDER = env.str("TELEMEDICINE_PROVIDER", default="phb.scheduling.telemedicine.JitsiProvider")
 TELEMEDICINE_BASE_URL = env.str("TELEMEDICINE_BASE_URL", default="https://meet.jit.si")
 TELEMEDICINE_OPENS_MINUTES_BEFORE = env.int("TELEMEDICINE_OPENS_MINUTES_BEFORE", default=15)
+
+# --- clinical record -----------------------------------------------------------------------------
+# An unacknowledged critical alert escalates to the department's head after this many minutes.
+CRITICAL_ALERT_ESCALATE_MINUTES = env.int("PHB_CRITICAL_ALERT_ESCALATE_MINUTES", default=15)
 
 # --- security ------------------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"

@@ -11,6 +11,7 @@ api_v1 = [
     path("", include("phb.organizations.api_urls")),
     path("", include("phb.patients.api_urls")),
     path("", include("phb.scheduling.api_urls")),
+    path("", include("phb.clinical.api_urls")),
     path("", include("phb.notifications.api_urls")),
     path("audit/events/", audit_api.AuditEventListApi.as_view(), name="audit-events"),
     path("audit/events/fhir/", AuditEventFhirExportApi.as_view(), name="audit-events-fhir"),

@@ -15,6 +15,17 @@ TEMPLATES: dict[str, tuple[str, str]] = {
         "Appointment moved {reference}",
         "Your appointment has moved: {reference} is now on {when} at {place}.",
     ),
+    # To clinicians: a reference only, never the value, the patient or the finding.
+    "clinical.critical_alert": (
+        "Critical alert {reference}",
+        "A critical vital sign was recorded for a patient in your care at {organization}. "
+        "Open PHB to review and acknowledge alert {reference}.",
+    ),
+    "clinical.critical_alert_escalated": (
+        "Escalated critical alert {reference}",
+        "Critical alert {reference} at {organization} has not been acknowledged in time. "
+        "Open PHB to review and acknowledge it.",
+    ),
 }
 
 

@@ -1,0 +1,22 @@
+from django.urls import path
+
+from phb.clinical import api
+
+urlpatterns = [
+    path("patients/<str:patient_id>/encounters/", api.PatientEncountersApi.as_view(), name="patient-encounters"),
+    path("patients/<str:patient_id>/vital-signs/", api.PatientVitalSignsApi.as_view(), name="patient-vital-signs"),
+    path("patients/<str:patient_id>/notes/", api.PatientNotesApi.as_view(), name="patient-notes"),
+    path("encounters/<str:encounter_id>/", api.EncounterApi.as_view(), name="encounter"),
+    path("encounters/<str:encounter_id>/finish/", api.EncounterFinishApi.as_view(), name="encounter-finish"),
+    path("encounters/<str:encounter_id>/cancel/", api.EncounterCancelApi.as_view(), name="encounter-cancel"),
+    path("notes/<str:note_id>/", api.NoteApi.as_view(), name="note"),
+    path("notes/<str:note_id>/sign/", api.NoteSignApi.as_view(), name="note-sign"),
+    path("notes/<str:note_id>/addenda/", api.NoteAddendumApi.as_view(), name="note-addenda"),
+    path("note-templates/", api.NoteTemplatesApi.as_view(), name="note-templates"),
+    path("me/critical-alerts/", api.MyCriticalAlertsApi.as_view(), name="my-critical-alerts"),
+    path(
+        "critical-alerts/<str:alert_id>/acknowledge/",
+        api.CriticalAlertAcknowledgeApi.as_view(),
+        name="critical-alert-acknowledge",
+    ),
+]

@@ -1,0 +1,10 @@
+from django.apps import AppConfig
+
+
+class ClinicalConfig(AppConfig):
+    name = "phb.clinical"
+    label = "clinical"
+    verbose_name = "Clinical record"
+
+    def ready(self) -> None:
+        from phb.clinical import handlers  # noqa: F401  (subscribes to other apps' events)

@@ -1,0 +1,312 @@
+"""The clinical record: encounters, vital signs (observations grouped in sets, with NEWS2), critical
+alerts, clinical notes with addenda, and departments' note templates. All tenant-owned.
+
+Observations are indexed by (organization, patient, code, effective time) and encounters by
+(organization, patient, start), so a chart reads a patient's latest values and history from indexes
+however long the record grows. Free text (notes, a visit's reason) is encrypted; codes, measurements
+and flags stay queryable."""
+
+from __future__ import annotations
+
+from django.db import models
+
+from phb.kernel.crypto import EncryptedTextField
+from phb.kernel.models import TenantModel
+
+
+class EncounterClass(models.TextChoices):
+    """HL7 v3 ActEncounterCode. Outpatient visits now; inpatient and emergency come later."""
+
+    AMBULATORY = "AMB", "Outpatient"
+    EMERGENCY = "EMER", "Emergency"
+    INPATIENT = "IMP", "Inpatient"
+    VIRTUAL = "VR", "Virtual (telemedicine)"
+
+
+class EncounterSource(models.TextChoices):
+    APPOINTMENT = "appointment", "From an appointment"
+    WALK_IN = "walk_in", "Walk-in"
+
+
+class EncounterStatus(models.TextChoices):
+    PLANNED = "planned", "Planned"
+    IN_PROGRESS = "in_progress", "In progress"
+    FINISHED = "finished", "Finished"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class Encounter(TenantModel):
+    """A patient's contact with the organization's clinicians: planned → in progress → finished (or cancelled)."""
+
+    patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="+")
+    encounter_class = models.CharField("class", max_length=10, choices=EncounterClass.choices)
+    source = models.CharField(max_length=20, choices=EncounterSource.choices)
+    appointment = models.ForeignKey(
+        "scheduling.Appointment", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    status = models.CharField(max_length=12, choices=EncounterStatus.choices, default=EncounterStatus.PLANNED)
+    attending = models.ForeignKey(
+        "accounts.User",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="The responsible clinician: critical alerts go to them.",
+    )
+    department = models.ForeignKey("organizations.Department", on_delete=models.PROTECT, related_name="+")
+    reason = EncryptedTextField(blank=True, default="")
+    started_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    cancel_reason = EncryptedTextField(blank=True, default="")
+    created_by = models.ForeignKey("accounts.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        constraints = [
+            # One encounter per appointment: the start event may be delivered more than once.
+            models.UniqueConstraint(
+                fields=["organization", "appointment"],
+                condition=models.Q(appointment__isnull=False),
+                name="encounter_one_per_appointment",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status__in=EncounterStatus.values), name="encounter_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(encounter_class__in=EncounterClass.values), name="encounter_class_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(source__in=EncounterSource.values), name="encounter_source_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(ended_at__isnull=True) | models.Q(ended_at__gte=models.F("started_at")),
+                name="encounter_ends_after_start",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["organization", "patient", "started_at"], name="encounter_patient_time"),
+            models.Index(fields=["organization", "attending", "status"], name="encounter_attending"),
+            models.Index(fields=["organization", "department", "status"], name="encounter_department"),
+        ]
+
+    def __str__(self) -> str:
+        return f"encounter {self.id} ({self.status})"
+
+
+class News2Response(models.TextChoices):
+    LOW = "low", "Low"
+    LOW_MEDIUM = "low_medium", "Low-medium"
+    MEDIUM = "medium", "Medium"
+    HIGH = "high", "High"
+
+
+class VitalSignsSet(TenantModel):
+    """Observations taken together at one time; NEWS2 is computed and kept when the set is complete
+    and the patient an adult."""
+
+    patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="+")
+    encounter = models.ForeignKey(Encounter, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    effective_at = models.DateTimeField()
+    recorded_by = models.ForeignKey("accounts.User", on_delete=models.PROTECT, related_name="+")
+    on_supplemental_oxygen = models.BooleanField(null=True, blank=True)
+    spo2_scale = models.PositiveSmallIntegerField(
+        default=1, help_text="2 for hypercapnic respiratory failure (target saturation 88-92 %)."
+    )
+    age_band = models.CharField(max_length=12)
+    news2_score = models.PositiveSmallIntegerField(null=True, blank=True)
+    news2_subscores = models.JSONField(null=True, blank=True)
+    news2_single_parameter_3 = models.BooleanField(null=True, blank=True)
+    news2_response = models.CharField(max_length=12, choices=News2Response.choices, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=models.Q(spo2_scale__in=[1, 2]), name="vitals_spo2_scale_valid"),
+            models.CheckConstraint(
+                condition=models.Q(news2_response__in=["", *News2Response.values]), name="vitals_news2_response_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(news2_score__isnull=True) | models.Q(news2_score__lte=20),
+                name="vitals_news2_score_range",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["organization", "patient", "effective_at"], name="vitals_patient_time"),
+            models.Index(fields=["organization", "encounter"], name="vitals_encounter"),
+        ]
+
+    def __str__(self) -> str:
+        return f"vital signs {self.id}"
+
+
+class Observation(TenantModel):
+    """One measurement: a LOINC code, a numeric value with its UCUM unit or a coded value, when it
+    was taken, who recorded it, and how it compares with the reference range for the patient's age."""
+
+    patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="+")
+    encounter = models.ForeignKey(Encounter, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    vital_set = models.ForeignKey(
+        VitalSignsSet, null=True, blank=True, on_delete=models.PROTECT, related_name="observations"
+    )
+    code = models.CharField(max_length=20, help_text="LOINC")
+    value_numeric = models.DecimalField(max_digits=10, decimal_places=3, null=True, blank=True)
+    value_code = models.CharField(max_length=20, blank=True)
+    unit = models.CharField(max_length=20, blank=True, help_text="UCUM")
+    effective_at = models.DateTimeField()
+    recorded_by = models.ForeignKey("accounts.User", on_delete=models.PROTECT, related_name="+")
+    interpretation = models.CharField(max_length=2, blank=True, help_text="HL7 flag: N, L, H, LL, HH, A, AA")
+    reference_low = models.DecimalField(max_digits=10, decimal_places=3, null=True, blank=True)
+    reference_high = models.DecimalField(max_digits=10, decimal_places=3, null=True, blank=True)
+    derived = models.BooleanField(default=False, help_text="Computed from other observations (BMI).")
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(value_numeric__isnull=False) | ~models.Q(value_code=""),
+                name="observation_has_a_value",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(interpretation__in=["", "N", "L", "H", "LL", "HH", "A", "AA"]),
+                name="observation_interpretation_valid",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["organization", "patient", "code", "effective_at"], name="observation_patient_code"),
+            models.Index(fields=["organization", "vital_set"], name="observation_set"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.interpretation}"
+
+
+class AlertStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    ACKNOWLEDGED = "acknowledged", "Acknowledged"
+
+
+class CriticalAlert(TenantModel):
+    """Critical values of one set of vital signs, sent to the responsible clinician, who acknowledges
+    it; unacknowledged after the configured time, it escalates once to the department's head."""
+
+    patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="+")
+    encounter = models.ForeignKey(Encounter, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    vital_set = models.ForeignKey(VitalSignsSet, on_delete=models.PROTECT, related_name="+")
+    department = models.ForeignKey(
+        "organizations.Department", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    recipient = models.ForeignKey("accounts.User", on_delete=models.PROTECT, related_name="+")
+    findings = models.JSONField(help_text='Codes and flags only: [{"code": "8867-4", "flag": "HH"}, ...]')
+    status = models.CharField(max_length=12, choices=AlertStatus.choices, default=AlertStatus.OPEN)
+    raised_at = models.DateTimeField()
+    notified_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        "accounts.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    escalated_at = models.DateTimeField(null=True, blank=True)
+    escalated_to = models.JSONField(default=list, blank=True, help_text="The ids of the users it escalated to.")
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=models.Q(status__in=AlertStatus.values), name="alert_status_valid"),
+            models.CheckConstraint(
+                condition=models.Q(status="open", acknowledged_at__isnull=True)
+                | models.Q(status="acknowledged", acknowledged_at__isnull=False),
+                name="alert_acknowledged_consistent",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["organization", "recipient", "status", "raised_at"], name="alert_recipient"),
+            models.Index(fields=["organization", "patient", "raised_at"], name="alert_patient"),
+            models.Index(
+                fields=["raised_at"], name="alert_escalation_due", condition=models.Q(status="open", escalated_at=None)
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"critical alert {self.id} ({self.status})"
+
+
+class NoteKind(models.TextChoices):
+    SOAP = "soap", "SOAP note"
+    FREE = "free", "Free note"
+    ADDENDUM = "addendum", "Addendum"
+
+
+class NoteStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    SIGNED = "signed", "Signed"
+
+
+NOTE_CONTENT_FIELDS = ("subjective", "objective", "assessment", "plan", "text")
+
+
+class ClinicalNote(TenantModel):
+    """A clinical note: SOAP sections and/or free text, encrypted. A draft until its author signs it;
+    a signed note never changes (the service refuses, the admin is read-only, and on PostgreSQL a
+    trigger refuses any UPDATE or DELETE of a signed row). A correction is an addendum: a note of
+    kind "addendum" that `amends` the signed note, signed by whoever writes it."""
+
+    patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="+")
+    encounter = models.ForeignKey(Encounter, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    author = models.ForeignKey("accounts.User", on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(max_length=10, choices=NoteKind.choices, default=NoteKind.SOAP)
+    template = models.ForeignKey("NoteTemplate", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    amends = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="addenda")
+    subjective = EncryptedTextField(blank=True, default="")
+    objective = EncryptedTextField(blank=True, default="")
+    assessment = EncryptedTextField(blank=True, default="")
+    plan = EncryptedTextField(blank=True, default="")
+    text = EncryptedTextField(blank=True, default="", help_text="Free text (a free note, an addendum).")
+    status = models.CharField(max_length=8, choices=NoteStatus.choices, default=NoteStatus.DRAFT)
+    signed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=models.Q(kind__in=NoteKind.values), name="note_kind_valid"),
+            models.CheckConstraint(
+                condition=models.Q(status="draft", signed_at__isnull=True)
+                | models.Q(status="signed", signed_at__isnull=False),
+                name="note_signed_consistent",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(kind="addendum", amends__isnull=False)
+                | (~models.Q(kind="addendum") & models.Q(amends__isnull=True)),
+                name="note_addendum_amends_a_note",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["organization", "patient", "created_at"], name="note_patient_time"),
+            models.Index(fields=["organization", "encounter"], name="note_encounter"),
+            models.Index(fields=["organization", "amends"], name="note_addenda"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} note {self.id} ({self.status})"
+
+
+class NoteTemplate(TenantModel):
+    """A department's note template, held as data: a prompt per SOAP section. Seeded per organization
+    from `data/note_templates.json` for the common department kinds; a hospital edits its own."""
+
+    name = models.CharField(max_length=120)
+    department_kind = models.CharField(max_length=30, blank=True, help_text="Applies to departments of this kind.")
+    department = models.ForeignKey(
+        "organizations.Department",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        help_text="Applies to this department only (before templates of its kind).",
+    )
+    sections = models.JSONField(help_text='{"subjective": "prompt", "objective": ..., "assessment": ..., "plan": ...}')
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "department_kind", "name"], name="note_template_unique_name_per_kind"
+            ),
+        ]
+        indexes = [models.Index(fields=["organization", "department_kind"], name="note_template_kind")]
+
+    def __str__(self) -> str:
+        return self.name

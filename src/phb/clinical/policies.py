@@ -1,0 +1,103 @@
+"""Who may read and write a patient's clinical record at an organization.
+
+A clinician (a role granting `clinical.record.view`: doctor, nurse, ...) reads the record of a patient
+with whom they have a care relationship here: the patient has an encounter or an appointment at this
+organization that they attend, or that is in their department (their membership's department); or
+they hold an unexpired break-the-glass access to the patient. Writing needs `clinical.record.update`
+(vital signs: `clinical.vitals.record` too) and the same relationship. Anyone else is answered "not
+found", and the refusal is audited by the selector or service that asked."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from django.db.models import Q
+
+from phb.accounts.models import Membership
+from phb.accounts.public import break_glass_active
+from phb.clinical.models import Encounter
+from phb.kernel.context import Ctx
+from phb.scheduling.models import Appointment, AppointmentStatus
+
+VIEW = "clinical.record.view"
+UPDATE = "clinical.record.update"
+RECORD_VITALS = "clinical.vitals.record"
+ESCALATION = "clinical.alert.escalation"
+DESK = "scheduling.appointment.manage"
+# An appointment that never took place and never will creates no relationship.
+_NO_RELATIONSHIP = (AppointmentStatus.CANCELLED, AppointmentStatus.REJECTED)
+
+
+@dataclass(frozen=True)
+class Access:
+    """Why `ctx` may see a patient: "care" (a relationship) or "break_glass"."""
+
+    basis: str
+
+    @property
+    def break_glass(self) -> bool:
+        return self.basis == "break_glass"
+
+
+def can_view(ctx: Ctx) -> bool:
+    return ctx.organization_id is not None and ctx.actor_id is not None and ctx.has_perm(VIEW)
+
+
+def can_update(ctx: Ctx) -> bool:
+    return can_view(ctx) and ctx.has_perm(UPDATE)
+
+
+def can_record_vitals(ctx: Ctx) -> bool:
+    return can_view(ctx) and (ctx.has_perm(RECORD_VITALS) or ctx.has_perm(UPDATE))
+
+
+def can_start_walk_in(ctx: Ctx) -> bool:
+    """Reception registers the visit, or a clinician starts it."""
+    return ctx.organization_id is not None and ctx.actor_id is not None and (ctx.has_perm(UPDATE) or ctx.has_perm(DESK))
+
+
+def department_id_of(ctx: Ctx) -> uuid.UUID | None:
+    """The department of `ctx`'s actor's membership at the organization, if any."""
+    if ctx.actor_id is None or ctx.organization_id is None:
+        return None
+    return (
+        Membership.objects.for_tenant(ctx)
+        .filter(user_id=ctx.actor_id, is_active=True)
+        .values_list("department_id", flat=True)
+        .first()
+    )
+
+
+def care_relationship(ctx: Ctx, patient_id: uuid.UUID) -> Access | None:
+    """The basis on which `ctx` may see `patient_id`'s clinical record here, or None.
+
+    SECURITY: the only gate to a patient's clinical rows; every selector and service asks it."""
+    if not can_view(ctx):
+        return None
+    department_id = department_id_of(ctx)
+    mine = Q(attending_id=ctx.actor_id)
+    if department_id is not None:
+        mine |= Q(department_id=department_id)
+    if Encounter.objects.for_tenant(ctx).filter(mine, patient_id=patient_id).exists():
+        return Access("care")
+    booked = Q(practitioner__user_id=ctx.actor_id)
+    if department_id is not None:
+        booked |= Q(department_id=department_id)
+    if (
+        Appointment.objects.for_tenant(ctx)
+        .filter(booked, patient_id=patient_id)
+        .exclude(status__in=_NO_RELATIONSHIP)
+        .exists()
+    ):
+        return Access("care")
+    if break_glass_active(ctx=ctx, patient_id=patient_id) is not None:
+        return Access("break_glass")
+    return None
+
+
+def may_acknowledge(ctx: Ctx, *, recipient_id: uuid.UUID, escalated_to: list[str]) -> bool:
+    """The alert's recipient, whoever it escalated to, or a department head of the organization."""
+    if ctx.actor_id is None:
+        return False
+    return ctx.actor_id == recipient_id or str(ctx.actor_id) in escalated_to or ctx.has_perm(ESCALATION)

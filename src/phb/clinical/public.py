@@ -1,0 +1,6 @@
+"""What other apps may use of the clinical record."""
+
+from phb.clinical.news2 import score as news2_score
+from phb.clinical.policies import care_relationship
+
+__all__ = ["care_relationship", "news2_score"]
