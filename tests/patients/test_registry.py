@@ -36,7 +36,11 @@ def test_an_hpn_has_a_valid_check_digit_that_catches_typos():
     assert hpn.is_valid(number)
     assert hpn.is_valid(hpn.display(number))
     wrong_digit = number[:3] + str((int(number[3]) + 1) % 10) + number[4:]
-    swapped = number[:4] + number[5] + number[4] + number[6:] if number[4] != number[5] else wrong_digit
+    # Luhn catches every swap of two adjacent different digits except 0 and 9 (09 <-> 90).
+    i = next(
+        i for i in range(len(number) - 2) if number[i] != number[i + 1] and {number[i], number[i + 1]} != {"0", "9"}
+    )
+    swapped = number[:i] + number[i + 1] + number[i] + number[i + 2 :]
     assert not hpn.is_valid(wrong_digit)
     assert not hpn.is_valid(swapped)
     for junk in ("", "abc", "0" + number[1:], number[:-1], number + "1"):
