@@ -216,17 +216,20 @@ def _delete_quietly(store: Storage, key: str) -> None:
         log.warning("clinical.document.storage_delete_failed", error=type(exc).__name__)
 
 
-def document_mark_entered_in_error(*, ctx: Ctx, document_id: uuid.UUID, reason: str) -> ClinicalDocument:
+def document_mark_entered_in_error(
+    *, ctx: Ctx, document_id: uuid.UUID, reason: str, patient_id: uuid.UUID | None = None
+) -> ClinicalDocument:
     """Mark a current document entered in error (the wrong patient, the wrong file), saying why. It
     stays on the record, out of the default list, and readable for review; 409 `DOCUMENT_ENTERED_IN_ERROR`
-    when it already is. Any clinician with write access and a care relationship may."""
+    when it already is. Any clinician with write access and a care relationship may. `patient_id`,
+    when given, must be the document's patient (a page of that patient asks)."""
     action = "clinical.document.entered_in_error"
     if not policies.can_update(ctx):
         raise audit.denied(ctx, action, Forbidden("the clinical record needs a clinical role"))
     reason = _text("reason", reason, limit=REASON_MAX_CHARS, required=True)
     with transaction.atomic():
         document = ClinicalDocument.objects.for_tenant(ctx).select_for_update().filter(id=document_id).first()
-        if document is None:
+        if document is None or (patient_id is not None and document.patient_id != patient_id):
             raise audit.denied(ctx, action, NotFound("no such document"), resource_id=str(document_id))
         access = require_access(ctx, action, document.patient_id, write=True)
         if document.status == DocumentStatus.ENTERED_IN_ERROR:
