@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import io
 import zlib
+from pathlib import Path
+
+import pytest
 
 SECRET = b"Patient Adaeze Okonkwo: HIV viral load undetectable"
 
@@ -111,3 +114,21 @@ EXE = (
 )
 HTML = b"<!doctype html><html><body><script>fetch('/api/v1/me/')</script></body></html>"
 ZIP = b"PK\x03\x04\x14\x00\x00\x00\x08\x00" + b"\x00" * 40
+
+
+@pytest.fixture
+def store(settings, tmp_path) -> Path:
+    """The documents storage in a directory of this test's own."""
+    location = tmp_path / "documents"
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "clinical_documents": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(location)},
+        },
+    }
+    return location
+
+
+def stored_files(location: Path) -> list[Path]:
+    return [p for p in location.rglob("*") if p.is_file()] if location.exists() else []

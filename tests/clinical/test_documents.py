@@ -5,7 +5,6 @@ download audited, refusals storing nothing, and no file outliving a row that was
 import hashlib
 import io
 import uuid
-from pathlib import Path
 
 import pytest
 from django.core.management import call_command
@@ -19,6 +18,7 @@ from phb.kernel.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from phb.kernel.models import AuditEvent
 from tests.accounts.factories import UserFactory
 from tests.clinical import document_samples as samples
+from tests.clinical.document_samples import store, stored_files  # noqa: F401  (a fixture)
 from tests.clinical.factories import clinician, patient_at, walk_in
 from tests.organizations.factories import DepartmentFactory
 from tests.patients.factories import make_patient, register_at_desk
@@ -28,25 +28,7 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def store(settings, tmp_path) -> Path:
-    """The documents storage in a directory of this test's own."""
-    location = tmp_path / "documents"
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "clinical_documents": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": str(location)},
-        },
-    }
-    return location
-
-
-def stored_files(location: Path) -> list[Path]:
-    return [p for p in location.rglob("*") if p.is_file()] if location.exists() else []
-
-
-@pytest.fixture
-def clinic(org_a, store):
+def clinic(org_a, store):  # noqa: F811  (the fixture)
     department = DepartmentFactory(organization=org_a)
     doctor = clinician(org_a, "doctor", department=department)
     patient = patient_at(org_a)
