@@ -57,6 +57,28 @@ def pdf_with_javascript_in_an_object_stream() -> bytes:
     )
 
 
+def pdf_with_javascript_in_an_escaped_object_stream() -> bytes:
+    compressed = zlib.compress(b"7 0 << /S /JavaScript /JS (app.alert(1)) >>")
+    return pdf(
+        catalog=b"/OpenAction 7 0 R",
+        extra=(_stream(compressed, b"/T#79pe /Obj#53tm /N 1 /First 4 /Filter /Fl#61teDecode "),),
+    )
+
+
+def pdf_with_an_object_stream_under_another_filter() -> bytes:
+    hidden = zlib.compress(b"7 0 << /S /JavaScript /JS (app.alert(1)) >>").hex().encode() + b">"
+    return pdf(extra=(_stream(hidden, b"/Type /ObjStm /N 1 /First 4 /Filter [/ASCIIHexDecode /FlateDecode] "),))
+
+
+def pdf_with_a_fake_stream_keyword_before_its_script() -> bytes:
+    # A string that looks like the start of a stream, to make a naive scanner skip what follows.
+    return pdf(catalog=b"/Lang (x>> stream\n) /OpenAction << /S /JavaScript /JS (app.alert(1)) >>")
+
+
+def pdf_with_a_bare_js_entry() -> bytes:
+    return pdf(catalog=b"/OpenAction 6 0 R", extra=(b"<< /JS (app.alert(1)) >>",))
+
+
 def pdf_with_a_harmless_object_stream() -> bytes:
     compressed = zlib.compress(b"7 0 << /Type /Annot /Subtype /Link /Rect [0 0 10 10] >>")
     return pdf(extra=(_stream(compressed, b"/Type /ObjStm /N 1 /First 4 /Filter /FlateDecode "),))

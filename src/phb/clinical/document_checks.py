@@ -9,6 +9,7 @@ Pure functions over bytes, no database: each refusal is a `ValidationFailed` on 
 from __future__ import annotations
 
 import io
+import itertools
 import re
 import unicodedata
 import warnings
@@ -136,57 +137,87 @@ def safe_filename(name: str) -> str:
 
 # --- PDF ------------------------------------------------------------------------------------------------
 
-# Names that make a PDF more than a document to read: found in dictionaries, after `#xx` escapes are
-# decoded (`/J#61vaScript` is `/JavaScript`).
+# Names that make a PDF more than a document to read, compared after `#xx` escapes are decoded
+# (`/J#61vaScript` is `/JavaScript`). The long ones are looked for anywhere in the file (compressed or
+# binary content does not form them by chance); `/JS` only in dictionaries. A JavaScript action always
+# names its type `/JavaScript`, so `/JS` is a second net, not the only one.
 _ENCRYPTED = {b"Encrypt"}
-_ACTIVE = {b"JavaScript", b"JS", b"Launch", b"SubmitForm", b"ImportData", b"XFA", b"RichMedia"}
+_ACTIVE = {b"JavaScript", b"Launch", b"SubmitForm", b"ImportData", b"XFA", b"RichMedia"}
 _EMBEDDED = {b"EmbeddedFile", b"EmbeddedFiles", b"FileAttachment"}
-_NAME = re.compile(rb"/([^\s()<>\[\]{}/%]+)")
+_SHORT_ACTIVE = {b"JS"}
+_OTHER_FILTERS = {
+    b"ASCIIHexDecode",
+    b"ASCII85Decode",
+    b"LZWDecode",
+    b"RunLengthDecode",
+    b"CCITTFaxDecode",
+    b"JBIG2Decode",
+    b"DCTDecode",
+    b"JPXDecode",
+    b"Crypt",
+}
+_NAME = re.compile(rb"/([^\s()<>\[\]{}/%]*)")
 _HEX_ESCAPE = re.compile(rb"#([0-9A-Fa-f]{2})")
-_STREAM_START = re.compile(rb"stream(?:\r\n|\n|\r)")
-_OBJECT_STREAM = re.compile(rb"/Type\s*/ObjStm")
+_STREAM_AFTER_DICTIONARY = re.compile(rb">>\s*stream(?:\r\n|\n|\r)")
+_STREAM_KEYWORD = re.compile(rb"stream(?:\r\n|\n|\r)")
 _INFLATE_BUDGET = 64 * 1024 * 1024  # bytes inflated from object streams, in all (a bomb stops here)
 
 
+def _decode_name(raw: bytes) -> bytes:
+    return _HEX_ESCAPE.sub(lambda m: bytes([int(m.group(1), 16)]), raw)
+
+
 def _names(text: bytes) -> set[bytes]:
-    return {_HEX_ESCAPE.sub(lambda m: bytes([int(m.group(1), 16)]), n) for n in _NAME.findall(text)}
+    return {_decode_name(n) for n in _NAME.findall(text)}
 
 
-def _split_streams(data: bytes) -> tuple[list[bytes], list[bytes]]:
-    """(the text outside streams, the content of every object stream). Page content and image streams
-    hold no dictionaries an action could live in; object streams (PDF 1.5) do, compressed."""
+def _outside_streams(data: bytes) -> list[bytes]:
+    """The text of the file between streams: the dictionaries of its top-level objects."""
     outside: list[bytes] = []
-    object_streams: list[bytes] = []
     position = 0
-    while (match := _STREAM_START.search(data, position)) is not None:
-        dictionary_start = data.rfind(b"obj", position, match.start())
-        dictionary = data[dictionary_start if dictionary_start >= 0 else position : match.start()]
+    while (match := _STREAM_AFTER_DICTIONARY.search(data, position)) is not None:
         end = data.find(b"endstream", match.end())
         if end < 0:
             raise refuse("pdf_malformed")
-        outside.append(data[position : match.start()])
-        if _OBJECT_STREAM.search(dictionary):
-            if b"/FlateDecode" not in dictionary:
-                raise refuse("pdf_malformed", "a part of the PDF is compressed in a way PHB cannot check")
-            object_streams.append(data[match.end() : end])
+        outside.append(data[position : match.end()])
         position = end + len(b"endstream")
     outside.append(data[position:])
-    return outside, object_streams
+    return outside
+
+
+def _object_streams(data: bytes) -> list[bytes]:
+    """The compressed content of every object stream (PDF 1.5): each `/Type /ObjStm`, however its names
+    are escaped, and the stream that follows it. Object streams hold dictionaries, compressed."""
+    tokens = [(m.start(), m.end(), _decode_name(m.group(1))) for m in _NAME.finditer(data)]
+    found: list[bytes] = []
+    for (start, end, name), (next_start, _, next_name) in itertools.pairwise(tokens):
+        if name != b"Type" or next_name != b"ObjStm" or data[end:next_start].strip():
+            continue
+        stream = _STREAM_KEYWORD.search(data, next_start)
+        stream_end = data.find(b"endstream", stream.end()) if stream is not None else -1
+        if stream is None or stream_end < 0:
+            raise refuse("pdf_malformed")
+        dictionary = _names(data[max(0, data.rfind(b"obj", 0, start)) : stream.start()])
+        if b"FlateDecode" not in dictionary or dictionary & _OTHER_FILTERS:
+            raise refuse("pdf_malformed", "a part of the PDF is compressed in a way PHB cannot check")
+        found.append(data[stream.end() : stream_end])
+    return found
 
 
 def check_pdf(data: bytes) -> None:
     """Refuse a PDF that is truncated (no `%%EOF` at its end), encrypted, scripted or carrying files.
 
-    The check reads the file's dictionaries, including those compressed in object streams (Flate);
-    it is a filter, not a proof: a download is always an attachment served with `nosniff`."""
+    The check reads every name of the file and of its object streams (inflated), and `/JS` in its
+    dictionaries; it is a filter, not a proof: a download is always an attachment served with
+    `nosniff`, never rendered by PHB."""
     if b"%%EOF" not in data[-2048:]:
         raise refuse("pdf_malformed", "the PDF is truncated or damaged (it does not end with %%EOF)")
-    outside, object_streams = _split_streams(data)
-    names: set[bytes] = set()
-    for part in outside:
-        names |= _names(part)
+    names = _names(data)
+    short: set[bytes] = set()
+    for part in _outside_streams(data):
+        short |= _names(part)
     budget = _INFLATE_BUDGET
-    for compressed in object_streams:
+    for compressed in _object_streams(data):
         inflater = zlib.decompressobj()
         try:
             text = inflater.decompress(compressed, budget)
@@ -195,10 +226,12 @@ def check_pdf(data: bytes) -> None:
         if inflater.unconsumed_tail:
             raise refuse("pdf_malformed", "the PDF's compressed parts are too large to check")
         budget -= len(text)
-        names |= _names(text)
+        inner = _names(text)
+        names |= inner
+        short |= inner
     if names & _ENCRYPTED:
         raise refuse("pdf_encrypted", "the PDF is encrypted or password-protected: keep a copy without protection")
-    if names & _ACTIVE:
+    if names & _ACTIVE or short & _SHORT_ACTIVE:
         raise refuse("pdf_active_content")
     if names & _EMBEDDED:
         raise refuse("pdf_embedded_file")
