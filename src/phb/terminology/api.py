@@ -68,13 +68,16 @@ class TerminologyApi(PhbApiView):
 
 
 class CodeSystemListApi(TerminologyApi):
-    @extend_schema(responses=CodeSystemOutput(many=True), summary="The code systems PHB holds")
+    @extend_schema(
+        operation_id="terminology_systems", responses=CodeSystemOutput(many=True), summary="The code systems PHB holds"
+    )
     def get(self, request: Request) -> Response:
         return Response(CodeSystemOutput(selectors.code_system_list(), many=True).data)
 
 
 class ConceptSearchApi(TerminologyApi):
     @extend_schema(
+        operation_id="terminology_search",
         parameters=[SYSTEM, SearchInput],
         responses=ConceptOutput(many=True),
         summary="Search a code system by code or words",
@@ -89,6 +92,7 @@ class ConceptSearchApi(TerminologyApi):
 
 class ConceptApi(TerminologyApi):
     @extend_schema(
+        operation_id="terminology_lookup",
         parameters=[SYSTEM, OpenApiParameter("code", str, OpenApiParameter.PATH, description="E11.9, or e119.")],
         responses=ConceptOutput,
         summary="Look a code up",

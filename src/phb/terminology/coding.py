@@ -82,7 +82,9 @@ class KnownSystem:
 
 
 KNOWN_SYSTEMS = (
-    KnownSystem(ICD10_CM, "icd10-cm", "ICD-10-CM", re.compile(r"[A-Z][0-9A-Z]{2}(\.[0-9A-Z]{1,4})?"), "E11.9"),
+    KnownSystem(
+        ICD10_CM, "icd10-cm", "ICD-10-CM", re.compile(r"[A-Z]([0-9][0-9A-Z]|[A-Z][0-9])(\.[0-9A-Z]{1,4})?"), "E11.9"
+    ),
     KnownSystem(LOINC, "loinc", "LOINC", re.compile(r"[0-9]{1,7}-[0-9]"), "8480-6", _loinc_check_digit_ok),
     KnownSystem(SNOMED_CT, "snomed-ct", "SNOMED CT", re.compile(r"[1-9][0-9]{5,17}"), "44054006"),
     KnownSystem(RXNORM, "rxnorm", "RxNorm", re.compile(r"[1-9][0-9]{0,9}"), "860975"),

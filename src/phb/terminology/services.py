@@ -127,6 +127,7 @@ def _merge_postgresql(connection: Any, system: CodeSystem, rows: list[tuple[Any,
     target = table if first else q("terminology_concept_load")
     with connection.cursor() as cursor:
         if not first:
+            cursor.execute(f"DROP TABLE IF EXISTS {target}")  # a load earlier in the same transaction
             cursor.execute(
                 f"CREATE TEMPORARY TABLE {target} ON COMMIT DROP AS SELECT {columns} FROM {table} WITH NO DATA"  # noqa: S608
             )
