@@ -39,11 +39,6 @@ class ConceptOutput(serializers.Serializer):
     heading = serializers.BooleanField(help_text="A chapter or block: names a range of codes, is not one.")
     properties = serializers.DictField(help_text="System-specific (LOINC: category, unit).")
 
-    def to_representation(self, instance: Any) -> dict[str, Any]:
-        data = super().to_representation(instance)
-        data["properties"] = dict(instance.properties)
-        return data
-
 
 class SearchInput(serializers.Serializer):
     q = serializers.CharField(

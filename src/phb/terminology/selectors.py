@@ -17,7 +17,7 @@ from typing import Any
 
 from django.contrib.postgres.search import SearchQuery, SearchVector
 from django.db import connection
-from django.db.models import Case, Q, QuerySet, Value, When
+from django.db.models import Case, Count, Q, QuerySet, Value, When
 from django.db.models.functions import Length
 
 from phb.kernel.errors import ValidationFailed
@@ -49,9 +49,7 @@ def _held(uri: str) -> models.CodeSystem:
 
 
 def code_system_list() -> list[models.CodeSystem]:
-    """The code systems PHB holds, with their number of active concepts."""
-    from django.db.models import Count
-
+    """The code systems PHB holds, with their number of active concepts (`concept_count`)."""
     return list(
         models.CodeSystem.objects.annotate(concept_count=Count("concepts", filter=Q(concepts__active=True))).order_by(
             "name"

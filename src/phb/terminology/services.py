@@ -24,6 +24,7 @@ from phb.terminology.sources import SOURCES, Row, Source
 log = structlog.get_logger("phb.terminology")
 
 FULL_TEXT_INDEX = "terminology_concept_words"  # created by migration 0001 (PostgreSQL only)
+COPY_CHUNK = 5_000
 TIDY_AFTER = 5_000  # rows written by a load, above which the index and the statistics are refreshed at once
 
 # The columns a load writes, in COPY order; `id`, `created_at` and `system_id` come first.
@@ -77,9 +78,8 @@ def code_system_load(*, ctx: Ctx, slug: str, force: bool = False, using: str = D
         system.name, system.version, system.content = source.name, source.version, source.content
         system.copyright, system.source_sha256, system.loaded_at = source.copyright, source.sha256, timezone.now()
         system.save(using=using)
-        rows = [_values(row) for row in source.read()]
         merge = _merge_postgresql if connection.vendor == "postgresql" else _merge_generic
-        added, changed, deactivated = merge(connection, system, rows)
+        added, changed, deactivated = merge(connection, system, source.read())
         count = Concept.objects.using(using).filter(system=system, active=True).count()
         if (
             connection.vendor == "postgresql"
@@ -117,9 +117,10 @@ def _values(row: Row) -> tuple[Any, ...]:
     )
 
 
-def _merge_postgresql(connection: Any, system: CodeSystem, rows: list[tuple[Any, ...]]) -> tuple[int, int, int]:
+def _merge_postgresql(connection: Any, system: CodeSystem, rows: list[Row]) -> tuple[int, int, int]:
     """COPY the rows in: straight into the table on a first load, else through a temporary table
-    merged with INSERT ... ON CONFLICT (only rows that differ are written)."""
+    merged with INSERT ... ON CONFLICT (only rows that differ are written). The rows go in chunks, so
+    that the server stores one while the next is prepared."""
     q = connection.ops.quote_name
     table = q(Concept._meta.db_table)
     columns = ", ".join(("system_id", *FIELDS))
@@ -132,7 +133,8 @@ def _merge_postgresql(connection: Any, system: CodeSystem, rows: list[tuple[Any,
                 f"CREATE TEMPORARY TABLE {target} ON COMMIT DROP AS SELECT {columns} FROM {table} WITH NO DATA"  # noqa: S608
             )
         with cursor.cursor.copy(f"COPY {target} ({columns}) FROM STDIN") as copy:
-            copy.write(_copy_text(system.id, rows))
+            for start in range(0, len(rows), COPY_CHUNK):
+                copy.write(_copy_text(system.id, [_values(row) for row in rows[start : start + COPY_CHUNK]]))
         if first:
             return len(rows), 0, 0
         # Names only (ours, quoted) are formatted into the statements; values travel as parameters.
@@ -151,9 +153,10 @@ def _merge_postgresql(connection: Any, system: CodeSystem, rows: list[tuple[Any,
     return added, len(written) - added, deactivated
 
 
-def _merge_generic(connection: Any, system: CodeSystem, rows: list[tuple[Any, ...]]) -> tuple[int, int, int]:
+def _merge_generic(connection: Any, system: CodeSystem, source_rows: list[Row]) -> tuple[int, int, int]:
     """The same merge in plain SQL for SQLite: the codes held are compared in Python, new ones
     inserted, changed ones updated, those gone made inactive, each in one `executemany`."""
+    rows = [_values(row) for row in source_rows]
     existing: dict[str, tuple[Any, ...]] = {
         values[0]: tuple(values)
         for values in Concept.objects.using(connection.alias).filter(system=system).values_list(*FIELDS)
