@@ -54,7 +54,11 @@ def test_every_illegal_transition_is_a_conflict(org_a, appointment, source, targ
     assert Appointment.objects.for_tenant(system).get(id=appointment.id).status == source
 
 
-@pytest.mark.parametrize("transition", transitions.TABLE, ids=lambda t: f"{t.source}->{t.target}")
+GENERIC = [t for t in transitions.TABLE if not t.own_service]
+OWN_SERVICE = [t for t in transitions.TABLE if t.own_service]
+
+
+@pytest.mark.parametrize("transition", GENERIC, ids=lambda t: f"{t.source}->{t.target}")
 def test_every_allowed_transition_is_recorded_and_audited(org_a, appointment, transition):
     _force(appointment, transition.source)
     roles = ("receptionist",) if transition.permission == transitions.MANAGE else ("doctor",)
@@ -73,6 +77,22 @@ def test_every_allowed_transition_is_recorded_and_audited(org_a, appointment, tr
     assert event.actor_id == ctx.actor_id
 
 
+@pytest.mark.parametrize("transition", OWN_SERVICE, ids=lambda t: f"{t.source}->{t.target}")
+def test_check_in_rescheduling_and_referring_go_only_through_their_own_services(org_a, appointment, transition):
+    """A plain change of status to checked in would issue no ticket, to rescheduled or referred would leave
+    no next appointment: refused, nothing written (their services are tested in test_tickets, test_moves)."""
+    _force(appointment, transition.source)
+    roles = ("doctor",) if transition.permission == transitions.TREAT else ("receptionist",)
+    ctx = staff_ctx(org_a, *roles)
+    with pytest.raises(ValidationFailed) as err:
+        services.appointment_transition(
+            ctx=ctx, appointment_id=appointment.id, to_status=transition.target, reason="patient asked"
+        )
+    assert err.value.extra["errors"][0]["code"] == "NEEDS_OWN_ACTION"
+    assert Appointment.objects.for_tenant(ctx).get(id=appointment.id).status == transition.source
+    assert not AppointmentTransition.objects.for_tenant(ctx).filter(to_status=transition.target).exists()
+
+
 def test_the_desk_cannot_start_a_consultation(org_a, appointment):
     _force(appointment, "checked_in")
     desk = desk_ctx(org_a)
@@ -83,7 +103,9 @@ def test_the_desk_cannot_start_a_consultation(org_a, appointment):
 
 def test_the_whole_visit(org_a, appointment):
     desk, doctor = desk_ctx(org_a), staff_ctx(org_a, "doctor")
-    for ctx, status in ((desk, "confirmed"), (desk, "checked_in"), (doctor, "in_progress"), (doctor, "completed")):
-        services.appointment_transition(ctx=ctx, appointment_id=appointment.id, to_status=status)
+    services.appointment_transition(ctx=desk, appointment_id=appointment.id, to_status="confirmed")
+    services.appointment_check_in(ctx=desk, appointment_id=appointment.id)
+    for status in ("in_progress", "completed"):
+        services.appointment_transition(ctx=doctor, appointment_id=appointment.id, to_status=status)
     history = AppointmentTransition.objects.for_tenant(desk).filter(appointment=appointment).order_by("at", "id")
     assert [t.to_status for t in history] == ["pending", "confirmed", "checked_in", "in_progress", "completed"]

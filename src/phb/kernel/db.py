@@ -22,6 +22,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import migrations, transaction
+from django.db.models import BigIntegerField, Func
 
 POLICY_NAME = "phb_tenant_isolation"
 APPEND_ONLY_FUNCTION = "phb_refuse_change"
@@ -509,3 +510,23 @@ def role_owns_table(connection: Any, table: str, role: str | None = None) -> boo
         )
         row = cursor.fetchone()
     return bool(row and row[0])
+
+
+class EpochSeconds(Func):
+    """A datetime column as whole seconds since 1970-01-01 UTC. For reads of many timestamps that are only
+    compared and subtracted: the database sends integers, and no datetime object is made per row."""
+
+    output_field = BigIntegerField()
+    template = "CAST(EXTRACT(EPOCH FROM %(expressions)s) AS bigint)"
+
+    @property
+    def convert_value(self) -> Any:
+        # Both databases already return an integer: no int() per row.
+        return self._convert_value_noop
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        # Django stores an aware datetime in SQLite as UTC text, which strftime reads. '%%%%s' survives the
+        # template's formatting and the backend's placeholder conversion as strftime's '%s'.
+        return self.as_sql(
+            compiler, connection, template="CAST(strftime('%%%%s', %(expressions)s) AS INTEGER)", **extra
+        )
