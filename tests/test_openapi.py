@@ -32,6 +32,9 @@ def test_the_schema_validates_without_warnings_and_documents_the_registry():
         "/api/v1/notes/{note_id}/addenda/",
         "/api/v1/me/critical-alerts/",
         "/api/v1/critical-alerts/{alert_id}/acknowledge/",
+        "/api/v1/terminology/",
+        "/api/v1/terminology/{system}/",
+        "/api/v1/terminology/{system}/{code}/",
     ):
         assert path in schema["paths"], path
     assert schema["components"]["securitySchemes"]["jwt"]["scheme"] == "bearer"

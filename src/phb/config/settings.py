@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "phb.kernel",
     "phb.accounts",
     "phb.organizations",
+    "phb.terminology",
     "phb.patients",
     "phb.notifications",
     "phb.scheduling",
