@@ -17,7 +17,8 @@ from phb.organizations.models import Department
 from phb.organizations.services import STANDARD_DEPARTMENTS, departments_ensure_standard
 from phb.patients.models import DuplicateCandidate, Patient, PatientRegistration
 from phb.scheduling import transitions
-from phb.scheduling.models import OCCUPYING, Appointment, AppointmentStatus, AppointmentTransition, WeeklyAvailability
+from phb.scheduling.models import OCCUPYING, Appointment, AppointmentStatus, AppointmentTransition
+from phb.workforce.models import WeeklyAvailability
 
 pytestmark = pytest.mark.django_db
 SYSTEM = Ctx.system(reason="test")

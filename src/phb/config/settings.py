@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "phb.organizations",
     "phb.patients",
     "phb.notifications",
+    "phb.workforce",
     "phb.scheduling",
     "phb.interop",
     "phb.web",

@@ -19,16 +19,15 @@ from phb.kernel.context import Ctx
 from phb.kernel.models import Organization
 from phb.organizations.models import Department
 from phb.patients.models import PatientRegistration, RegistrationStatus
-from phb.scheduling import services as scheduling_services
 from phb.scheduling.models import (
     Appointment,
     AppointmentStatus,
     AppointmentTransition,
-    PractitionerProfile,
     Priority,
-    WeeklyAvailability,
     new_appointment_reference,
 )
+from phb.workforce import services as workforce_services
+from phb.workforce.models import PractitionerProfile, WeeklyAvailability
 
 S = AppointmentStatus
 
@@ -131,7 +130,7 @@ def _profile(ctx: Ctx, spec: DemoPractitioner, organization: Organization) -> Pr
     profile = PractitionerProfile.objects.for_tenant(org_ctx).filter(user=user).first()
     if profile is None:
         department = Department.objects.for_tenant(org_ctx).get(kind=spec.department_kind)
-        profile = scheduling_services.practitioner_profile_create(
+        profile = workforce_services.practitioner_profile_create(
             ctx=org_ctx,
             user_id=user.id,
             department_id=department.id,
@@ -142,7 +141,7 @@ def _profile(ctx: Ctx, spec: DemoPractitioner, organization: Organization) -> Pr
         )
     if not WeeklyAvailability.objects.for_tenant(org_ctx).filter(practitioner=profile).exists():
         for weekday in range(5):
-            scheduling_services.availability_add(
+            workforce_services.availability_add(
                 ctx=org_ctx,
                 practitioner_id=profile.id,
                 weekday=weekday,
