@@ -10,6 +10,7 @@ api_v1 = [
     path("", include("phb.accounts.api_urls")),
     path("", include("phb.organizations.api_urls")),
     path("", include("phb.patients.api_urls")),
+    path("", include("phb.workforce.api_urls")),
     path("", include("phb.scheduling.api_urls")),
     path("", include("phb.notifications.api_urls")),
     path("audit/events/", audit_api.AuditEventListApi.as_view(), name="audit-events"),

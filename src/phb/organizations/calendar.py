@@ -54,12 +54,16 @@ def calendar_load(*, ctx: Ctx, start_date: dt.date, end_date: dt.date) -> Organi
     """`ctx`'s organization's opening hours and its holidays from `start_date` to `end_date`
     (inclusive), in one query: both tables' rows as (weekday, opens, closes, holiday date, name)."""
     # No ORDER BY inside a UNION (both models have a default ordering).
-    hours_rows = OpeningHours.objects.for_tenant(ctx).order_by().values_list(
-        "weekday",
-        "opens_at",
-        "closes_at",
-        Value(None, output_field=DateField()),
-        Value("", output_field=CharField()),
+    hours_rows = (
+        OpeningHours.objects.for_tenant(ctx)
+        .order_by()
+        .values_list(
+            "weekday",
+            "opens_at",
+            "closes_at",
+            Value(None, output_field=DateField()),
+            Value("", output_field=CharField()),
+        )
     )
     holiday_rows = (
         PublicHoliday.objects.for_tenant(ctx)
