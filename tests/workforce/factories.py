@@ -28,6 +28,13 @@ def staff_ctx(organization, *roles: str, user=None) -> Ctx:
     )
 
 
+def ctx_of(organization, user, *roles: str) -> Ctx:
+    """The context of `user`, already a member of `organization`, acting with `roles`."""
+    return Ctx(
+        actor_id=user.id, organization_id=organization.id, roles=frozenset(roles), permissions=permissions_for(roles)
+    )
+
+
 def admin_ctx(organization) -> Ctx:
     return staff_ctx(organization, "hospital_admin")
 

@@ -85,7 +85,7 @@ def _clean_profile_fields(fields: dict[str, Any], *, creating: bool) -> dict[str
             raise ValidationFailed.field("consultation_fee", "an amount") from exc
         if not fee.is_finite() or fee < 0 or fee >= Decimal("1e10") or fee != round(fee, 2):
             raise ValidationFailed.field("consultation_fee", "an amount, not negative, with at most 2 decimals")
-        clean["consultation_fee"] = fee
+        clean["consultation_fee"] = fee.quantize(Decimal("0.01"))
     if "years_of_experience" in clean:
         years = clean["years_of_experience"]
         if not isinstance(years, int) or isinstance(years, bool) or not 0 <= years <= 80:
