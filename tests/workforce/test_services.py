@@ -63,10 +63,15 @@ def test_a_member_of_staff_becomes_a_practitioner_with_every_profile_field(org_a
         offers_telemedicine=True,
     )
     stored = PractitionerProfile.objects.for_tenant(admin).get(id=profile.id)
-    assert (stored.department_id, stored.specialization, stored.licence_number) == (department.id, "paediatrics", "MDCN-1")
+    assert (stored.department_id, stored.specialization, stored.licence_number) == (
+        department.id,
+        "paediatrics",
+        "MDCN-1",
+    )
     assert stored.qualifications == ["MBBS", "FWACP"]
     assert (stored.years_of_experience, stored.languages, str(stored.consultation_fee)) == (12, ["en", "ig"], "7500.00")
-    assert stored.offers_telemedicine and stored.is_active
+    assert stored.offers_telemedicine
+    assert stored.is_active
     assert _audit("workforce.practitioner.create").get().resource_id == str(profile.id)
 
 
@@ -119,7 +124,11 @@ def test_update_changes_only_the_fields_given_and_the_department(org_a, admin, m
     updated = services.practitioner_profile_update(
         ctx=admin, practitioner_id=profile.id, consultation_fee="9000", department_id=department.id
     )
-    assert (str(updated.consultation_fee), updated.department_id, updated.languages) == ("9000.00", department.id, ["en"])
+    assert (str(updated.consultation_fee), updated.department_id, updated.languages) == (
+        "9000.00",
+        department.id,
+        ["en"],
+    )
     assert _audit("workforce.practitioner.update").get().detail["fields"] == ["consultation_fee", "department"]
     cleared = services.practitioner_profile_update(ctx=admin, practitioner_id=profile.id, department_id=None)
     assert cleared.department_id is None
@@ -134,7 +143,9 @@ def test_deactivate_and_reactivate(admin, member):
     assert list(selectors.practitioner_list(ctx=admin)) == []
     assert list(selectors.practitioner_list(ctx=admin, active=False)) == [profile]
     assert services.practitioner_profile_reactivate(ctx=admin, practitioner_id=profile.id).is_active is True
-    assert _audit("workforce.practitioner.deactivate").count() == _audit("workforce.practitioner.reactivate").count() == 1
+    assert (
+        _audit("workforce.practitioner.deactivate").count() == _audit("workforce.practitioner.reactivate").count() == 1
+    )
 
 
 def test_another_organizations_practitioner_is_not_found(org_a, org_b):
@@ -144,9 +155,7 @@ def test_another_organizations_practitioner_is_not_found(org_a, org_b):
         lambda: selectors.practitioner_get(ctx=mine, practitioner_id=theirs.id),
         lambda: services.practitioner_profile_update(ctx=mine, practitioner_id=theirs.id, specialization="x"),
         lambda: services.practitioner_profile_deactivate(ctx=mine, practitioner_id=theirs.id),
-        lambda: services.availability_add(
-            ctx=mine, practitioner_id=theirs.id, weekday=0, starts_at=NINE, ends_at=FIVE
-        ),
+        lambda: services.availability_add(ctx=mine, practitioner_id=theirs.id, weekday=0, starts_at=NINE, ends_at=FIVE),
         lambda: services.leave_add(
             ctx=mine, practitioner_id=theirs.id, starts_on=dt.date(2030, 1, 1), ends_on=dt.date(2030, 1, 1)
         ),
@@ -277,14 +286,22 @@ def test_leave_is_recorded_and_cancelled_and_bad_leave_refused(org_a, admin):
         ctx=admin, practitioner_id=doctor.id, starts_on=dt.date(2030, 3, 2), ends_on=dt.date(2030, 3, 6), reason="rest"
     )
     with pytest.raises(Conflict) as err:
-        services.leave_add(ctx=admin, practitioner_id=doctor.id, starts_on=dt.date(2030, 3, 6), ends_on=dt.date(2030, 3, 9))
+        services.leave_add(
+            ctx=admin, practitioner_id=doctor.id, starts_on=dt.date(2030, 3, 6), ends_on=dt.date(2030, 3, 9)
+        )
     assert err.value.code == "LEAVE_OVERLAPS"
     with pytest.raises(ValidationFailed) as err:
-        services.leave_add(ctx=admin, practitioner_id=doctor.id, starts_on=dt.date(2030, 4, 2), ends_on=dt.date(2030, 4, 1))
+        services.leave_add(
+            ctx=admin, practitioner_id=doctor.id, starts_on=dt.date(2030, 4, 2), ends_on=dt.date(2030, 4, 1)
+        )
     assert err.value.extra["errors"][0]["field"] == "ends_on"
     with pytest.raises(ValidationFailed):
         services.leave_add(
-            ctx=admin, practitioner_id=doctor.id, starts_on=dt.date(2030, 5, 1), ends_on=dt.date(2030, 5, 1), reason="x" * 201
+            ctx=admin,
+            practitioner_id=doctor.id,
+            starts_on=dt.date(2030, 5, 1),
+            ends_on=dt.date(2030, 5, 1),
+            reason="x" * 201,
         )
     assert selectors.leave_list(ctx=admin, practitioner_id=doctor.id) == [leave]
     services.leave_remove(ctx=admin, practitioner_id=doctor.id, leave_id=leave.id)
@@ -302,7 +319,11 @@ def test_closures_are_recorded_and_bad_ones_refused(org_a, admin):
     )
     cases = [
         ({"starts_at": noon, "ends_at": noon - dt.timedelta(minutes=1)}, ValidationFailed, "ends_at"),
-        ({"starts_at": noon.replace(tzinfo=None), "ends_at": noon + dt.timedelta(hours=1)}, ValidationFailed, "starts_at"),
+        (
+            {"starts_at": noon.replace(tzinfo=None), "ends_at": noon + dt.timedelta(hours=1)},
+            ValidationFailed,
+            "starts_at",
+        ),
         ({"starts_at": noon, "ends_at": noon + dt.timedelta(days=32)}, ValidationFailed, "ends_at"),
         ({"starts_at": noon + dt.timedelta(hours=1), "ends_at": noon + dt.timedelta(hours=3)}, Conflict, None),
     ]
