@@ -29,5 +29,6 @@ urlpatterns = [
     path("patient/", include("phb.patients.urls")),
     path("staff/patients/", include("phb.patients.staff_urls")),
     path("staff/scheduling/", include("phb.scheduling.staff_urls")),
+    path("staff/workforce/", include("phb.workforce.staff_urls")),
     path("", include("phb.web.urls")),
 ]

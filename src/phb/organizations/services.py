@@ -192,3 +192,19 @@ def holiday_remove(*, ctx: Ctx, holiday_id: uuid.UUID) -> None:
             raise NotFound("no such holiday here")
         audit.record(ctx, "organizations.holiday.delete", target=holiday, observed_on=holiday.observed_on.isoformat())
         holiday.delete()
+
+
+def holidays_add_known(
+    *, ctx: Ctx, holidays: list[tuple[dt.date, str]], from_date: dt.date | None = None
+) -> list[PublicHoliday]:
+    """Add those of `holidays` ((date, name), e.g. `holidays.nigerian_public_holidays(year)`) that fall
+    on or after `from_date` and on a date not already closed. Returns those added."""
+    _calendar_manager(ctx)
+    with transaction.atomic():
+        taken = set(PublicHoliday.objects.for_tenant(ctx).values_list("observed_on", flat=True))
+        added = [
+            holiday_add(ctx=ctx, observed_on=day, name=name)
+            for day, name in holidays
+            if day not in taken and (from_date is None or day >= from_date)
+        ]
+    return added

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from django.db.models import QuerySet
 
-from phb.accounts.models import User
+from phb.accounts.models import Membership, User
 from phb.kernel.context import Ctx
 from phb.kernel.errors import Forbidden, NotFound
 from phb.workforce import policies
@@ -120,3 +120,18 @@ def practitioner_schedule(
             Closure.objects.for_tenant(ctx).filter(practitioner=profile, ends_at__gt=now).order_by("starts_at")
         ),
     )
+
+
+def staff_without_profile(*, ctx: Ctx) -> list[tuple[uuid.UUID, str]]:
+    """(user id, name) of the organization's active members of staff who are not practitioners yet."""
+    if not policies.can_manage_profiles(ctx):
+        raise Forbidden("managing practitioners needs the staff manager's permission")
+    with_profile = PractitionerProfile.objects.for_tenant(ctx).values_list("user_id", flat=True)
+    user_ids = list(
+        Membership.objects.for_tenant(ctx)
+        .filter(is_active=True)
+        .exclude(user_id__in=with_profile)
+        .values_list("user_id", flat=True)
+    )
+    names = user_names(user_ids)
+    return sorted(((u, names.get(u, "")) for u in user_ids), key=lambda row: row[1])
