@@ -200,11 +200,11 @@ def holidays_add_known(
     """Add those of `holidays` ((date, name), e.g. `holidays.nigerian_public_holidays(year)`) that fall
     on or after `from_date` and on a date not already closed. Returns those added."""
     _calendar_manager(ctx)
+    added: list[PublicHoliday] = []
     with transaction.atomic():
         taken = set(PublicHoliday.objects.for_tenant(ctx).values_list("observed_on", flat=True))
-        added = [
-            holiday_add(ctx=ctx, observed_on=day, name=name)
-            for day, name in holidays
-            if day not in taken and (from_date is None or day >= from_date)
-        ]
+        for day, name in holidays:
+            if day not in taken and (from_date is None or day >= from_date):
+                added.append(holiday_add(ctx=ctx, observed_on=day, name=name))
+                taken.add(day)
     return added
