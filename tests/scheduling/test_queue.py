@@ -33,7 +33,7 @@ def _arrive(org, desk, doctor, hour, minute=0, priority="normal"):
         priority=priority,
     )
     services.appointment_transition(ctx=desk, appointment_id=appointment.id, to_status="confirmed")
-    services.appointment_transition(ctx=desk, appointment_id=appointment.id, to_status="checked_in")
+    services.appointment_check_in(ctx=desk, appointment_id=appointment.id)
     return appointment
 
 
@@ -136,3 +136,31 @@ def test_the_queue_api_refuses_junk_and_missing_roles(api, org_a, org_b):
     assert response.status_code == 400
     assert api["client"](org_a, "hospital_admin").get("/api/v1/appointments/queue/").status_code == 403
     assert api["client"](org_b, "receptionist").get("/api/v1/appointments/queue/").json() == []
+
+
+def test_the_queue_api_and_page_take_a_day(clinic, member_client):
+    org, desk, doctor = clinic["org"], clinic["desk"], clinic["doctor"]
+    waiting = _arrive(org, desk, doctor, 9)  # tomorrow's
+    client = member_client(org, "receptionist")
+    assert client.get("/api/v1/appointments/queue/").json() == []  # today by default
+    [entry] = client.get("/api/v1/appointments/queue/", {"day": tomorrow(org).isoformat()}).json()
+    assert entry["appointment_id"] == str(waiting.id)
+    assert entry["ticket"].endswith("-001")  # every check-in issues a ticket
+    junk = client.get("/api/v1/appointments/queue/", {"day": "2026-13-45"})
+    assert junk.status_code == 400
+    assert junk.json()["errors"][0]["field"] == "day"
+    event = AuditEvent.objects.for_system(SYSTEM).filter(action="scheduling.appointment.queue").latest("occurred_at")
+    assert event.detail["on"] == tomorrow(org).isoformat()
+
+    from django.test import Client
+
+    from tests.accounts.factories import MembershipFactory, UserFactory, verified_client
+
+    user = UserFactory()
+    MembershipFactory(user=user, organization=org, roles=["receptionist"])
+    page = verified_client(user, Client())
+    shown = page.get("/staff/scheduling/queue/", {"day": tomorrow(org).isoformat()})
+    assert shown.status_code == 200
+    assert shown.content.count(b'data-testid="queue-entry"') == 1
+    assert page.get("/staff/scheduling/queue/").content.count(b'data-testid="queue-entry"') == 0
+    assert page.get("/staff/scheduling/queue/", {"day": "junk"}).status_code == 200  # today

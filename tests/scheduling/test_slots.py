@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import random
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -46,3 +47,29 @@ def test_a_booked_slot_after_the_clocks_go_back_is_not_free(london):
     assert three_gmt not in [s.start_at for s in free]
     assert len(free) == 3
     assert [s.start_at for s in free] == sorted(s.start_at for s in free)
+
+
+@pytest.mark.parametrize("seed", range(25))
+def test_free_ranges_match_a_slot_by_slot_check(seed):
+    """Evenly spaced slots are freed by arithmetic on the appointments; check it against the plain
+    definition (a slot is free when it starts after now and overlaps no appointment) on random days with
+    appointments of any length, aligned or not, some across the window's edges."""
+    rng = random.Random(seed)
+    zone = ZoneInfo("Africa/Lagos")
+    day = dt.date(2027, 6, 7)
+    window = slots.Window(None, 0, dt.time(8, 0), dt.time(16, 0), rng.choice([10, 15, 20, 30]), 99)
+    cut = slots._Cut.of(window, day, zone)
+    opens = cut.seconds[0][0]
+    taken = sorted(
+        (start, start + rng.randint(1, 90) * 60)
+        for start in (
+            opens + rng.randint(-120, 9 * 60) * 60 + rng.choice([0, 0, 30, 300]) for _ in range(rng.randint(0, 25))
+        )
+    )
+    now = opens + rng.randint(-60, 8 * 60) * 60 + rng.choice([0, 0.5, 59])
+    expected = [
+        k
+        for k, (start, end) in enumerate(cut.seconds)
+        if start > now and not any(s < end and e > start for s, e in taken)
+    ]
+    assert [k for a, b in cut.free(taken, now) for k in range(a, b)] == expected

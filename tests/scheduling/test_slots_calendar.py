@@ -223,3 +223,35 @@ def test_the_slots_api_filters_by_specialization_and_type(org_a, world, member_c
     response = desk.get("/api/v1/appointments/slots/", {"start_date": day, "end_date": day})
     assert response.status_code == 400
     assert response.json()["code"] == "VALIDATION_ERROR"
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_runs_of_a_window_with_a_break_inside_opening_hours_match_the_plain_definition(seed):
+    """A window's slots (each part around its break cut from its own start) that lie inside an opening
+    interval, freed by arithmetic run by run: checked against the slot-by-slot definition."""
+    import random
+    from zoneinfo import ZoneInfo
+
+    rng = random.Random(seed)
+    zone = ZoneInfo("Africa/Lagos")
+    day = dt.date(2027, 6, 7)
+    step = rng.choice([10, 15, 20, 30])
+    pause = rng.randint(10 * 60, 13 * 60)
+    window = slots.Window(None, 0, T(8, 0), T(17, 0), step, 99, T(*divmod(pause, 60)), T(*divmod(pause + 35, 60)))
+    opening = tuple(
+        sorted({(T(rng.randint(6, 9), rng.choice([0, 10, 30])), T(rng.randint(10, 12), 0)), (T(13, 5), T(16, 40))})
+    )
+    runs = slots._Cut.runs(window, day, zone, opening)
+    bounds = [
+        (dt.datetime.combine(day, o, tzinfo=zone).timestamp(), dt.datetime.combine(day, c, tzinfo=zone).timestamp())
+        for o, c in opening
+    ]
+    every = [(s.timestamp(), e.timestamp()) for s, e in slots.window_slots(window, day, zone)]
+    inside = [(s, e) for s, e in every if any(o <= s and e <= c for o, c in bounds)]
+    assert [pair for run in runs for pair in run.seconds] == inside
+    opens = int(inside[0][0]) if inside else 0
+    taken = sorted((opens + m * 60, opens + (m + rng.randint(5, 70)) * 60) for m in rng.sample(range(0, 540), 6))
+    now = opens + rng.randint(-60, 300) * 60
+    expected = [(s, e) for s, e in inside if s > now and not any(a < e and b > s for a, b in taken)]
+    freed = [run.seconds[k] for run in runs for a, b in run.free(taken, now) for k in range(a, b)]
+    assert freed == expected

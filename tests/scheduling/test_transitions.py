@@ -78,11 +78,11 @@ def test_every_allowed_transition_is_recorded_and_audited(org_a, appointment, tr
 
 
 @pytest.mark.parametrize("transition", OWN_SERVICE, ids=lambda t: f"{t.source}->{t.target}")
-def test_rescheduling_and_referring_go_only_through_their_own_services(org_a, appointment, transition):
-    """A plain change of status to rescheduled or referred would leave no next appointment: refused, nothing
-    written (the services that book the next one are tested in test_moves)."""
+def test_check_in_rescheduling_and_referring_go_only_through_their_own_services(org_a, appointment, transition):
+    """A plain change of status to checked in would issue no ticket, to rescheduled or referred would leave
+    no next appointment: refused, nothing written (their services are tested in test_tickets, test_moves)."""
     _force(appointment, transition.source)
-    roles = ("receptionist",) if transition.permission == transitions.MANAGE else ("doctor",)
+    roles = ("doctor",) if transition.permission == transitions.TREAT else ("receptionist",)
     ctx = staff_ctx(org_a, *roles)
     with pytest.raises(ValidationFailed) as err:
         services.appointment_transition(
@@ -103,7 +103,9 @@ def test_the_desk_cannot_start_a_consultation(org_a, appointment):
 
 def test_the_whole_visit(org_a, appointment):
     desk, doctor = desk_ctx(org_a), staff_ctx(org_a, "doctor")
-    for ctx, status in ((desk, "confirmed"), (desk, "checked_in"), (doctor, "in_progress"), (doctor, "completed")):
-        services.appointment_transition(ctx=ctx, appointment_id=appointment.id, to_status=status)
+    services.appointment_transition(ctx=desk, appointment_id=appointment.id, to_status="confirmed")
+    services.appointment_check_in(ctx=desk, appointment_id=appointment.id)
+    for status in ("in_progress", "completed"):
+        services.appointment_transition(ctx=doctor, appointment_id=appointment.id, to_status=status)
     history = AppointmentTransition.objects.for_tenant(desk).filter(appointment=appointment).order_by("at", "id")
     assert [t.to_status for t in history] == ["pending", "confirmed", "checked_in", "in_progress", "completed"]

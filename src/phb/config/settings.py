@@ -176,6 +176,11 @@ OUTBOX_MAX_ATTEMPTS = env.int("OUTBOX_MAX_ATTEMPTS", default=8)
 # --- scheduling and notifications ----------------------------------------------------------------
 SCHEDULING_CANCEL_CUTOFF_HOURS = env.int("SCHEDULING_CANCEL_CUTOFF_HOURS", default=24)
 SCHEDULING_NO_SHOW_GRACE_MINUTES = env.int("SCHEDULING_NO_SHOW_GRACE_MINUTES", default=30)
+# Self check-in kiosks: failed attempts (per kiosk) in a window before a pause, and the enrolment's life.
+KIOSK_FAILURE_LIMIT = env.int("KIOSK_FAILURE_LIMIT", default=5)
+KIOSK_FAILURE_WINDOW_SECONDS = env.int("KIOSK_FAILURE_WINDOW_SECONDS", default=300)
+KIOSK_COOLDOWN_SECONDS = env.int("KIOSK_COOLDOWN_SECONDS", default=300)
+KIOSK_COOKIE_DAYS = env.int("KIOSK_COOKIE_DAYS", default=365)
 # Text messages go through this provider (a dotted path); the default only logs ids (no gateway).
 NOTIFICATIONS_SMS_PROVIDER = env.str("NOTIFICATIONS_SMS_PROVIDER", default="phb.notifications.sms.LoggingSmsProvider")
 TELEMEDICINE_PROVIDER = env.str("TELEMEDICINE_PROVIDER", default="phb.scheduling.telemedicine.JitsiProvider")
@@ -326,6 +331,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # One name for a choice set several serializers share.
+    "ENUM_NAME_OVERRIDES": {"AppointmentStatusEnum": "phb.scheduling.models.AppointmentStatus"},
 }
 
 # --- logging -------------------------------------------------------------------------------------

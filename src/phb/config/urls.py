@@ -30,5 +30,6 @@ urlpatterns = [
     path("staff/patients/", include("phb.patients.staff_urls")),
     path("staff/scheduling/", include("phb.scheduling.staff_urls")),
     path("staff/workforce/", include("phb.workforce.staff_urls")),
+    path("kiosk/", include("phb.scheduling.kiosk_urls")),
     path("", include("phb.web.urls")),
 ]

@@ -84,6 +84,8 @@ def record(
     if target is not None:
         resource_type = resource_type or target._meta.label
         resource_id = resource_id or target.pk
+    if ctx.device_id is not None:
+        detail.setdefault("device_id", str(ctx.device_id))  # a device acts with no user: name it
     event = AuditEvent(
         occurred_at=timezone.now(),
         actor_id=ctx.actor_id,

@@ -34,10 +34,12 @@ class Ctx:
     request_id: str = field(default_factory=lambda: uuid7().hex)
     ip: str | None = None
     user_agent: str = ""
-    actor_kind: str = "user"  # user | system | anonymous | client
+    actor_kind: str = "user"  # user | system | anonymous | client | device
     system_reason: str | None = None
     # The organizations the actor is an active member of, when known (saves a query per request).
     member_of: frozenset[uuid.UUID] | None = None
+    # An enrolled device acting on its own (a self check-in kiosk): no user, a narrow permission set.
+    device_id: uuid.UUID | None = None
 
     @classmethod
     def system(cls, *, reason: str, organization_id: uuid.UUID | None = None) -> Ctx:
@@ -60,6 +62,33 @@ class Ctx:
             request_id=request_id or uuid7().hex,
             ip=ip,
             user_agent=user_agent,
+        )
+
+    @classmethod
+    def device(
+        cls,
+        *,
+        device_id: uuid.UUID,
+        organization_id: uuid.UUID,
+        permissions: frozenset[str],
+        purpose_of_use: str = PurposeOfUse.PATIENT_REQUEST,
+        request_id: str | None = None,
+        ip: str | None = None,
+        user_agent: str = "",
+    ) -> Ctx:
+        """Context for an enrolled device of one organization (a kiosk in an entrance hall): it is no
+        user (`actor_id` is None, so nothing it writes names a user), holds only `permissions`, and
+        the audit trail names it by `device_id`."""
+        return cls(
+            actor_id=None,
+            organization_id=organization_id,
+            permissions=permissions,
+            purpose_of_use=purpose_of_use,
+            request_id=request_id or uuid7().hex,
+            ip=ip,
+            user_agent=user_agent,
+            actor_kind="device",
+            device_id=device_id,
         )
 
     @property

@@ -1,11 +1,13 @@
 """The appointments API for staff: list and book, one appointment with its history, status changes,
-the booking question asked without booking, and free slots. Another organization's appointment is
+the booking question asked without booking, free slots and a day's queue; for a signed-in patient,
+their own appointments and moving one to another free time (`/api/v1/me/appointments/`). Another organization's appointment is
 "not found". Complaints and symptoms travel in bodies, never in URLs.
 
 Views leave permission decisions to the services and selectors they call."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
@@ -15,7 +17,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from phb.kernel.api import PagePagination, PhbApiView
-from phb.scheduling import selectors, services, slots, transitions
+from phb.kernel.context import Ctx
+from phb.kernel.errors import NotFound
+from phb.scheduling import queueing, selectors, services, slots, transitions
 from phb.scheduling.models import Appointment, AppointmentStatus, AppointmentTransition, AppointmentType, Priority
 
 
@@ -210,6 +214,11 @@ class AppointmentTransitionApi(PhbApiView):
     )
     def post(self, request: Request, appointment_id: str) -> Response:
         data = _valid(TransitionInput, request.data)
+        if self.action_name == "check-in":
+            # Checking in gives the day's ticket, wherever it is done.
+            appointment = services.appointment_check_in(ctx=self.ctx, appointment_id=self.parse_id(appointment_id))
+            appointment, _ = selectors.appointment_get(ctx=self.ctx, appointment_id=appointment.id)
+            return Response(AppointmentOutput(appointment).data)
         if self.action_name == "cancel" and self.ctx.organization_id is None:
             # A patient cancels their own appointment (until the cut-off).
             appointment = services.appointment_cancel_mine(
@@ -263,10 +272,12 @@ class FreeSlotsApi(PhbApiView):
 class QueueFilters(serializers.Serializer):
     department = serializers.UUIDField(required=False)
     practitioner = serializers.UUIDField(required=False)
+    day = serializers.DateField(required=False, help_text="The organization's local date; today by default.")
 
 
 class QueueEntryOutput(serializers.Serializer):
     position = serializers.IntegerField(help_text="0 while being seen, then 1, 2, ... in the order called.")
+    ticket = serializers.CharField(help_text="The number the patient is called by (e.g. CAR-014); empty if none.")
     appointment_id = serializers.UUIDField(source="appointment.id")
     reference = serializers.CharField(source="appointment.reference")
     status = serializers.CharField(source="appointment.status")
@@ -289,12 +300,16 @@ class QueueApi(PhbApiView):
     @extend_schema(
         parameters=[QueueFilters],
         responses=QueueEntryOutput(many=True),
-        summary="Today's queue: checked in and being seen, in the order called, with estimated waits (audited)",
+        summary="A day's queue (today by default): checked in and being seen, in the order called, with "
+        "tickets and estimated waits (audited)",
     )
     def get(self, request: Request) -> Response:
         filters = _valid(QueueFilters, request.query_params)
         entries = selectors.queue(
-            ctx=self.ctx, department_id=filters.get("department"), practitioner_id=filters.get("practitioner")
+            ctx=self.ctx,
+            department_id=filters.get("department"),
+            practitioner_id=filters.get("practitioner"),
+            day=filters.get("day"),
         )
         return Response(QueueEntryOutput(entries, many=True).data)
 
@@ -370,3 +385,119 @@ class TelemedicineLinkApi(PhbApiView):
     def get(self, request: Request, appointment_id: str) -> Response:
         link = selectors.telemedicine_link_get(ctx=self.ctx, appointment_id=self.parse_id(appointment_id))
         return Response(MeetingLinkOutput(link).data)
+
+
+# --------------------------------------------------------------------------------------------------
+# The patient's own appointments
+# --------------------------------------------------------------------------------------------------
+
+
+class MyAppointmentOutput(serializers.ModelSerializer):
+    """What a patient sees of their appointment (never the staff's notes)."""
+
+    type = serializers.CharField(source="kind")
+
+    class Meta:
+        model = Appointment
+        fields = [
+            "id",
+            "reference",
+            "organization_id",
+            "status",
+            "practitioner_id",
+            "department_id",
+            "specialization",
+            "start_at",
+            "end_at",
+            "type",
+            "chief_complaint",
+            "fee",
+            "rescheduled_to_id",
+        ]
+
+
+class MySlotFilters(serializers.Serializer):
+    start_date = serializers.DateField(required=False, help_text="Today by default.")
+    end_date = serializers.DateField(required=False, help_text="13 days after the start by default.")
+    anyone = serializers.BooleanField(
+        required=False, default=False, help_text="Anyone in the department, not only the same practitioner."
+    )
+
+
+class MyRescheduleInput(serializers.Serializer):
+    start_at = serializers.DateTimeField()
+    practitioner_id = serializers.UUIDField(
+        required=False, allow_null=True, help_text="Another practitioner of the same department; the same by default."
+    )
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=1000, default="")
+
+
+def _my_appointment(ctx: Any, appointment_id: Any) -> Appointment:
+    """One of the signed-in patient's own appointments (the read is audited); anyone else's is not found."""
+    found = next((a for a in selectors.my_appointments(ctx=ctx) if a.id == appointment_id), None)
+    if found is None:
+        raise NotFound("no such appointment")
+    return found
+
+
+class MyAppointmentsApi(PhbApiView):
+    required_permission = None
+
+    @extend_schema(responses=MyAppointmentOutput(many=True), summary="My appointments at every hospital (audited)")
+    def get(self, request: Request) -> Response:
+        return Response(MyAppointmentOutput(selectors.my_appointments(ctx=self.ctx), many=True).data)
+
+
+class MyAppointmentSlotsApi(PhbApiView):
+    required_permission = None
+
+    @extend_schema(
+        parameters=[MySlotFilters],
+        responses=SlotOutput(many=True),
+        summary="Free times to move one of my appointments to: its practitioner's, or its department's",
+    )
+    def get(self, request: Request, appointment_id: str) -> Response:
+        filters = _valid(MySlotFilters, request.query_params)
+        appointment = _my_appointment(self.ctx, self.parse_id(appointment_id))
+        # SECURITY: a system context reads only the free times of the appointment's own department.
+        system = Ctx.system(reason="a patient chooses a new time", organization_id=appointment.organization_id)
+        start = filters.get("start_date") or queueing.today(system)
+        end = filters.get("end_date") or start + dt.timedelta(days=13)
+        same = appointment.practitioner_id if not filters["anyone"] else None
+        free = slots.slots_free(
+            ctx=system,
+            practitioner_id=same,
+            department_id=None if same else appointment.department_id,
+            start_date=start,
+            end_date=end,
+        )
+        return Response(SlotOutput(free, many=True).data)
+
+
+class MyAppointmentRescheduleApi(PhbApiView):
+    required_permission = None
+
+    @extend_schema(
+        request=MyRescheduleInput,
+        responses={
+            201: MyAppointmentOutput,
+            400: _REFUSED,
+            404: OpenApiResponse(description="Not one of my appointments"),
+            409: OpenApiResponse(
+                description="RESCHEDULE_CUTOFF_PASSED (too late to change online), SLOT_TAKEN, "
+                "PRACTITIONER_UNAVAILABLE, DAILY_MAXIMUM, SAME_DAY_SAME_SPECIALTY, ILLEGAL_TRANSITION"
+            ),
+        },
+        summary="Move one of my appointments to another free time (until the cut-off); returns the new one",
+    )
+    def post(self, request: Request, appointment_id: str) -> Response:
+        data = _valid(MyRescheduleInput, request.data)
+        appointment = services.appointment_reschedule(
+            ctx=self.ctx,
+            appointment_id=self.parse_id(appointment_id),
+            new_start=data["start_at"],
+            practitioner_id=data.get("practitioner_id"),
+            reason=data["reason"] or "moved by the patient",
+            as_patient=True,
+        )
+        return Response(MyAppointmentOutput(appointment).data, status=status.HTTP_201_CREATED)

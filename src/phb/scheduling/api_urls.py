@@ -5,6 +5,15 @@ from phb.scheduling import api
 TRANSITIONS = ("confirm", "check-in", "start", "complete", "cancel", "reject", "no-show")
 
 urlpatterns = [
+    path("me/appointments/", api.MyAppointmentsApi.as_view(), name="my-appointments"),
+    path(
+        "me/appointments/<str:appointment_id>/slots/", api.MyAppointmentSlotsApi.as_view(), name="my-appointment-slots"
+    ),
+    path(
+        "me/appointments/<str:appointment_id>/reschedule/",
+        api.MyAppointmentRescheduleApi.as_view(),
+        name="my-appointment-reschedule",
+    ),
     path("appointments/", api.AppointmentsApi.as_view(), name="appointments"),
     path("appointments/check-conflict/", api.CheckConflictApi.as_view(), name="appointment-check-conflict"),
     path("appointments/queue/", api.QueueApi.as_view(), name="appointment-queue"),

@@ -8,7 +8,7 @@ from typing import Any
 from django import forms
 from django.urls import reverse
 
-from phb.scheduling.models import AppointmentStatus, Priority
+from phb.scheduling.models import AppointmentStatus, KioskKind, Priority
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
@@ -106,3 +106,78 @@ class AdminFilterForm(forms.Form):
         if start and end and (end - start) > dt.timedelta(days=366):
             self.add_error("to_date", "at most a year at a time")
         return data
+
+
+_KIOSK_INPUT = {"autocomplete": "off", "autocapitalize": "characters", "spellcheck": "false"}
+
+
+class KioskCheckInForm(forms.Form):
+    """The patient's side of the kiosk: the reference on their confirmation and their date of birth.
+    SECURITY: the browser must not remember either for the next person (autocomplete off)."""
+
+    reference = forms.CharField(
+        label="Appointment reference",
+        max_length=20,
+        help_text="On your confirmation, e.g. APT-7K3M9Q2D",
+        widget=forms.TextInput(attrs={**_KIOSK_INPUT, "placeholder": "APT-"}),
+    )
+    day = forms.IntegerField(
+        label="Day", min_value=1, max_value=31, widget=forms.NumberInput(attrs={"inputmode": "numeric", **_KIOSK_INPUT})
+    )
+    month = forms.IntegerField(
+        label="Month",
+        min_value=1,
+        max_value=12,
+        widget=forms.NumberInput(attrs={"inputmode": "numeric", **_KIOSK_INPUT}),
+    )
+    year = forms.IntegerField(
+        label="Year",
+        min_value=1900,
+        max_value=2100,
+        widget=forms.NumberInput(attrs={"inputmode": "numeric", **_KIOSK_INPUT}),
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if all(data.get(k) for k in ("day", "month", "year")):
+            try:
+                data["birth_date"] = dt.date(data["year"], data["month"], data["day"])
+            except ValueError:
+                self.add_error("day", "that is not a date")
+        return data
+
+
+class KioskForm(forms.Form):
+    name = forms.CharField(label="Name", max_length=100, help_text="e.g. 'Entrance kiosk 1'")
+    kind = forms.ChoiceField(label="Kind", choices=KioskKind.choices)
+    department = forms.ChoiceField(
+        label="Department",
+        required=False,
+        help_text="A display shows this department's queue; a check-in kiosk serves only it, or every "
+        "department when none is chosen.",
+    )
+    location = forms.CharField(label="Where it stands", max_length=200, required=False)
+
+    def __init__(self, *args: Any, departments: list[tuple[str, str]], **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.fields["department"].choices = [("", "—"), *departments]
+
+
+class RescheduleForm(forms.Form):
+    """The patient's new time: with the same practitioner, or anyone in the department."""
+
+    practitioner = forms.ChoiceField(label="With", required=False)
+    slot = forms.ChoiceField(label="New time")
+
+    def __init__(
+        self,
+        *args: Any,
+        practitioners: list[tuple[str, str]],
+        slots: list[tuple[str, str]],
+        url: str,
+        **kwargs: Any,
+    ):
+        super().__init__(*args, **kwargs)
+        self.fields["practitioner"].choices = practitioners
+        self.fields["slot"].choices = [("", "—"), *slots]
+        _refreshes(self.fields["practitioner"], url)

@@ -1,5 +1,6 @@
 """Scheduling: appointments and the history of every change of an appointment's status, idempotency keys
-and reminders. All tenant-owned; free slots are derived from the workforce's schedules, not stored."""
+and reminders; at the front desk, queue tickets and the kiosks patients check themselves in at. All
+tenant-owned; free slots are derived from the workforce's schedules (`phb.workforce`), not stored."""
 
 from __future__ import annotations
 
@@ -189,3 +190,102 @@ class AppointmentReminder(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.offset_minutes} min before ({self.status})"
+
+
+# --------------------------------------------------------------------------------------------------
+# The front desk: queue tickets, and the kiosks patients check themselves in at
+# --------------------------------------------------------------------------------------------------
+
+
+class KioskKind(models.TextChoices):
+    CHECK_IN = "check_in", "Self check-in"
+    DISPLAY = "display", "Waiting-room display"
+
+
+class Kiosk(TenantModel):
+    """A device of the hospital that runs with no one signed in: a self check-in kiosk, or a
+    waiting-room display of one department. It is enrolled by a member of staff opening "enrol this
+    device" on it, which leaves a long-lived cookie holding a random token; only the token's SHA-256
+    is kept here. Revoking clears it; a deactivated kiosk is refused too."""
+
+    name = models.CharField(max_length=100)
+    kind = models.CharField(max_length=10, choices=KioskKind.choices, default=KioskKind.CHECK_IN)
+    department = models.ForeignKey(
+        "organizations.Department",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="A display shows this department's queue; a check-in kiosk here serves only it (or every "
+        "department when empty).",
+    )
+    location = models.CharField(max_length=200, blank=True, help_text="Where it stands, e.g. 'Main entrance'.")
+    is_active = models.BooleanField(default=True)
+    # SECURITY: the token itself is never stored; 256 random bits need no salt or slow hash.
+    token_hash = models.CharField(max_length=64, blank=True, default="", editable=False)
+    enrolled_at = models.DateTimeField(null=True, blank=True)
+    enrolled_by = models.ForeignKey("accounts.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "name"], name="kiosk_name_unique_in_organization"),
+            models.UniqueConstraint(
+                fields=["token_hash"], condition=~models.Q(token_hash=""), name="kiosk_token_unique"
+            ),
+            models.CheckConstraint(condition=models.Q(kind__in=KioskKind.values), name="kiosk_kind_valid"),
+            models.CheckConstraint(
+                condition=~models.Q(kind=KioskKind.DISPLAY) | models.Q(department__isnull=False),
+                name="kiosk_display_has_department",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.get_kind_display()})"
+
+    @property
+    def is_enrolled(self) -> bool:
+        return bool(self.token_hash)
+
+
+class TicketCounter(TenantModel):
+    """The last ticket number given in one department on one local day. Issuing a ticket locks this
+    row, so numbers are given one at a time; the unique constraint on tickets stands behind it."""
+
+    department = models.ForeignKey("organizations.Department", on_delete=models.PROTECT, related_name="+")
+    issued_on = models.DateField()
+    last_number = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "department", "issued_on"], name="ticket_counter_one_per_department_day"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.issued_on}: {self.last_number}"
+
+
+class QueueTicket(TenantModel):
+    """The number a checked-in patient is called by (`CAR-014`): per department and local day, given
+    at check-in, at the desk or at a kiosk. Waiting-room displays show tickets, never names."""
+
+    appointment = models.ForeignKey(Appointment, on_delete=models.PROTECT, related_name="+")
+    department = models.ForeignKey("organizations.Department", on_delete=models.PROTECT, related_name="+")
+    issued_on = models.DateField()
+    number = models.PositiveIntegerField()
+    code = models.CharField(max_length=16)
+    kiosk = models.ForeignKey(Kiosk, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "appointment"], name="ticket_one_per_appointment"),
+            # SECURITY: never two patients called by one number, whatever the lock does.
+            models.UniqueConstraint(
+                fields=["organization", "department", "issued_on", "number"], name="ticket_number_unique"
+            ),
+            models.CheckConstraint(condition=models.Q(number__gte=1), name="ticket_number_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return self.code

@@ -7,7 +7,6 @@ and one refused is audited too. Another organization's appointment is "not found
 from __future__ import annotations
 
 import datetime as dt
-import statistics
 import uuid
 from dataclasses import dataclass
 
@@ -19,7 +18,7 @@ from phb.kernel import audit
 from phb.kernel.context import Ctx
 from phb.kernel.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from phb.patients.public import my_patient
-from phb.scheduling import policies, slots
+from phb.scheduling import policies, queueing, slots
 from phb.scheduling.models import (
     ACTIVE,
     Appointment,
@@ -28,6 +27,7 @@ from phb.scheduling.models import (
     AppointmentType,
     Priority,
 )
+from phb.scheduling.queueing import QueueEntry
 
 
 @audit.reads_health_data
@@ -106,37 +106,6 @@ def appointment_get(*, ctx: Ctx, appointment_id: uuid.UUID) -> tuple[Appointment
 # The waiting queue
 # --------------------------------------------------------------------------------------------------
 
-PRIORITY_RANK = {Priority.EMERGENCY: 0, Priority.URGENT: 1, Priority.NORMAL: 2}
-RECENT_CONSULTATIONS = 20
-
-
-@dataclass(frozen=True)
-class QueueEntry:
-    """One patient in the queue: `position` 0 while being seen, then 1, 2, ... in the order called."""
-
-    appointment: Appointment
-    position: int
-    checked_in_at: dt.datetime | None
-    estimated_wait_minutes: int
-
-
-def _consultation_minutes(*, ctx: Ctx, practitioner_id: uuid.UUID) -> float | None:
-    """The median length (minutes) of the practitioner's last 20 consultations, from start to
-    completion; None when they have completed none."""
-    history = AppointmentTransition.objects.for_tenant(ctx)
-    completed = list(
-        history.filter(appointment__practitioner_id=practitioner_id, to_status=AppointmentStatus.COMPLETED)
-        .order_by("-at")
-        .values_list("appointment_id", "at")[:RECENT_CONSULTATIONS]
-    )
-    started = dict(
-        history.filter(
-            appointment_id__in=[a for a, _ in completed], to_status=AppointmentStatus.IN_PROGRESS
-        ).values_list("appointment_id", "at")
-    )
-    durations = [(at - started[a]).total_seconds() / 60 for a, at in completed if a in started and at >= started[a]]
-    return statistics.median(durations) if durations else None
-
 
 @audit.reads_health_data
 def queue(
@@ -147,67 +116,12 @@ def queue(
     day: dt.date | None = None,
 ) -> list[QueueEntry]:
     """Who is waiting (checked in) and who is being seen (in progress) on `day` (today by default), in
-    the order they will be called: priority (emergency, urgent, normal), then check-in time. Each
-    waiting patient's estimated wait adds up the expected consultations ahead of them with the same
-    practitioner: the median of the practitioner's recent ones, or the slot's length when none."""
+    the order they will be called, with their tickets and estimated waits (`queueing.queue_entries`)."""
     action = "scheduling.appointment.queue"
     if not policies.can_read_appointments(ctx):
         raise audit.denied(ctx, action, Forbidden("seeing the queue needs a scheduling or clinical role"))
-    zone = slots.organization_zone(ctx)
-    day = day or timezone.now().astimezone(zone).date()
-    start, end = slots.local_day_bounds(day, zone)
-    appointments = (
-        Appointment.objects.for_tenant(ctx)
-        .select_related("patient")
-        .filter(
-            status__in=[AppointmentStatus.CHECKED_IN, AppointmentStatus.IN_PROGRESS],
-            start_at__gte=start,
-            start_at__lt=end,
-        )
-    )
-    if practitioner_id:
-        appointments = appointments.filter(practitioner_id=practitioner_id)
-    if department_id:
-        appointments = appointments.filter(department_id=department_id)
-    rows = list(appointments)
-    checked_in = dict(
-        AppointmentTransition.objects.for_tenant(ctx)
-        .filter(appointment_id__in=[a.id for a in rows], to_status=AppointmentStatus.CHECKED_IN)
-        .order_by("at")
-        .values_list("appointment_id", "at")
-    )
-    started = dict(
-        AppointmentTransition.objects.for_tenant(ctx)
-        .filter(appointment_id__in=[a.id for a in rows], to_status=AppointmentStatus.IN_PROGRESS)
-        .order_by("at")
-        .values_list("appointment_id", "at")
-    )
-    far = dt.datetime.max.replace(tzinfo=dt.UTC)
-
-    def order(a: Appointment) -> tuple[int, int, dt.datetime, dt.datetime]:
-        being_seen = 0 if a.status == AppointmentStatus.IN_PROGRESS else 1
-        return being_seen, PRIORITY_RANK.get(a.priority, 9), checked_in.get(a.id, far), a.start_at
-
-    rows.sort(key=order)
-    medians = {
-        pid: _consultation_minutes(ctx=ctx, practitioner_id=pid) for pid in {a.practitioner_id for a in rows} if pid
-    }
-    now = timezone.now()
-    ahead: dict[uuid.UUID | None, float] = {}  # minutes of work ahead, per practitioner
-    entries: list[QueueEntry] = []
-    position = 0
-    for a in rows:
-        length = medians.get(a.practitioner_id) if a.practitioner_id else None
-        length = length if length is not None else (a.end_at - a.start_at).total_seconds() / 60
-        if a.status == AppointmentStatus.IN_PROGRESS:
-            elapsed = (now - started.get(a.id, now)).total_seconds() / 60
-            ahead[a.practitioner_id] = ahead.get(a.practitioner_id, 0) + max(length - elapsed, 0)
-            entries.append(QueueEntry(a, 0, checked_in.get(a.id), 0))
-            continue
-        position += 1
-        wait = ahead.get(a.practitioner_id, 0)
-        entries.append(QueueEntry(a, position, checked_in.get(a.id), round(wait)))
-        ahead[a.practitioner_id] = wait + length
+    day = day or queueing.today(ctx)
+    entries = queueing.queue_entries(ctx=ctx, department_id=department_id, practitioner_id=practitioner_id, day=day)
     audit.record(
         ctx,
         action,

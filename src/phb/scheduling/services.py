@@ -27,7 +27,7 @@ from phb.organizations.models import Department
 from phb.patients import public as patients
 from phb.patients.models import DataCategory, PatientRegistration, RegistrationStatus
 from phb.patients.public import my_patient
-from phb.scheduling import policies, reminders, slots, telemedicine, transitions
+from phb.scheduling import policies, reminders, slots, telemedicine, tickets, transitions
 from phb.scheduling.events import AppointmentBooked, AppointmentStatusChanged
 from phb.scheduling.models import (
     ACTIVE,
@@ -401,7 +401,7 @@ def _transition(
     if transition.own_service and not own_service:
         raise ValidationFailed.field(
             "to_status",
-            f"use the {transition.action} action: it books the appointment this one leads to",
+            f"use the {transition.action} action, which does what this change leads to",
             code="NEEDS_OWN_ACTION",
         )
     if by_patient:
@@ -451,8 +451,11 @@ def _locked(ctx: Ctx, appointment_id: uuid.UUID) -> Appointment | None:
     return Appointment.objects.for_tenant(ctx).filter(id=appointment_id).select_for_update().first()
 
 
-def _allowed(ctx: Ctx, appointment: Appointment | None, to_status: str) -> Exception | None:
-    """The refusal a move of `appointment` to `to_status` would meet before anything is written."""
+def _allowed(
+    ctx: Ctx, appointment: Appointment | None, to_status: str, *, by_patient: bool = False
+) -> Exception | None:
+    """The refusal a move of `appointment` to `to_status` would meet before anything is written.
+    `by_patient`: the patient moves their own appointment, which the table must allow them."""
     if appointment is None:
         return NotFound("no such appointment here")
     transition = transitions.find(appointment.status, to_status)
@@ -463,9 +466,42 @@ def _allowed(ctx: Ctx, appointment: Appointment | None, to_status: str) -> Excep
             from_status=appointment.status,
             to_status=to_status,
         )
-    if not ctx.has_perm(transition.permission):
+    if by_patient:
+        if not transition.patient_may:
+            return Forbidden("a patient cannot make this change")
+    elif not ctx.has_perm(transition.permission):
         return Forbidden(f"this change needs {transition.permission}")
     return None
+
+
+def _mine(ctx: Ctx, appointment_id: uuid.UUID, action: str, verb: str, now: dt.datetime | None) -> Ctx:
+    """For a patient acting on their own appointment: the context to act in (theirs, as a patient of
+    the appointment's organization), after the ownership check and the online cut-off. Someone else's
+    appointment is "not found"."""
+    patient = patients.my_patient(ctx)
+    system = Ctx.system(reason=f"a patient {verb}s their own appointment")
+    found = (
+        Appointment.objects.for_system(system).filter(id=appointment_id, patient_id=patient.id).first()
+        if patient is not None
+        else None
+    )
+    if found is None:
+        # SECURITY: someone else's appointment is not found.
+        raise audit.denied(ctx, action, NotFound("no such appointment"), appointment=str(appointment_id))
+    hours = settings.SCHEDULING_CANCEL_CUTOFF_HOURS
+    cutoff = found.start_at - dt.timedelta(hours=hours)
+    if (now or timezone.now()) > cutoff:
+        raise audit.denied(
+            ctx,
+            action,
+            Conflict(
+                f"appointments can be changed online until {hours} hours before; call the hospital",
+                code=f"{verb.upper()}_CUTOFF_PASSED",
+                cutoff_at=cutoff.isoformat(),
+            ),
+            appointment=str(appointment_id),
+        )
+    return ctx.as_patient_at(found.organization_id)
 
 
 def _booking_transition(ctx: Ctx, appointment: Appointment, reason: str) -> None:
@@ -487,25 +523,35 @@ def appointment_reschedule(
     new_start: dt.datetime,
     practitioner_id: uuid.UUID | None = None,
     reason: str = "",
+    as_patient: bool = False,
+    now: dt.datetime | None = None,
 ) -> Appointment:
     """Move an appointment to a new time (and practitioner, if named): the new one is booked under
     every booking rule, the old one becomes `rescheduled` and links to it, its reminders move. The
-    new appointment keeps the old one's status (pending or confirmed), type, priority and notes."""
+    new appointment keeps the old one's status (pending or confirmed), type, priority and notes.
+
+    `as_patient`: the signed-in patient moves their own appointment (anyone else's is "not found"),
+    until `SCHEDULING_CANCEL_CUTOFF_HOURS` before it starts (else RESCHEDULE_CUTOFF_PASSED), to
+    another time of the same department (of the same practitioner unless another is named)."""
     action = "scheduling.appointment.reschedule"
-    if not policies.can_read_appointments(ctx):
+    if as_patient:
+        ctx = _mine(ctx, appointment_id, action, "reschedule", now)
+    elif not policies.can_read_appointments(ctx):
         raise audit.denied(ctx, action, NotFound("no such appointment here"), appointment=str(appointment_id))
     refused: Exception | None = None
     with transaction.atomic():
         old = _locked(ctx, appointment_id)
-        refused = _allowed(ctx, old, AppointmentStatus.RESCHEDULED)
+        refused = _allowed(ctx, old, AppointmentStatus.RESCHEDULED, by_patient=as_patient)
         if refused is None:
             assert old is not None
+            same_practitioner = practitioner_id or old.practitioner_id
             booking = _check_booking(
                 ctx,
                 patient_id=old.patient_id,
                 start_at=new_start,
-                practitioner_id=practitioner_id or old.practitioner_id,
-                department_id=None if (practitioner_id or old.practitioner_id) else old.department_id,
+                practitioner_id=same_practitioner,
+                # A patient stays in the department they were booked into.
+                department_id=old.department_id if as_patient or not same_practitioner else None,
                 lock=True,
                 replacing=old.id,
             )
@@ -521,6 +567,7 @@ def appointment_reschedule(
                 AppointmentStatus.RESCHEDULED,
                 reason.strip() or f"moved to {new.reference}",
                 action,
+                by_patient=as_patient,
                 own_service=True,
             )
             old.rescheduled_to = new
@@ -706,13 +753,37 @@ def no_shows_mark(*, now: dt.datetime | None = None, limit: int = 500) -> int:
 
 
 def appointment_check_in(*, ctx: Ctx, appointment_id: uuid.UUID) -> Appointment:
-    """Check a patient in at the desk: a pending appointment is confirmed and checked in at once (both
-    changes in the history), or neither."""
+    """Check a patient in and give them their ticket for the day's queue of the department, all or
+    nothing. At the desk a pending appointment is confirmed, then checked in (both changes in the
+    history); a kiosk, which may only check in, checks a pending one in directly (arriving confirms
+    it). Returns the appointment; its ticket is `tickets.ticket_issue`'s (idempotent)."""
+    action = "scheduling.appointment.checked_in"
+    if not policies.can_check_in(ctx):
+        raise audit.denied(ctx, action, NotFound("no such appointment here"), appointment=str(appointment_id))
     with transaction.atomic():
-        current = Appointment.objects.for_tenant(ctx).filter(id=appointment_id).values_list("status", flat=True).first()
-        if current == AppointmentStatus.PENDING and ctx.has_perm(transitions.MANAGE):
-            appointment_transition(ctx=ctx, appointment_id=appointment_id, to_status=AppointmentStatus.CONFIRMED)
-        return appointment_transition(ctx=ctx, appointment_id=appointment_id, to_status=AppointmentStatus.CHECKED_IN)
+        appointment = _locked(ctx, appointment_id)
+        refused: Exception | None = None
+        if (
+            appointment is not None
+            and appointment.status == AppointmentStatus.PENDING
+            and ctx.has_perm(transitions.MANAGE)
+        ):
+            refused = _transition(
+                ctx,
+                appointment,
+                AppointmentStatus.CONFIRMED,
+                "",
+                "scheduling.appointment.confirmed",
+            )
+        if refused is None:
+            refused = _transition(ctx, appointment, AppointmentStatus.CHECKED_IN, "", action, own_service=True)
+        if refused is None:
+            assert appointment is not None
+            tickets.ticket_issue(ctx=ctx, appointment=appointment)
+    if refused is not None:
+        raise audit.denied(ctx, action, refused, appointment=str(appointment_id))
+    assert appointment is not None
+    return appointment
 
 
 def appointment_book_by_patient(

@@ -7,9 +7,13 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
+import math
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterator
+from dataclasses import dataclass
+from itertools import repeat
+from operator import itemgetter
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
@@ -135,9 +139,8 @@ def slots_free(
     longest = int(LONGEST_APPOINTMENT.total_seconds())
     now = timezone.now().timestamp()
     on_leave, closures, calendar = schedule.on_leave, schedule.closures, schedule.organization
-    candidates: dict[tuple[Any, ...], list[tuple[int, int]]] = {}
-    # Free slots by start, each as (practitioner's rank in `ids`, end): appended in rank order.
-    by_start: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    cuts: dict[tuple[Any, ...], list[_Cut]] = {}
+    free: list[Slot] = []
     day = start_date
     while day <= end_date:
         if calendar.holiday(day):
@@ -146,7 +149,9 @@ def slots_free(
         weekday = day.weekday()
         opening = calendar.intervals(weekday)
         day_start, day_end = (int(bound.timestamp()) for bound in local_day_bounds(day, zone))
-        for rank, pid in enumerate(ids):
+        todays: list[Slot] = []  # practitioner by practitioner, in the order of `ids`
+        even = True
+        for pid in ids:
             day_windows = windows.get((pid, weekday), [])
             if not day_windows or (pid, day) in on_leave:
                 continue
@@ -163,70 +168,115 @@ def slots_free(
             for window in day_windows:
                 # The same window on the same date cuts the same slots: once per (date, window shape).
                 key = (day, window.starts_at, window.ends_at, window.slot_minutes, *window[6:])
-                if key not in candidates:
-                    candidates[key] = _window_seconds(window, day, zone, opening)
-                for start, end in _untaken(candidates[key], taken):
-                    if start > now:
-                        by_start[start].append((rank, end))
+                if key not in cuts:
+                    cuts[key] = _Cut.runs(window, day, zone, opening)
+                for cut in cuts[key]:
+                    even = even and cut.step is not None
+                    for a, b in cut.free(taken, now):
+                        # Tuples made by C code, not one Python call per slot: a fortnight has some 10,000.
+                        todays += map(_new_slot, zip(repeat(pid), cut.starts_at[a:b], cut.ends_at[a:b]))
+        # Earliest first, ties in the order of `ids` (a stable sort). Datetimes of one zone compare by their
+        # wall-clock time, which is exact unless the clocks went back inside a window that day.
+        todays.sort(key=itemgetter(1) if even else _instant)
+        free += todays
         day += dt.timedelta(days=1)
-    moments: dict[int, dt.datetime] = {}
-
-    def moment(seconds: int) -> dt.datetime:
-        if seconds not in moments:
-            moments[seconds] = dt.datetime.fromtimestamp(seconds, zone)
-        return moments[seconds]
-
-    return [
-        Slot(practitioner_id=ids[rank], start_at=moment(start), end_at=moment(end))
-        for start in sorted(by_start)
-        for rank, end in by_start[start]
-    ]
+    return free
 
 
-def _window_seconds(
-    window: Window, day: dt.date, zone: ZoneInfo, opening: tuple[Interval, ...] | None
-) -> list[tuple[int, int]]:
-    """The slots of `window` on `day` (as `window_slots` cuts them: each part of the window, before
-    and after its break, from its own start) that lie inside one of the `opening` intervals (all of
-    them when None), in seconds since 1970."""
-    if opening is not None:
-        bounds = [
-            (
-                int(dt.datetime.combine(day, o, tzinfo=zone).timestamp()),
-                int(dt.datetime.combine(day, c, tzinfo=zone).timestamp()),
-            )
-            for o, c in opening
-        ]
-        return [
-            (start, end)
-            for start, end in _window_seconds(window, day, zone, None)
-            if any(o <= start and end <= c for o, c in bounds)
-        ]
-    out: list[tuple[int, int]] = []
-    step = window.slot_minutes * 60
-    for part_start, part_end in window_parts(window):
-        opens = dt.datetime.combine(day, part_start, tzinfo=zone)
-        closes = dt.datetime.combine(day, part_end, tzinfo=zone)
-        if opens.utcoffset() != closes.utcoffset():
-            # The clocks change inside the part: slots are cut in wall-clock time, and one that the
-            # change leaves with no length (its wall-clock hour skipped) is no slot.
+def _new_slot(fields: tuple[uuid.UUID, dt.datetime, dt.datetime]) -> Slot:
+    return tuple.__new__(Slot, fields)
+
+
+def _instant(slot: Slot) -> float:
+    return slot.start_at.timestamp()
+
+
+@dataclass(frozen=True)
+class _Cut:
+    """A run of one window's slots on one day: their bounds in seconds since 1970 and as local datetimes.
+    A window gives one run per part (before and after its break) and per opening interval it meets."""
+
+    seconds: list[tuple[int, int]]
+    starts_at: list[dt.datetime]
+    ends_at: list[dt.datetime]
+    step: int | None  # seconds between slots, when they are evenly spaced (no change of the clocks inside)
+
+    @classmethod
+    def runs(cls, window: Window, day: dt.date, zone: ZoneInfo, opening: tuple[Interval, ...] | None) -> list[_Cut]:
+        """The slots of `window` on `day` as `window_slots` cuts them (each part of the window, before and
+        after its break, from its own start), kept when they lie inside one of the `opening` intervals
+        (all of them when None), as runs of evenly spaced slots."""
+        out: list[_Cut] = []
+        for part_start, part_end in window_parts(window):
             part = window._replace(starts_at=part_start, ends_at=part_end, break_starts_at=None, break_ends_at=None)
-            cut = ((int(s.timestamp()), int(e.timestamp())) for s, e in window_slots(part, day, zone))
-            out += [(start, end) for start, end in cut if end > start]
-            continue
-        first, last = int(opens.timestamp()), int(closes.timestamp())
-        out += [(start, start + step) for start in range(first, last - step + 1, step)]
-    return out
+            cut = cls.of(part, day, zone)
+            if opening is None:
+                out.append(cut)
+                continue
+            for opens_at, closes_at in opening:
+                opens = int(dt.datetime.combine(day, opens_at, tzinfo=zone).timestamp())
+                closes = int(dt.datetime.combine(day, closes_at, tzinfo=zone).timestamp())
+                out.append(cut.within(opens, closes))
+        return [cut for cut in out if cut.seconds]
+
+    def within(self, opens: int, closes: int) -> _Cut:
+        """The slots that lie inside [opens, closes): a run of consecutive ones, since both their starts and
+        their ends ascend."""
+        a = bisect.bisect_left(self.seconds, opens, key=itemgetter(0))
+        b = bisect.bisect_right(self.seconds, closes, key=itemgetter(1))
+        if b <= a:
+            return _Cut([], [], [], self.step)
+        return _Cut(self.seconds[a:b], self.starts_at[a:b], self.ends_at[a:b], self.step)
+
+    @classmethod
+    def of(cls, window: Window, day: dt.date, zone: ZoneInfo) -> _Cut:
+        """The slots of `window` (without a break) on `day`, as `window_slots` cuts them."""
+        opens = dt.datetime.combine(day, window.starts_at, tzinfo=zone)
+        closes = dt.datetime.combine(day, window.ends_at, tzinfo=zone)
+        step: int | None = window.slot_minutes * 60
+        if opens.utcoffset() == closes.utcoffset():
+            first, last = int(opens.timestamp()), int(closes.timestamp())
+            seconds = [(start, start + step) for start in range(first, last - step + 1, step)]
+        else:
+            # The clocks change inside the window: slots are cut in wall-clock time, and one that the change
+            # leaves with no length (its wall-clock hour skipped) is no slot.
+            step = None
+            cut = ((int(s.timestamp()), int(e.timestamp())) for s, e in window_slots(window, day, zone))
+            seconds = [(start, end) for start, end in cut if end > start]
+        moments = {t: dt.datetime.fromtimestamp(t, zone) for pair in seconds for t in pair}
+        return cls(seconds, [moments[s] for s, _ in seconds], [moments[e] for _, e in seconds], step)
+
+    def free(self, taken: list[tuple[int, int]], now: float) -> Iterator[tuple[int, int]]:
+        """Index ranges [a, b) of the slots that start after `now` and overlap none of `taken` (sorted by
+        start). Evenly spaced slots: slot k is [first + k*step, first + (k+1)*step), so an appointment
+        [s, e) takes k from floor((s - first) / step) to ceil((e - first) / step), excluded: a few
+        operations per appointment instead of a comparison per slot."""
+        if self.step is None:
+            yield from ((k, k + 1) for k in _untaken(self.seconds, taken) if self.seconds[k][0] > now)
+            return
+        if not self.seconds:
+            return
+        first, step, n = self.seconds[0][0], self.step, len(self.seconds)
+        position = max(0, math.floor((now - first) / step) + 1)
+        for s, e in taken:
+            lo, hi = max(0, (s - first) // step), min(n, -((first - e) // step))
+            if lo >= hi:
+                continue
+            if lo > position:
+                yield position, min(lo, n)
+            position = max(position, hi)
+        if position < n:
+            yield position, n
 
 
-def _untaken(candidates: Iterable[tuple[int, int]], taken: list[tuple[int, int]]) -> Iterable[tuple[int, int]]:
-    """The candidate slots (in ascending order) that overlap none of `taken` (sorted by start), in one
-    pass over both: a slot is taken when some appointment starting before its end ends after its start,
+def _untaken(candidates: list[tuple[int, int]], taken: list[tuple[int, int]]) -> Iterator[int]:
+    """Indexes of the candidate slots (in ascending order) that overlap none of `taken` (sorted by start), in
+    one pass over both: a slot is taken when some appointment starting before its end ends after its start,
     i.e. when the latest end among the appointments starting before its end is after its start."""
     i, latest_end = 0, None
-    for start, end in candidates:
+    for k, (start, end) in enumerate(candidates):
         while i < len(taken) and taken[i][0] < end:
             latest_end = taken[i][1] if latest_end is None else max(latest_end, taken[i][1])
             i += 1
         if latest_end is None or latest_end <= start:
-            yield start, end
+            yield k

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from phb.scheduling.models import AppointmentStatus as S
 
 MANAGE = "scheduling.appointment.manage"
+# Checking in alone: desk staff hold it with MANAGE; a self check-in kiosk holds nothing else.
+CHECK_IN = "scheduling.appointment.check_in"
 TREAT = "clinical.record.update"
 
 
@@ -19,8 +21,9 @@ class Transition:
     permission: str
     reason_required: bool = False
     patient_may: bool = False  # the patient may make it on their own appointment (before the cut-off)
-    # Made only by its own service, which books the appointment it leads to (`appointment_reschedule`,
-    # `appointment_refer`): the generic change of status refuses it.
+    # Made only by its own service, which does what the change leads to: `appointment_check_in` issues the
+    # queue ticket, `appointment_reschedule` and `appointment_refer` book the next appointment. The generic
+    # change of status refuses it.
     own_service: bool = False
 
 
@@ -28,13 +31,19 @@ TABLE: tuple[Transition, ...] = (
     Transition(S.PENDING, S.CONFIRMED, "confirm", MANAGE),
     Transition(S.PENDING, S.REJECTED, "reject", MANAGE, reason_required=True),
     Transition(S.PENDING, S.CANCELLED, "cancel", MANAGE, reason_required=True, patient_may=True),
-    Transition(S.PENDING, S.RESCHEDULED, "reschedule", MANAGE, reason_required=True, own_service=True),
+    Transition(
+        S.PENDING, S.RESCHEDULED, "reschedule", MANAGE, reason_required=True, patient_may=True, own_service=True
+    ),
     Transition(S.PENDING, S.REFERRED, "refer", MANAGE, reason_required=True, own_service=True),
     Transition(S.PENDING, S.NO_SHOW, "no-show", MANAGE),
-    Transition(S.CONFIRMED, S.CHECKED_IN, "check-in", MANAGE),
+    # A patient who arrives for a pending appointment confirms it by arriving (a kiosk cannot confirm).
+    Transition(S.PENDING, S.CHECKED_IN, "check-in", CHECK_IN, own_service=True),
+    Transition(S.CONFIRMED, S.CHECKED_IN, "check-in", CHECK_IN, own_service=True),
     Transition(S.CONFIRMED, S.CANCELLED, "cancel", MANAGE, reason_required=True, patient_may=True),
     Transition(S.CONFIRMED, S.NO_SHOW, "no-show", MANAGE),
-    Transition(S.CONFIRMED, S.RESCHEDULED, "reschedule", MANAGE, reason_required=True, own_service=True),
+    Transition(
+        S.CONFIRMED, S.RESCHEDULED, "reschedule", MANAGE, reason_required=True, patient_may=True, own_service=True
+    ),
     Transition(S.CONFIRMED, S.REFERRED, "refer", MANAGE, reason_required=True, own_service=True),
     Transition(S.CHECKED_IN, S.IN_PROGRESS, "start", TREAT),
     Transition(S.CHECKED_IN, S.CANCELLED, "cancel", MANAGE, reason_required=True),

@@ -1,6 +1,6 @@
-"""Scheduling pages. Staff: reception (today's calendar, walk-in booking, check-in), the live queue, a
-doctor's day, and the appointments list with its CSV export. Patients: book, see and cancel their own
-appointments.
+"""Scheduling pages. Staff: reception (today's calendar, the week of a department, walk-in booking,
+check-in), the live queue of any day, a doctor's day, and the appointments list with its CSV export.
+Patients: book, see, reschedule and cancel their own appointments. (Kiosks: kiosk_views.)
 
 Views parse the form, call one selector or service, and render. Health data travels in POST bodies,
 never in URLs (only record ids do); every read of it goes through an audited selector."""
@@ -12,12 +12,14 @@ import datetime as dt
 import uuid
 from collections.abc import Iterator
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
@@ -51,6 +53,13 @@ def _ctx(request: HttpRequest) -> Ctx:
 def _uuid(value: str | None) -> uuid.UUID | None:
     try:
         return uuid.UUID(str(value)) if value else None
+    except ValueError:
+        return None
+
+
+def _date(value: str | None) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(str(value)) if value else None
     except ValueError:
         return None
 
@@ -135,6 +144,80 @@ def reception(request: HttpRequest) -> HttpResponse:
 
 
 @staff_page(MANAGE)
+def week(request: HttpRequest) -> HttpResponse:
+    """Reception's week, Monday to Sunday, of one department (or one of its practitioners): each
+    practitioner's appointments and free slots by day; a free slot opens the walk-in booking form on it."""
+    ctx = _ctx(request)
+    departments = _departments(ctx)
+    chosen = request.GET.get("department") or (departments[0][0] if departments else "")
+    department_id = _uuid(chosen) if chosen in dict(departments) else None
+    practitioners = _practitioners(ctx, department_id) if department_id else []
+    names = dict(practitioners)
+    practitioner_id = _uuid(request.GET.get("practitioner")) if request.GET.get("practitioner") in names else None
+    zone = slots.organization_zone(ctx)
+    today = _today(ctx)
+    anchor = _date(request.GET.get("week")) or today
+    monday = anchor - dt.timedelta(days=anchor.weekday())
+    days = [monday + dt.timedelta(days=i) for i in range(7)]
+    rows: dict[str, dict[dt.date, list[dict[str, Any]]]] = {}
+    if department_id is not None:
+        for pid in [practitioner_id] if practitioner_id else [uuid.UUID(p) for p in names]:
+            rows[str(pid)] = {d: [] for d in days}
+        appointments = selectors.appointment_list(
+            ctx=ctx, department_id=department_id, practitioner_id=practitioner_id, from_date=days[0], to_date=days[-1]
+        )
+        for a in appointments:
+            local = a.start_at.astimezone(zone)
+            row = rows.setdefault(str(a.practitioner_id or ""), {d: [] for d in days})
+            row[local.date()].append({"at": local, "time": f"{local:%H:%M}", "appointment": a})
+        free = slots.slots_free(
+            ctx=ctx,
+            start_date=days[0],
+            end_date=days[-1],
+            practitioner_id=practitioner_id,
+            department_id=None if practitioner_id else department_id,
+        )
+        for slot in free:
+            local = slot.start_at.astimezone(zone)
+            value = f"{slot.practitioner_id}|{slot.start_at.isoformat()}"
+            rows.setdefault(str(slot.practitioner_id), {d: [] for d in days})[local.date()].append(
+                {"at": local, "time": f"{local:%H:%M}", "slot": value}
+            )
+    everyone = dict(_practitioners(ctx)) if department_id is not None else {}
+    grid = [
+        {
+            "name": everyone.get(key, "").split(" — ")[0] if key else "Department queue",
+            "practitioner": key,
+            "cells": [{"day": d, "items": sorted(cells[d], key=lambda item: item["at"])} for d in days],
+        }
+        for key, cells in sorted(rows.items(), key=lambda kv: (kv[0] == "", names.get(kv[0], "")))
+    ]
+    return render(
+        request,
+        "scheduling/staff/week.html",
+        {
+            "grid": grid,
+            "days": days,
+            "today": today,
+            "departments": departments,
+            "department": str(department_id or ""),
+            "practitioners": practitioners,
+            "practitioner": str(practitioner_id or ""),
+            "previous_week": (days[0] - dt.timedelta(days=7)).isoformat(),
+            "next_week": (days[0] + dt.timedelta(days=7)).isoformat(),
+            "this_week": today.isoformat(),
+            "inactive": (
+                AppointmentStatus.CANCELLED,
+                AppointmentStatus.RESCHEDULED,
+                AppointmentStatus.REJECTED,
+                AppointmentStatus.NO_SHOW,
+                AppointmentStatus.REFERRED,
+            ),
+        },
+    )
+
+
+@staff_page(MANAGE)
 def book(request: HttpRequest) -> HttpResponse:
     """Walk-in booking: the patient by MRN (or from the search), a practitioner, one of their free times."""
     ctx = _ctx(request)
@@ -143,12 +226,20 @@ def book(request: HttpRequest) -> HttpResponse:
     chosen = _uuid((data or request.GET).get("practitioner"))
     zone = slots.organization_zone(ctx)
     free: list[slots.Slot] = []
+    # A free slot chosen in the week view (or posted) anchors the days offered, so that it is among them.
+    wanted = _parse_slot((data or request.GET).get("slot") or "")
     if chosen and str(chosen) in dict(practitioners):
-        today = _today(ctx)
+        first = _today(ctx)
+        if wanted is not None and wanted[0] == chosen:
+            first = max(first, wanted[1].astimezone(zone).date())
         free = slots.slots_free(
-            ctx=ctx, practitioner_id=chosen, start_date=today, end_date=today + dt.timedelta(days=SLOT_DAYS - 1)
+            ctx=ctx, practitioner_id=chosen, start_date=first, end_date=first + dt.timedelta(days=SLOT_DAYS - 1)
         )
-    initial = {"patient": _uuid(request.GET.get("patient")), "practitioner": str(chosen or "")}
+    initial = {
+        "patient": _uuid(request.GET.get("patient")),
+        "practitioner": str(chosen or ""),
+        "slot": request.GET.get("slot", ""),
+    }
     form = forms.WalkInBookingForm(data, initial=initial, practitioners=practitioners, slots=_slot_choices(free, zone))
     refresh = bool(data and data.get("refresh"))
     if data is not None and not refresh and form.is_valid():
@@ -211,13 +302,17 @@ def check_in(request: HttpRequest, appointment_id: uuid.UUID) -> HttpResponse:
 
 @staff_page(MANAGE, CLINICAL)
 def queue(request: HttpRequest) -> HttpResponse:
-    """The live queue of today, for the organization, a department or a practitioner; it refreshes itself."""
+    """The live queue of a day (today unless `day` names another), for the organization, a department or
+    a practitioner, with each patient's ticket; it refreshes itself."""
     ctx = _ctx(request)
     department_id = _uuid(request.GET.get("department"))
     practitioner_id = _uuid(request.GET.get("practitioner"))
-    entries = selectors.queue(ctx=ctx, department_id=department_id, practitioner_id=practitioner_id)
+    day = _date(request.GET.get("day")) or _today(ctx)
+    entries = selectors.queue(ctx=ctx, department_id=department_id, practitioner_id=practitioner_id, day=day)
     context = {
         "entries": entries,
+        "day": day,
+        "is_today": day == _today(ctx),
         "names": dict(_practitioners(ctx)),
         "departments": _departments(ctx),
         "practitioners": _practitioners(ctx),
@@ -355,6 +450,12 @@ def _csv_rows(appointments: Any, names: dict[str, str], departments: dict[str, s
 # --- the patient portal ---------------------------------------------------------------------------------
 
 
+def _changeable(appointment: Any, now: dt.datetime) -> bool:
+    """Whether the patient may still cancel or move it online (the services decide; this hides buttons)."""
+    cutoff = appointment.start_at - dt.timedelta(hours=settings.SCHEDULING_CANCEL_CUTOFF_HOURS)
+    return appointment.status in (AppointmentStatus.PENDING, AppointmentStatus.CONFIRMED) and cutoff > now
+
+
 @login_required
 def my_appointments(request: HttpRequest) -> HttpResponse:
     ctx = _ctx(request)
@@ -362,18 +463,19 @@ def my_appointments(request: HttpRequest) -> HttpResponse:
         return redirect("patients:onboarding")
     appointments = selectors.my_appointments(ctx=ctx)
     system = Ctx.system(reason="the names of a patient's hospitals")
-    hospitals = dict(
-        Organization.objects.for_platform(system)
+    hospitals = {
+        i: (name, ZoneInfo(zone))
+        for i, name, zone in Organization.objects.for_platform(system)
         .filter(id__in={a.organization_id for a in appointments})
-        .values_list("id", "name")
-    )
+        .values_list("id", "name", "timezone")
+    }
     now = timezone.now()
     rows = [
         {
             "a": a,
-            "hospital": hospitals.get(a.organization_id, ""),
-            "cancellable": a.status in ("pending", "confirmed")
-            and a.start_at - dt.timedelta(hours=settings.SCHEDULING_CANCEL_CUTOFF_HOURS) > now,
+            "hospital": hospitals[a.organization_id][0] if a.organization_id in hospitals else "",
+            "zone": hospitals[a.organization_id][1] if a.organization_id in hospitals else dt.UTC,
+            "cancellable": _changeable(a, now),
         }
         for a in appointments
     ]
@@ -398,6 +500,95 @@ def my_appointment_cancel(request: HttpRequest, appointment_id: uuid.UUID) -> Ht
     else:
         messages.success(request, "Your appointment was cancelled.")
     return redirect("scheduling_portal:appointments")
+
+
+@login_required
+def my_appointment_reschedule(request: HttpRequest, appointment_id: uuid.UUID) -> HttpResponse:
+    """Move one's own appointment to another free time of the same practitioner, or of anyone in its
+    department, up to the same cut-off as cancelling (the service enforces both)."""
+    ctx = _ctx(request)
+    if my_patient(ctx) is None:
+        return redirect("patients:onboarding")
+    appointment = next((a for a in selectors.my_appointments(ctx=ctx) if a.id == appointment_id), None)
+    if appointment is None:
+        raise Http404  # SECURITY: someone else's appointment does not exist for this patient
+    if not _changeable(appointment, timezone.now()):
+        messages.error(
+            request,
+            "This appointment can no longer be changed online "
+            f"(until {settings.SCHEDULING_CANCEL_CUTOFF_HOURS} hours before). Please call the hospital.",
+        )
+        return redirect("scheduling_portal:appointments")
+    data = request.POST if request.method == "POST" else None
+    source = data or request.GET
+    # SECURITY: a system context reads only what a public timetable shows (names and free times of the
+    # appointment's department); the appointment itself was read as the patient's own, above.
+    system = Ctx.system(reason="a patient chooses a new time", organization_id=appointment.organization_id)
+    names = dict(_practitioners(system, appointment.department_id))
+    current = str(appointment.practitioner_id or "")
+    choices = [(current, f"{names.get(current, '').split(' — ')[0]} (as now)")] if current in names else []
+    choices.append(("", "Anyone in the department"))
+    wanted = source.get("practitioner", current)
+    practitioner_id = _uuid(wanted) if wanted and wanted == current else None
+    today = _today(system)
+    free = slots.slots_free(
+        ctx=system,
+        practitioner_id=practitioner_id,
+        department_id=None if practitioner_id else appointment.department_id,
+        start_date=today,
+        end_date=today + dt.timedelta(days=13),
+    )
+    url = reverse("scheduling_portal:reschedule", args=[appointment.id])
+    form = forms.RescheduleForm(
+        data,
+        initial={"practitioner": wanted},
+        practitioners=choices,
+        slots=_slot_choices(free, slots.organization_zone(system), None if practitioner_id else names),
+        url=url,
+    )
+    refresh = bool(data and data.get("refresh"))
+    if data is not None and not refresh and form.is_valid():
+        moved = _portal_reschedule(ctx, form, appointment.id)
+        if moved is not None:
+            messages.success(
+                request,
+                f"Your appointment is moved to {moved.start_at.astimezone(slots.organization_zone(system)):%A %d %B, %H:%M} "
+                f"({moved.reference}).",
+            )
+            return redirect("scheduling_portal:appointments")
+    if refresh:
+        form.errors.clear()
+    htmx = bool(request.htmx)  # type: ignore[attr-defined]
+    template = "scheduling/portal/_reschedule_form.html" if htmx else "scheduling/portal/reschedule.html"
+    return render(
+        request,
+        template,
+        {"form": form, "appointment": appointment, "url": url, "zone": slots.organization_zone(system)},
+        status=400 if form.errors and not htmx else 200,
+    )
+
+
+def _portal_reschedule(ctx: Ctx, form: forms.RescheduleForm, appointment_id: uuid.UUID) -> Any:
+    slot = _parse_slot(form.cleaned_data.get("slot") or "")
+    if slot is None:
+        form.add_error("slot", "choose a time")
+        return None
+    try:
+        return services.appointment_reschedule(
+            ctx=ctx,
+            appointment_id=appointment_id,
+            new_start=slot[1],
+            practitioner_id=slot[0],
+            reason="moved by the patient",
+            as_patient=True,
+        )
+    except ProblemError as exc:
+        if exc.status == 404:
+            raise Http404 from exc
+        if exc.status not in (400, 403, 409):
+            raise
+        _problem(form, exc, {"start_at": "slot", "practitioner_id": "practitioner", "department_id": "practitioner"})
+        return None
 
 
 @login_required

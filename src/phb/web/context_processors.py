@@ -38,12 +38,14 @@ STAFF_LINKS = [
     ("Registrations", "patients_staff:registrations", ("patients.registration.approve",)),
     ("Duplicates", "patients_staff:duplicates", ("patients.patient.merge",)),
     ("Reception", "scheduling_staff:reception", ("scheduling.appointment.manage",)),
+    ("Week", "scheduling_staff:week", ("scheduling.appointment.manage",)),
     ("Queue", "scheduling_staff:queue", ("scheduling.appointment.manage", "clinical.record.view")),
     ("My day", "scheduling_staff:day", ("clinical.record.view",)),
     ("Appointments", "scheduling_staff:appointments", ("scheduling.appointment.manage",)),
     ("Practitioners", "workforce_staff:practitioners", ("accounts.membership.manage",)),
     ("My schedule", "workforce_staff:my-schedule", ("clinical.record.view",)),
     ("Calendar", "workforce_staff:calendar", ("organizations.organization.update",)),
+    ("Kiosks", "scheduling_staff:kiosks", ("organizations.department.manage",)),
 ]
 
 

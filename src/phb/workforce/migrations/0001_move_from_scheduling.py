@@ -2,7 +2,7 @@
 
 State only: the tables stay as they are, under their names (`scheduling_practitionerprofile`,
 `scheduling_weeklyavailability`, `scheduling_leave`; the models name them in `db_table`), with their
-rows, constraints, indexes and row-level security policies. Scheduling's 0003 then forgets the three
+rows, constraints, indexes and row-level security policies. Scheduling's 0004 then forgets the three
 models and points `Appointment.practitioner` here."""
 
 import django.db.models.deletion

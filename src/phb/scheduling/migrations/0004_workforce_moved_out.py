@@ -10,7 +10,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("scheduling", "0002_reminders_telemedicine"),
+        ("scheduling", "0003_front_desk_kiosks_tickets"),
         ("workforce", "0001_move_from_scheduling"),
     ]
 
