@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "phb.terminology",
     "phb.patients",
     "phb.notifications",
+    "phb.workforce",
     "phb.scheduling",
     "phb.clinical",
     "phb.interop",

@@ -110,6 +110,12 @@ class ListFilters(serializers.Serializer):
 class SlotFilters(serializers.Serializer):
     practitioner = serializers.UUIDField(required=False)
     department = serializers.UUIDField(required=False)
+    specialization = serializers.CharField(required=False, max_length=100, help_text="With or without a department.")
+    type = serializers.ChoiceField(
+        choices=[AppointmentType.IN_PERSON, AppointmentType.TELEMEDICINE],
+        required=False,
+        help_text="telemedicine: only practitioners who offer it.",
+    )
     start_date = serializers.DateField()
     end_date = serializers.DateField()
 
@@ -255,6 +261,8 @@ class FreeSlotsApi(PhbApiView):
             ctx=self.ctx,
             practitioner_id=filters.get("practitioner"),
             department_id=filters.get("department"),
+            specialization=filters.get("specialization", ""),
+            kind=filters.get("type", ""),
             start_date=filters["start_date"],
             end_date=filters["end_date"],
         )

@@ -32,7 +32,8 @@ from phb.organizations.models import Department
 from phb.patients.models import RegistrationStatus
 from phb.patients.public import my_patient, my_registrations, patient_search, staff_page
 from phb.scheduling import forms, selectors, services, slots, transitions
-from phb.scheduling.models import AppointmentStatus, PractitionerProfile
+from phb.scheduling.models import AppointmentStatus
+from phb.workforce.public import PractitionerProfile
 
 MANAGE = transitions.MANAGE
 CLINICAL = "clinical.record.view"
