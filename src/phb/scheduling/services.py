@@ -365,6 +365,49 @@ def appointment_transition(*, ctx: Ctx, appointment_id: uuid.UUID, to_status: st
     return appointment
 
 
+def appointment_accept(*, ctx: Ctx, appointment_id: uuid.UUID) -> Appointment:
+    """A practitioner accepts a pending appointment: one booked with them, or one waiting in their
+    department's queue with no practitioner named, which becomes theirs (at its time, if they have
+    nothing else then). Either way it is confirmed, and the patient's reminders are planned."""
+    action = "scheduling.appointment.accept"
+    if not ctx.has_perm(transitions.TREAT):
+        raise audit.denied(ctx, action, NotFound("no such appointment here"), appointment=str(appointment_id))
+    refused: Exception | None = None
+    with transaction.atomic():
+        # SECURITY: lock order as in booking: the practitioner's profile, then the appointment.
+        profile = workforce.practitioner_of_user(ctx=ctx)
+        if profile is not None:
+            profile = PractitionerProfile.objects.for_tenant(ctx).select_for_update().get(id=profile.id)
+        appointment = _locked(ctx, appointment_id)
+        if profile is None:
+            refused = Forbidden("only a practitioner of this organization accepts appointments")
+        elif appointment is None or not (
+            appointment.practitioner_id == profile.id
+            or (appointment.practitioner_id is None and appointment.department_id == profile.department_id)
+        ):
+            # Another practitioner's, or another department's queue: not this practitioner's to see.
+            refused = NotFound("no such appointment here")
+        elif appointment.status != AppointmentStatus.PENDING:
+            raise Conflict(
+                f"an appointment that is {appointment.status} cannot be accepted",
+                code="ILLEGAL_TRANSITION",
+                from_status=appointment.status,
+                to_status=AppointmentStatus.CONFIRMED,
+            )
+        else:
+            if appointment.practitioner_id is None:
+                mine = Appointment.objects.for_tenant(ctx).filter(practitioner=profile, status__in=OCCUPYING)
+                if slots.overlapping(mine, appointment.start_at, appointment.end_at).exists():
+                    raise Conflict("you have another appointment at that time", code="SLOT_TAKEN")
+                appointment.practitioner = profile
+                appointment.save(update_fields=["practitioner", "updated_at"])
+            refused = _transition(ctx, appointment, AppointmentStatus.CONFIRMED, "", action, by_practitioner=True)
+    if refused is not None:
+        raise audit.denied(ctx, action, refused, appointment=str(appointment_id))
+    assert appointment is not None
+    return appointment
+
+
 # Statuses after which an appointment is not reminded of.
 _ENDS_REMINDERS = {
     AppointmentStatus.CANCELLED,
@@ -383,10 +426,12 @@ def _transition(
     action: str,
     *,
     by_patient: bool = False,
+    by_practitioner: bool = False,
     own_service: bool = False,
 ) -> Exception | None:
     """Make the change, or return the refusal to audit (not found, not allowed). `by_patient`: the
     patient acts on their own appointment, which the table must allow them (`patient_may`).
+    `by_practitioner`: the appointment's practitioner acts on it (`practitioner_may`, with TREAT).
     `own_service`: the caller is the service a transition marked `own_service` must go through."""
     if appointment is None:
         return NotFound("no such appointment here")
@@ -407,6 +452,9 @@ def _transition(
     if by_patient:
         if not transition.patient_may:
             return Forbidden("a patient cannot make this change")
+    elif by_practitioner:
+        if not (transition.practitioner_may and ctx.has_perm(transitions.TREAT)):
+            return Forbidden("the practitioner cannot make this change")
     elif not ctx.has_perm(transition.permission):
         return Forbidden(f"this change needs {transition.permission}")
     if transition.reason_required and not reason:
