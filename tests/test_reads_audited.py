@@ -247,3 +247,26 @@ def test_the_reader_records_an_audit_event_when_it_answers_and_when_it_refuses(w
     with pytest.raises(ProblemError):
         denied(world)
     assert _events().count() > before, f"{name} refused without an audit event"
+
+
+# --- diagnoses, the chart and the patient's medical record --------------------------------------------
+
+from phb.clinical import diagnoses as clinical_diagnoses  # noqa: E402
+
+CALLS.update(
+    {
+        "phb.clinical.diagnoses.diagnosis_list": (
+            lambda w: list(clinical_diagnoses.diagnosis_list(ctx=w["doctor"], patient_id=w["patient"].id)),
+            lambda w: clinical_diagnoses.diagnosis_list(ctx=w["desk"], patient_id=w["patient"].id),
+        ),
+        "phb.clinical.diagnoses.diagnosis_get": (
+            lambda w: clinical_diagnoses.diagnosis_get(
+                ctx=w["doctor"],
+                diagnosis_id=clinical_diagnoses.diagnosis_add(
+                    ctx=w["doctor"], patient_id=w["patient"].id, system="snomed-ct", code="38341003", display="HT"
+                , category="problem_list_item").id,
+            ),
+            lambda w: clinical_diagnoses.diagnosis_get(ctx=w["desk"], diagnosis_id=w["encounter"].id),
+        ),
+    }
+)

@@ -55,3 +55,15 @@ class NoteTemplateAdmin(ReadOnlyAdmin):
     list_display = ["name", "department_kind", "organization", "is_active"]
     fields = ["name", "department_kind", "department", "sections", "is_active"]
     readonly_fields = fields
+
+
+# --- diagnoses (chart) --------------------------------------------------------------------------------
+
+from phb.clinical.models import Diagnosis  # noqa: E402
+
+
+@admin.register(Diagnosis)
+class DiagnosisAdmin(ReadOnlyAdmin):
+    list_display = ("id", "organization", "system", "code", "clinical_status", "category", "recorded_at")
+    list_filter = ("clinical_status", "category")
+    exclude = ("note",)
