@@ -165,13 +165,15 @@ def test_api(org_a, visit):
     )
     assert created.status_code == 201, created.json()
     body = created.json()
-    assert body["code"] == "J45.909" and body["severity"] == "mild"
+    assert body["code"] == "J45.909"
+    assert body["severity"] == "mild"
     bad = doctor.post(url, {"system": "icd10-cm", "code": "ZZZ"}, format="json")
     assert bad.status_code == 400
     listed = doctor.get(url).json()
     assert [d["id"] for d in listed["results"]] == [body["id"]]
     changed = doctor.patch(f"/api/v1/diagnoses/{body['id']}/", {"clinical_status": "ruled_out"}, format="json")
-    assert changed.status_code == 200 and changed.json()["clinical_status"] == "ruled_out"
+    assert changed.status_code == 200
+    assert changed.json()["clinical_status"] == "ruled_out"
     assert doctor.get(f"/api/v1/diagnoses/{uuid.uuid4()}/").status_code == 404
     assert doctor.get("/api/v1/diagnoses/not-an-id/").status_code == 404
     fresh = client_for(org_a, "doctor", department=visit["department"], med_access=False)

@@ -154,9 +154,9 @@ def diagnosis_add(
                 raise ValidationFailed.field(
                     "encounter_id", "not an encounter of this patient here", code="unknown_encounter"
                 )
-            if (
-                category == DiagnosisCategory.ENCOUNTER_DIAGNOSIS
-                and encounter.status not in (EncounterStatus.PLANNED, EncounterStatus.IN_PROGRESS)
+            if category == DiagnosisCategory.ENCOUNTER_DIAGNOSIS and encounter.status not in (
+                EncounterStatus.PLANNED,
+                EncounterStatus.IN_PROGRESS,
             ):
                 raise Conflict(f"the encounter is {encounter.status}", code="ENCOUNTER_CLOSED")
         diagnosis = Diagnosis(
@@ -182,9 +182,7 @@ def diagnosis_add(
             raise Conflict(
                 "this problem is already on the patient's active problem list", code="DIAGNOSIS_DUPLICATE"
             ) from None
-        audit.record(
-            ctx, action, target=diagnosis, patient_id=patient_id, system=system, code=code, **_basis(access)
-        )
+        audit.record(ctx, action, target=diagnosis, patient_id=patient_id, system=system, code=code, **_basis(access))
     return diagnosis
 
 

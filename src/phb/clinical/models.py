@@ -351,9 +351,7 @@ class Diagnosis(TenantModel):
     system = models.CharField(max_length=255, help_text="The code system's URI.")
     code = models.CharField(max_length=40)
     display = models.CharField(max_length=500)
-    clinical_status = models.CharField(
-        max_length=20, choices=DiagnosisStatus.choices, default=DiagnosisStatus.ACTIVE
-    )
+    clinical_status = models.CharField(max_length=20, choices=DiagnosisStatus.choices, default=DiagnosisStatus.ACTIVE)
     category = models.CharField(
         max_length=24, choices=DiagnosisCategory.choices, default=DiagnosisCategory.ENCOUNTER_DIAGNOSIS
     )

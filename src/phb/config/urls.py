@@ -27,10 +27,12 @@ urlpatterns = [
     path("accounts/", include("phb.accounts.urls")),
     path(settings.ADMIN_URL, admin.site.urls),
     path("patient/appointments/", include("phb.scheduling.portal_urls")),
+    path("patient/record/", include("phb.clinical.portal_urls")),
     path("patient/", include("phb.patients.urls")),
     path("staff/patients/", include("phb.patients.staff_urls")),
     path("staff/scheduling/", include("phb.scheduling.staff_urls")),
     path("staff/terminology/", include("phb.terminology.staff_urls")),
+    path("staff/clinical/", include("phb.clinical.staff_urls")),
     path("kiosk/", include("phb.scheduling.kiosk_urls")),
     path("", include("phb.web.urls")),
 ]
