@@ -157,8 +157,15 @@ def chart_break_glass(request: HttpRequest, patient_id: uuid.UUID) -> HttpRespon
 
 @staff_page(VIEW)
 def appointment_encounter(request: HttpRequest, appointment_id: uuid.UUID) -> HttpResponse:
-    """From the day's list: the encounter an in-progress appointment started."""
-    encounter_id = chart.encounter_for_appointment(ctx=_ctx(request), appointment_id=appointment_id)
+    """From the day's list: the encounter an in-progress appointment started. The start's event makes
+    it within seconds; a click faster than that makes it here (the same idempotent service)."""
+    ctx = _ctx(request)
+    try:
+        encounter_id = chart.encounter_for_appointment(ctx=ctx, appointment_id=appointment_id)
+    except NotFound:
+        if not services.encounter_for_started_appointment_ensure(ctx=ctx, appointment_id=appointment_id):
+            raise
+        encounter_id = chart.encounter_for_appointment(ctx=ctx, appointment_id=appointment_id)
     return redirect("clinical_staff:encounter", encounter_id)
 
 
