@@ -330,5 +330,8 @@ def encounter_finish(request: HttpRequest, encounter_id: uuid.UUID) -> HttpRespo
 def my_record(request: HttpRequest) -> HttpResponse:
     """The signed-in patient's medical record at every hospital: encounters, vital signs, diagnoses and
     signed notes."""
-    record = portal.my_medical_record(ctx=_ctx(request))
+    try:
+        record = portal.my_medical_record(ctx=_ctx(request))
+    except NotFound as exc:
+        raise Http404 from exc
     return render(request, "clinical/portal/record.html", {"record": record})
