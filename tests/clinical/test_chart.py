@@ -228,11 +228,16 @@ def test_the_chart_needs_the_step_up_window_and_a_clinical_role(org_a, ward):
     assert desk.get(f"/staff/clinical/patients/{ward['patient'].id}/").status_code == 403
 
 
+# The statements around each query (a transaction and, on PostgreSQL, the tenancy binding of row-level
+# security) are not reads of the record: count the queries themselves.
+FRAMING = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE SAVEPOINT", "SET LOCAL", "SELECT set_config(")
+
+
 def _count_queries(client, url) -> int:
     with CaptureQueriesContext(connection) as queries:
         response = client.get(url)
     assert response.status_code == 200
-    return len(queries)
+    return sum(1 for q in queries.captured_queries if not q["sql"].lstrip().startswith(FRAMING))
 
 
 def test_the_chart_reads_a_bounded_number_of_queries_whatever_the_history(org_a, ward):
@@ -247,9 +252,9 @@ def test_the_chart_reads_a_bounded_number_of_queries_whatever_the_history(org_a,
     small = _count_queries(client, f"/staff/clinical/patients/{small_patient.id}/")
     big = _count_queries(client, f"/staff/clinical/patients/{big_patient.id}/")
     assert small == big
-    assert big <= 25
+    assert big <= 20
     trend = _count_queries(client, f"/staff/clinical/patients/{big_patient.id}/trend/?vital=blood_pressure&period=365")
-    assert trend <= 12
+    assert trend <= 10
 
 
 def test_the_trend_draws_a_year_of_one_vital(ward):
