@@ -14,7 +14,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from phb.accounts import services as account_services
 from phb.accounts.models import Membership, User
-from phb.demo import appointments, population
+from phb.demo import appointments, clinical, population
 from phb.kernel.context import Ctx
 from phb.kernel.models import Organization
 from phb.organizations import services as org_services
@@ -100,6 +100,7 @@ def seed_demo() -> dict[str, int]:
     """Create whatever part of the demo data is missing. Returns how many rows of each kind were made."""
     ctx = Ctx.system(reason="seed demo data")
     made = {"organizations": 0, "departments": 0, "users": 0, "memberships": 0, "patients": 0, "appointments": 0}
+    made["encounters"] = 0
     with transaction.atomic():
         by_code: dict[str, Organization] = {
             o.code: o for o in Organization.objects.for_platform(ctx).filter(code__in=[d.code for d in ORGANIZATIONS])
@@ -170,6 +171,7 @@ def seed_demo() -> dict[str, int]:
                 made["patients"] += 1
         made["patients"] += _seed_population(unity, ctx.for_organization(by_code["harmony-clinic"].id))
         made["appointments"] = appointments.seed_appointments(ctx, by_code, target=DEMO_APPOINTMENTS)
+        made["encounters"] = clinical.seed_histories(ctx, by_code, [email for email, _ in PATIENTS])
     return made
 
 
