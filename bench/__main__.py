@@ -25,6 +25,7 @@ WORKLOADS = {
     "booking_throughput": "bench.workloads.booking_throughput",
     "slot_contention": "bench.workloads.slot_contention",
     "icd10_search": "bench.workloads.icd10_search",
+    "chart_summary": "bench.workloads.chart_summary",
 }
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/phb_bench"
 

@@ -301,3 +301,69 @@ CALLS.update(
         ),
     }
 )
+
+
+# --- diagnoses, the chart and the patient's medical record --------------------------------------------
+
+from phb.clinical import diagnoses as clinical_diagnoses  # noqa: E402
+
+CALLS.update(
+    {
+        "phb.clinical.diagnoses.diagnosis_list": (
+            lambda w: list(clinical_diagnoses.diagnosis_list(ctx=w["doctor"], patient_id=w["patient"].id)),
+            lambda w: clinical_diagnoses.diagnosis_list(ctx=w["desk"], patient_id=w["patient"].id),
+        ),
+        "phb.clinical.diagnoses.diagnosis_get": (
+            lambda w: clinical_diagnoses.diagnosis_get(
+                ctx=w["doctor"],
+                diagnosis_id=clinical_diagnoses.diagnosis_add(
+                    ctx=w["doctor"],
+                    patient_id=w["patient"].id,
+                    system="snomed-ct",
+                    code="38341003",
+                    display="HT",
+                    category="problem_list_item",
+                ).id,
+            ),
+            lambda w: clinical_diagnoses.diagnosis_get(ctx=w["desk"], diagnosis_id=w["encounter"].id),
+        ),
+    }
+)
+
+from phb.clinical import chart as clinical_chart  # noqa: E402
+from phb.clinical import portal as clinical_portal  # noqa: E402
+
+CALLS.update(
+    {
+        "phb.clinical.chart.chart_open": (
+            lambda w: clinical_chart.chart_open(ctx=w["doctor"], patient_id=w["patient"].id),
+            lambda w: clinical_chart.chart_open(ctx=w["desk"], patient_id=w["patient"].id),
+        ),
+        "phb.clinical.chart.vitals_trend": (
+            lambda w: clinical_chart.vitals_trend(ctx=w["doctor"], patient_id=w["patient"].id, vital="heart_rate"),
+            lambda w: clinical_chart.vitals_trend(ctx=w["officer"], patient_id=w["patient"].id, vital="heart_rate"),
+        ),
+        "phb.clinical.chart.chart_timeline": (
+            lambda w: clinical_chart.chart_timeline(ctx=w["doctor"], patient_id=w["patient"].id, kind="notes"),
+            lambda w: clinical_chart.chart_timeline(ctx=w["desk"], patient_id=w["patient"].id, kind="notes"),
+        ),
+        "phb.clinical.chart.encounter_workspace": (
+            lambda w: clinical_chart.encounter_workspace(ctx=w["doctor"], encounter_id=w["encounter"].id),
+            lambda w: clinical_chart.encounter_workspace(ctx=w["desk"], encounter_id=w["encounter"].id),
+        ),
+        "phb.clinical.chart.encounter_for_appointment": (
+            lambda w: clinical_chart.encounter_for_appointment(
+                ctx=w["doctor"],
+                appointment_id=clinical_services.encounter_from_appointment(
+                    ctx=Ctx.system(reason="test", organization_id=w["doctor"].organization_id),
+                    appointment_id=w["appointment"].id,
+                ).appointment_id,
+            ),
+            lambda w: clinical_chart.encounter_for_appointment(ctx=w["doctor"], appointment_id=w["video"].id),
+        ),
+        "phb.clinical.portal.my_medical_record": (
+            lambda w: clinical_portal.my_medical_record(ctx=w["me"]),
+            lambda w: clinical_portal.my_medical_record(ctx=w["outsider"]),
+        ),
+    }
+)

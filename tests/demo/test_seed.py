@@ -10,6 +10,7 @@ from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from phb.accounts.models import Membership, User
+from phb.demo import clinical as demo_clinical
 from phb.demo import seed
 from phb.demo.seed import DEMO_PASSWORD, NEAR_DUPLICATES, PATIENTS, USERS, seed_demo
 from phb.kernel import tenancy
@@ -157,6 +158,7 @@ def test_the_first_run_reports_what_it_made():
         "patients": Patient.objects.count(),
         "appointments": Appointment.objects.for_system(SYSTEM).count(),
         "holidays": PublicHoliday.objects.for_system(SYSTEM).count(),
+        "encounters": len(PATIENTS) * len(demo_clinical.VISITS),
     }
     # The demo's people, and a few of them recorded a second time, waiting in the duplicates queue.
     assert (
@@ -228,6 +230,7 @@ def test_a_second_run_creates_nothing_and_changes_no_row_count():
         "patients": 0,
         "appointments": 0,
         "holidays": 0,
+        "encounters": 0,
     }
     assert row_counts() == before
 
@@ -332,3 +335,18 @@ def test_demo_appointments_keep_the_booking_rules_and_their_history():
             assert step.reason or not allowed.reason_required
         assert all(s.at <= timezone.now() for s in steps)
     assert len({a.status for a in appointments}) >= 5
+
+
+def test_demo_patients_have_clinical_histories_with_vitals_diagnoses_and_signed_notes():
+    from phb.clinical.models import ClinicalNote, Diagnosis, Encounter, VitalSignsSet
+    from tests.terminology.factories import ensure_code_systems
+
+    ensure_code_systems()
+    seed_demo()
+    patient = Patient.objects.get(user__email=PATIENTS[0][0])
+    visits = len(demo_clinical.VISITS)
+    assert Encounter.objects.for_system(SYSTEM).filter(patient=patient, status="finished").count() == visits
+    assert VitalSignsSet.objects.for_system(SYSTEM).filter(patient=patient, news2_score__isnull=False).count() == visits
+    assert Diagnosis.objects.for_system(SYSTEM).filter(patient=patient).count() == visits
+    assert ClinicalNote.objects.for_system(SYSTEM).filter(patient=patient, status="signed").count() == visits
+    assert seed_demo()["encounters"] == 0  # once

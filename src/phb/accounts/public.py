@@ -3,12 +3,13 @@
 from phb.accounts.anomalies import flag_record, user_family_names
 from phb.accounts.models import AnomalyKind
 from phb.accounts.selectors import context_for_user, member_organization_ids
-from phb.accounts.services import break_glass_active, break_glass_patient_ids
+from phb.accounts.services import break_glass_active, break_glass_patient_ids, break_glass_start
 
 __all__ = [
     "AnomalyKind",
     "break_glass_active",
     "break_glass_patient_ids",
+    "break_glass_start",
     "context_for_user",
     "flag_record",
     "member_organization_ids",

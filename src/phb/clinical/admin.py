@@ -86,3 +86,15 @@ class ClinicalDocumentAdmin(ReadOnlyAdmin):
         from phb.clinical.documents import key_id
 
         return key_id(document) or "—"
+
+
+# --- diagnoses (chart) --------------------------------------------------------------------------------
+
+from phb.clinical.models import Diagnosis  # noqa: E402
+
+
+@admin.register(Diagnosis)
+class DiagnosisAdmin(ReadOnlyAdmin):
+    list_display = ("id", "organization", "system", "code", "clinical_status", "category", "recorded_at")
+    list_filter = ("clinical_status", "category")
+    exclude = ("note",)

@@ -400,3 +400,114 @@ class CriticalAlertAcknowledgeApi(ClinicalApi):
     def post(self, request: Request, alert_id: str) -> Response:
         alert = alerts.critical_alert_acknowledge(ctx=self.ctx, alert_id=self.parse_id(alert_id))
         return Response(CriticalAlertOutput(alert).data)
+
+
+# --- diagnoses (chart) ------------------------------------------------------------------------------
+
+from phb.clinical import diagnoses  # noqa: E402
+from phb.clinical.models import Diagnosis  # noqa: E402
+
+
+class DiagnosisOutput(serializers.ModelSerializer):
+    # Plain text, not enums: other components have fields of these names with other choices.
+    clinical_status = serializers.CharField(help_text="active, resolved, ruled_out or entered_in_error")
+    category = serializers.CharField(help_text="problem_list_item or encounter_diagnosis")
+    severity = serializers.CharField(help_text="mild, moderate, severe or blank")
+    diagnosed_by_name = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Diagnosis
+        fields = [
+            "id",
+            "patient_id",
+            "encounter_id",
+            "system",
+            "code",
+            "display",
+            "clinical_status",
+            "category",
+            "severity",
+            "onset_date",
+            "abatement_date",
+            "diagnosed_by_id",
+            "diagnosed_by_name",
+            "recorded_at",
+            "note",
+            "updated_at",
+        ]
+
+    def get_diagnosed_by_name(self, diagnosis: Diagnosis) -> str:
+        return diagnosis.diagnosed_by.full_name if diagnosis.diagnosed_by_id else ""
+
+
+class DiagnosisInput(serializers.Serializer):
+    system = serializers.CharField(
+        max_length=255, help_text="icd10-cm, snomed-ct, icd-10, or the system's URI (ICD-10-CM is checked)"
+    )
+    code = serializers.CharField(max_length=40)
+    display = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+    category = serializers.CharField(required=False, default="encounter_diagnosis")
+    clinical_status = serializers.CharField(required=False, default="active")
+    severity = serializers.CharField(required=False, allow_blank=True, default="")
+    onset_date = serializers.DateField(required=False, allow_null=True, default=None)
+    abatement_date = serializers.DateField(required=False, allow_null=True, default=None)
+    encounter_id = serializers.UUIDField(required=False, allow_null=True, default=None)
+    diagnosed_by_id = serializers.UUIDField(required=False, allow_null=True, default=None)
+    note = serializers.CharField(required=False, allow_blank=True, max_length=5000, default="")
+
+
+class DiagnosisUpdateInput(serializers.Serializer):
+    clinical_status = serializers.CharField(required=False)
+    category = serializers.CharField(required=False)
+    severity = serializers.CharField(required=False, allow_blank=True)
+    onset_date = serializers.DateField(required=False, allow_null=True)
+    abatement_date = serializers.DateField(required=False, allow_null=True)
+    note = serializers.CharField(required=False, allow_blank=True, max_length=5000)
+
+
+class PatientDiagnosesApi(ClinicalApi):
+    required_permission = {"GET": VIEW, "POST": VIEW}
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("clinical_status", str, description="active, resolved, ruled_out, entered_in_error"),
+            OpenApiParameter("category", str, description="problem_list_item or encounter_diagnosis"),
+            OpenApiParameter("encounter_id", str, description="Only this encounter's."),
+        ],
+        responses=DiagnosisOutput(many=True),
+        summary="A patient's diagnoses and problems, latest first (audited)",
+    )
+    def get(self, request: Request, patient_id: str) -> Response:
+        encounter_id = request.query_params.get("encounter_id")
+        found = diagnoses.diagnosis_list(
+            ctx=self.ctx,
+            patient_id=self.parse_id(patient_id),
+            clinical_status=request.query_params.get("clinical_status", ""),
+            category=request.query_params.get("category", ""),
+            encounter_id=self.parse_id(encounter_id) if encounter_id else None,
+        )
+        paginator = PagePagination()
+        page = paginator.paginate_queryset(found, request, view=self)
+        return paginator.get_paginated_response(DiagnosisOutput(page, many=True).data)
+
+    @extend_schema(request=DiagnosisInput, responses={201: DiagnosisOutput}, summary="Record a diagnosis or problem")
+    def post(self, request: Request, patient_id: str) -> Response:
+        data = _valid(DiagnosisInput, request.data)
+        diagnosis = diagnoses.diagnosis_add(ctx=self.ctx, patient_id=self.parse_id(patient_id), **data)
+        diagnosis = diagnoses.diagnosis_get(ctx=self.ctx, diagnosis_id=diagnosis.id)
+        return Response(DiagnosisOutput(diagnosis).data, status=status.HTTP_201_CREATED)
+
+
+class DiagnosisApi(ClinicalApi):
+    @extend_schema(responses=DiagnosisOutput, summary="One diagnosis (audited)")
+    def get(self, request: Request, diagnosis_id: str) -> Response:
+        diagnosis = diagnoses.diagnosis_get(ctx=self.ctx, diagnosis_id=self.parse_id(diagnosis_id))
+        return Response(DiagnosisOutput(diagnosis).data)
+
+    @extend_schema(
+        request=DiagnosisUpdateInput, responses=DiagnosisOutput, summary="Change a diagnosis's status or details"
+    )
+    def patch(self, request: Request, diagnosis_id: str) -> Response:
+        data = _valid(DiagnosisUpdateInput, request.data, partial=True)
+        diagnosis = diagnoses.diagnosis_update(ctx=self.ctx, diagnosis_id=self.parse_id(diagnosis_id), **data)
+        return Response(DiagnosisOutput(diagnoses.diagnosis_get(ctx=self.ctx, diagnosis_id=diagnosis.id)).data)

@@ -19,6 +19,9 @@ urlpatterns = [
         api.CriticalAlertAcknowledgeApi.as_view(),
         name="critical-alert-acknowledge",
     ),
+    # --- diagnoses (chart) ---
+    path("patients/<str:patient_id>/diagnoses/", api.PatientDiagnosesApi.as_view(), name="patient-diagnoses"),
+    path("diagnoses/<str:diagnosis_id>/", api.DiagnosisApi.as_view(), name="diagnosis"),
 ]
 
 # --- documents ----------------------------------------------------------------------------------------

@@ -402,3 +402,91 @@ class ClinicalDocument(TenantModel):
 
     def __str__(self) -> str:
         return f"document {self.id} ({self.category}, {self.status})"
+
+
+# Diagnoses and problems (chart)
+# --------------------------------------------------------------------------------------------------
+
+
+class DiagnosisStatus(models.TextChoices):
+    """The clinical status of a diagnosis; "entered in error" withdraws a mistaken entry (it is kept,
+    never shown as the patient's)."""
+
+    ACTIVE = "active", "Active"
+    RESOLVED = "resolved", "Resolved"
+    RULED_OUT = "ruled_out", "Ruled out"
+    ENTERED_IN_ERROR = "entered_in_error", "Entered in error"
+
+
+class DiagnosisCategory(models.TextChoices):
+    """FHIR condition-category."""
+
+    PROBLEM_LIST_ITEM = "problem_list_item", "Problem list item"
+    ENCOUNTER_DIAGNOSIS = "encounter_diagnosis", "Encounter diagnosis"
+
+
+class DiagnosisSeverity(models.TextChoices):
+    MILD = "mild", "Mild"
+    MODERATE = "moderate", "Moderate"
+    SEVERE = "severe", "Severe"
+
+
+class Diagnosis(TenantModel):
+    """A diagnosis or problem of a patient (a FHIR Condition): a coding (system + code + display:
+    ICD-10-CM checked against the shipped code list, SNOMED CT and other systems stored as given), its
+    clinical status, category, severity, onset and abatement, who diagnosed it, in which encounter, and
+    a note (encrypted)."""
+
+    patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="+")
+    encounter = models.ForeignKey(Encounter, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    system = models.CharField(max_length=255, help_text="The code system's URI.")
+    code = models.CharField(max_length=40)
+    display = models.CharField(max_length=500)
+    clinical_status = models.CharField(max_length=20, choices=DiagnosisStatus.choices, default=DiagnosisStatus.ACTIVE)
+    category = models.CharField(
+        max_length=24, choices=DiagnosisCategory.choices, default=DiagnosisCategory.ENCOUNTER_DIAGNOSIS
+    )
+    severity = models.CharField(max_length=10, choices=DiagnosisSeverity.choices, blank=True)
+    onset_date = models.DateField(null=True, blank=True)
+    abatement_date = models.DateField(null=True, blank=True)
+    diagnosed_by = models.ForeignKey("accounts.User", on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField()
+    note = EncryptedTextField(blank=True, default="")
+
+    class Meta:
+        verbose_name_plural = "diagnoses"
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(clinical_status__in=DiagnosisStatus.values), name="diagnosis_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(category__in=DiagnosisCategory.values), name="diagnosis_category_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(severity__in=["", *DiagnosisSeverity.values]), name="diagnosis_severity_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(abatement_date__isnull=True)
+                | models.Q(onset_date__isnull=True)
+                | models.Q(abatement_date__gte=models.F("onset_date")),
+                name="diagnosis_abates_after_onset",
+            ),
+            # One active problem-list entry per code: the list is a list, not a log.
+            models.UniqueConstraint(
+                fields=["organization", "patient", "system", "code"],
+                condition=models.Q(category="problem_list_item", clinical_status="active"),
+                name="diagnosis_one_active_problem_per_code",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["organization", "patient", "recorded_at"], name="diagnosis_patient_time"),
+            models.Index(
+                fields=["organization", "patient", "recorded_at"],
+                name="diagnosis_patient_active",
+                condition=models.Q(clinical_status="active"),
+            ),
+            models.Index(fields=["organization", "encounter"], name="diagnosis_encounter"),
+        ]
+
+    def __str__(self) -> str:
+        return f"diagnosis {self.id} ({self.clinical_status})"

@@ -656,3 +656,25 @@ def note_templates_seed(*, ctx: Ctx) -> int:
         with transaction.atomic():
             NoteTemplate.objects.for_tenant(ctx).bulk_create(missing, ignore_conflicts=True)
     return len(missing)
+
+
+# --------------------------------------------------------------------------------------------------
+# Chart: the encounter of a started appointment, when the clinician is faster than the event
+# --------------------------------------------------------------------------------------------------
+
+
+def encounter_for_started_appointment_ensure(*, ctx: Ctx, appointment_id: uuid.UUID) -> bool:
+    """Make the encounter of an in-progress appointment now, as the start's handler will (idempotent),
+    when a clinician of the organization opens it before the event was delivered. False when the
+    appointment is not in progress here or `ctx` is no clinician."""
+    from phb.scheduling.models import AppointmentStatus
+
+    if not policies.can_view(ctx):
+        return False
+    started = (
+        Appointment.objects.for_tenant(ctx).filter(id=appointment_id, status=AppointmentStatus.IN_PROGRESS).exists()
+    )
+    if not started:
+        return False
+    system = Ctx.system(reason="clinical: encounter of an appointment", organization_id=ctx.organization_id)
+    return encounter_from_appointment(ctx=system, appointment_id=appointment_id) is not None

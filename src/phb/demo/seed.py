@@ -17,7 +17,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from phb.accounts import services as account_services
 from phb.accounts.models import Membership, User
-from phb.demo import appointments, population
+from phb.demo import appointments, clinical, population
 from phb.kernel.context import Ctx
 from phb.kernel.models import Organization
 from phb.organizations import public as organizations
@@ -119,6 +119,7 @@ def seed_demo() -> dict[str, int]:
         "patients": 0,
         "appointments": 0,
         "holidays": 0,
+        "encounters": 0,
     }
     with transaction.atomic():
         by_code: dict[str, Organization] = {
@@ -190,6 +191,7 @@ def seed_demo() -> dict[str, int]:
                 made["patients"] += 1
         made["patients"] += _seed_population(unity, ctx.for_organization(by_code["harmony-clinic"].id))
         made["appointments"] = appointments.seed_appointments(ctx, by_code, target=DEMO_APPOINTMENTS)
+        made["encounters"] = clinical.seed_histories(ctx, by_code, [email for email, _ in PATIENTS])
     return made
 
 

@@ -114,6 +114,7 @@ def patient_detail(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
             "registration": registration,
             "contacts": list(patient.emergency_contacts.order_by("-is_next_of_kin", "name")),
             "can_edit": registration is not None and ctx.has_perm("patients.demographics.update"),
+            "can_open_chart": ctx.has_perm("clinical.record.view"),
         },
     )
 
