@@ -466,6 +466,8 @@ def no_known_allergies_record(*, ctx: Ctx, patient_id: uuid.UUID, note: str = ""
 def no_known_allergies_mark_entered_in_error(*, ctx: Ctx, statement_id: uuid.UUID) -> NoKnownAllergies:
     """A current "no known allergies" recorded by mistake is retired as entered in error."""
     action = "clinical.no_known_allergies.entered_in_error"
+    if not policies.can_update(ctx):
+        raise audit.denied(ctx, action, Forbidden("the clinical record needs a clinical role"))
     with transaction.atomic():
         statement = NoKnownAllergies.objects.for_tenant(ctx).select_for_update().filter(id=statement_id).first()
         if statement is None:
