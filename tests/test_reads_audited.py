@@ -164,6 +164,10 @@ CALLS = {
         lambda w: scheduling_selectors.queue(ctx=w["desk"]),
         lambda w: scheduling_selectors.queue(ctx=w["admin"]),
     ),
+    "phb.scheduling.selectors.pending_queue": (
+        lambda w: scheduling_selectors.pending_queue(ctx=w["desk"]),
+        lambda w: scheduling_selectors.pending_queue(ctx=w["admin"]),
+    ),
     "phb.scheduling.selectors.my_appointments": (
         lambda w: scheduling_selectors.my_appointments(ctx=w["me"]),
         lambda w: scheduling_selectors.my_appointments(ctx=w["outsider"]),
@@ -247,6 +251,56 @@ def test_the_reader_records_an_audit_event_when_it_answers_and_when_it_refuses(w
     with pytest.raises(ProblemError):
         denied(world)
     assert _events().count() > before, f"{name} refused without an audit event"
+
+
+# --- documents (phb.clinical.documents) ---------------------------------------------------------------
+import uuid  # noqa: E402
+
+from phb.clinical import documents as clinical_documents  # noqa: E402
+from tests.clinical import document_samples  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _documents_in_a_directory_of_the_test(settings, tmp_path):
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "clinical_documents": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(tmp_path / "documents")},
+        },
+    }
+
+
+def _document(w):
+    if "document" not in w:
+        w["document"] = clinical_documents.document_store(
+            ctx=w["doctor"],
+            patient_id=w["patient"].id,
+            data=document_samples.pdf(),
+            declared_type="application/pdf",
+            filename="letter.pdf",
+            category="referral-letter",
+            title="Referral",
+        )
+    return w["document"]
+
+
+CALLS.update(
+    {
+        "phb.clinical.documents.document_list": (
+            lambda w: clinical_documents.document_list(ctx=w["doctor"], patient_id=w["patient"].id),
+            lambda w: clinical_documents.document_list(ctx=w["desk"], patient_id=w["patient"].id),
+        ),
+        "phb.clinical.documents.document_get": (
+            lambda w: clinical_documents.document_get(ctx=w["doctor"], document_id=_document(w).id),
+            lambda w: clinical_documents.document_get(ctx=w["desk"], document_id=uuid.uuid4()),
+        ),
+        "phb.clinical.documents.document_open": (
+            lambda w: b"".join(clinical_documents.document_open(ctx=w["doctor"], document_id=_document(w).id)),
+            lambda w: clinical_documents.document_open(ctx=w["officer"], document_id=uuid.uuid4()),
+        ),
+    }
+)
 
 
 # --- allergies and intolerances, history, immunizations -------------------------------------------

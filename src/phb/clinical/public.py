@@ -5,15 +5,20 @@ from phb.clinical.policies import care_relationship
 
 __all__ = ["care_relationship", "news2_score"]
 
+# --- documents: keep a file on a patient's record (a photo of a reported symptom, ...) -------------
+from phb.clinical.documents import DocumentContent, document_open, document_store
+
+__all__ += ["DocumentContent", "document_open", "document_store"]
+
 
 # --- allergies and intolerances, history, immunizations -------------------------------------------
-import uuid
-from dataclasses import dataclass
+import uuid  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
 
-from phb.clinical import history_selectors
-from phb.clinical.history_selectors import allergy_summary, history_summary, immunization_summary
-from phb.kernel.context import Ctx
-from phb.terminology.public import Coding
+from phb.clinical import history_selectors  # noqa: E402
+from phb.clinical.history_selectors import allergy_summary, history_summary, immunization_summary  # noqa: E402
+from phb.kernel.context import Ctx  # noqa: E402
+from phb.terminology.public import Coding  # noqa: E402
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ import phb.kernel.ids
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("clinical", "0001_clinical_record"),
+        ("clinical", "0002_documents"),
         ("kernel", "0002_audit_trail"),
         ("patients", "0005_photo_and_second_phone"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
