@@ -304,6 +304,8 @@ CALLS.update(
 
 
 # --- allergies and intolerances, history, immunizations -------------------------------------------
+import datetime as dt  # noqa: E402
+
 from phb.clinical import history_selectors, history_services  # noqa: E402
 
 HEALTH_DATA_MODULES.append("phb.clinical.history_selectors")
@@ -325,7 +327,7 @@ def _entry(w):
 
 def _immunization(w):
     return history_services.immunization_record(
-        ctx=w["doctor"], patient_id=w["patient"].id, vaccine={"text": "BCG"}, occurred_on="2020-01-01"
+        ctx=w["doctor"], patient_id=w["patient"].id, vaccine={"text": "BCG"}, occurred_on=dt.date.today()
     )
 
 

@@ -68,7 +68,7 @@ def _concept(system: str, code: str, display: str, text: str) -> dict[str, str]:
     return {"system": system, "code": code, "display": display, "text": text}
 
 
-class EnteredInErrorInput(serializers.Serializer):
+class MarkEnteredInErrorInput(serializers.Serializer):
     reason = serializers.CharField(max_length=4000, help_text="What was wrong.")
 
 
@@ -192,9 +192,9 @@ class AllergyApi(ClinicalApi):
 
 
 class AllergyEnteredInErrorApi(ClinicalApi):
-    @extend_schema(request=EnteredInErrorInput, responses=AllergyOutput, summary="Mark an allergy entered in error")
+    @extend_schema(request=MarkEnteredInErrorInput, responses=AllergyOutput, summary="Mark an allergy entered in error")
     def post(self, request: Request, allergy_id: str) -> Response:
-        data = _valid(EnteredInErrorInput, request.data)
+        data = _valid(MarkEnteredInErrorInput, request.data)
         allergy = services.allergy_mark_entered_in_error(ctx=self.ctx, allergy_id=self.parse_id(allergy_id), **data)
         return Response(AllergyOutput(allergy).data)
 
@@ -339,10 +339,10 @@ class HistoryEntryApi(ClinicalApi):
 
 class HistoryEntryEnteredInErrorApi(ClinicalApi):
     @extend_schema(
-        request=EnteredInErrorInput, responses=HistoryOutput, summary="Mark a line of history entered in error"
+        request=MarkEnteredInErrorInput, responses=HistoryOutput, summary="Mark a line of history entered in error"
     )
     def post(self, request: Request, entry_id: str) -> Response:
-        data = _valid(EnteredInErrorInput, request.data)
+        data = _valid(MarkEnteredInErrorInput, request.data)
         entry = services.history_entry_mark_entered_in_error(ctx=self.ctx, entry_id=self.parse_id(entry_id), **data)
         return Response(HistoryOutput(entry).data)
 
@@ -408,12 +408,12 @@ class PatientSocialHistoryApi(ClinicalApi):
 
 class SocialHistoryEnteredInErrorApi(ClinicalApi):
     @extend_schema(
-        request=EnteredInErrorInput,
+        request=MarkEnteredInErrorInput,
         responses=SocialHistoryOutput,
         summary="Mark a social history version entered in error",
     )
     def post(self, request: Request, version_id: str) -> Response:
-        data = _valid(EnteredInErrorInput, request.data)
+        data = _valid(MarkEnteredInErrorInput, request.data)
         version = services.social_history_mark_entered_in_error(
             ctx=self.ctx, version_id=self.parse_id(version_id), **data
         )
@@ -516,10 +516,10 @@ class ImmunizationApi(ClinicalApi):
 
 class ImmunizationEnteredInErrorApi(ClinicalApi):
     @extend_schema(
-        request=EnteredInErrorInput, responses=ImmunizationOutput, summary="Mark a vaccination entered in error"
+        request=MarkEnteredInErrorInput, responses=ImmunizationOutput, summary="Mark a vaccination entered in error"
     )
     def post(self, request: Request, immunization_id: str) -> Response:
-        data = _valid(EnteredInErrorInput, request.data)
+        data = _valid(MarkEnteredInErrorInput, request.data)
         immunization = services.immunization_mark_entered_in_error(
             ctx=self.ctx, immunization_id=self.parse_id(immunization_id), **data
         )
