@@ -367,3 +367,69 @@ CALLS.update(
         ),
     }
 )
+
+
+# --- allergies and intolerances, history, immunizations -------------------------------------------
+import datetime as dt  # noqa: E402
+
+from phb.clinical import history_selectors, history_services  # noqa: E402
+
+HEALTH_DATA_MODULES.append("phb.clinical.history_selectors")
+
+
+def _allergy(w):
+    if "allergy" not in w:
+        w["allergy"] = history_services.allergy_create(
+            ctx=w["doctor"], patient_id=w["patient"].id, substance={"text": "penicillin"}, category="medication"
+        )
+    return w["allergy"]
+
+
+def _entry(w):
+    return history_services.history_entry_create(
+        ctx=w["doctor"], patient_id=w["patient"].id, kind="medical", concept={"text": "asthma"}
+    )
+
+
+def _immunization(w):
+    return history_services.immunization_record(
+        ctx=w["doctor"], patient_id=w["patient"].id, vaccine={"text": "BCG"}, occurred_on=dt.date.today()
+    )
+
+
+HISTORY_CALLS = {
+    f"phb.clinical.history_selectors.{name}": (
+        lambda w, name=name: getattr(history_selectors, name)(ctx=w["doctor"], patient_id=w["patient"].id),
+        lambda w, name=name: getattr(history_selectors, name)(ctx=w["desk"], patient_id=w["patient"].id),
+    )
+    for name in (
+        "allergy_list",
+        "no_known_allergies_list",
+        "active_allergies",
+        "allergy_summary",
+        "history_list",
+        "social_history_list",
+        "history_summary",
+        "immunization_list",
+        "immunization_summary",
+    )
+} | {
+    "phb.clinical.history_selectors.allergy_get": (
+        lambda w: history_selectors.allergy_get(ctx=w["doctor"], allergy_id=_allergy(w).id),
+        lambda w: history_selectors.allergy_get(ctx=w["desk"], allergy_id=_allergy(w).id),
+    ),
+    "phb.clinical.history_selectors.history_entry_get": (
+        lambda w: history_selectors.history_entry_get(ctx=w["doctor"], entry_id=_entry(w).id),
+        lambda w: history_selectors.history_entry_get(ctx=w["officer"], entry_id=_entry(w).id),
+    ),
+    "phb.clinical.history_selectors.immunization_get": (
+        lambda w: history_selectors.immunization_get(ctx=w["doctor"], immunization_id=_immunization(w).id),
+        lambda w: history_selectors.immunization_get(ctx=w["desk"], immunization_id=_immunization(w).id),
+    ),
+}
+CALLS.update(HISTORY_CALLS)
+
+
+@pytest.mark.parametrize("name", sorted(HISTORY_CALLS))
+def test_history_readers_record_an_audit_event_when_they_answer_and_when_they_refuse(world, name):
+    test_the_reader_records_an_audit_event_when_it_answers_and_when_it_refuses(world, name)

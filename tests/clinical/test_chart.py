@@ -13,7 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from phb.accounts.step_up import SESSION_KEY
-from phb.clinical import chart, diagnoses, services
+from phb.clinical import chart, diagnoses, history_services, services
 from phb.clinical.models import (
     ClinicalNote,
     CriticalAlert,
@@ -30,6 +30,7 @@ from phb.kernel.context import Ctx
 from phb.kernel.models import AuditEvent
 from tests.accounts.factories import UserFactory, verified_client
 from tests.clinical.factories import clinician, patient_at, record, walk_in
+from tests.clinical.history_factories import allergy
 from tests.organizations.factories import DepartmentFactory
 from tests.terminology.factories import ensure_code_systems
 
@@ -152,7 +153,8 @@ def test_the_chart_shows_the_summary_first_then_the_trend_and_timelines(ward):
     order += [html.index(f'data-testid="section-{key}"') for key in ("medications", "vitals", "encounters")]
     assert order == sorted(order)
     assert order[-1] < html.index('data-testid="trend"') < html.index("Timelines")
-    assert html.count("Not recorded yet.") == 2  # allergies and medications: placeholders
+    assert html.count("Not recorded yet.") == 1  # medications: a placeholder until the next issue
+    assert "Not recorded yet: nobody has asked." in html  # allergies
     assert "CA-" in html
     assert "Heart rate LL" in html
     assert "I10" in html
@@ -164,6 +166,18 @@ def test_the_chart_shows_the_summary_first_then_the_trend_and_timelines(ward):
     event = _events(action="clinical.chart.read").get()
     assert event.patient_id == patient.id
     assert event.outcome == "success"
+
+
+def test_the_allergies_section_shows_no_known_allergies_then_the_allergy(ward):
+    doctor, patient = ward["doctor"], ward["patient"]
+    history_services.no_known_allergies_record(ctx=doctor, patient_id=patient.id)
+    html = ward["client"].get(f"/staff/clinical/patients/{patient.id}/").content.decode()
+    assert 'data-testid="nka"' in html
+    allergy(doctor, patient, criticality="high")
+    html = ward["client"].get(f"/staff/clinical/patients/{patient.id}/").content.decode()
+    assert 'data-testid="nka"' not in html
+    assert "high risk" in html
+    assert html.count('data-testid="allergy"') == 1
 
 
 def test_a_registered_section_appears_and_a_key_registered_again_replaces_it(ward):

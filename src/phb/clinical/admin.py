@@ -98,3 +98,38 @@ class DiagnosisAdmin(ReadOnlyAdmin):
     list_display = ("id", "organization", "system", "code", "clinical_status", "category", "recorded_at")
     list_filter = ("clinical_status", "category")
     exclude = ("note",)
+
+
+# --- allergies and intolerances, history, immunizations (metadata only, read-only) ----------------
+from phb.clinical.models import AllergyIntolerance, HistoryEntry, Immunization, NoKnownAllergies  # noqa: E402
+
+
+@admin.register(AllergyIntolerance)
+class AllergyIntoleranceAdmin(ReadOnlyAdmin):
+    list_display = ["id", "category", "clinical_status", "verification_status", "organization", "asserted_on"]
+    list_filter = ["clinical_status", "verification_status", "category"]
+    fields = ["id", "organization", "patient", "substance_system", "substance_code", "criticality", "recorded_by"]
+    readonly_fields = fields
+
+
+@admin.register(NoKnownAllergies)
+class NoKnownAllergiesAdmin(ReadOnlyAdmin):
+    list_display = ["id", "organization", "asserted_at", "retired_at", "retired_reason"]
+    fields = ["id", "organization", "patient", "asserted_by", "asserted_at", "retired_at", "retired_reason"]
+    readonly_fields = fields
+
+
+@admin.register(HistoryEntry)
+class HistoryEntryAdmin(ReadOnlyAdmin):
+    list_display = ["id", "kind", "organization", "created_at", "entered_in_error_at"]
+    list_filter = ["kind"]
+    fields = ["id", "organization", "patient", "kind", "code_system", "code", "recorded_by"]
+    readonly_fields = fields
+
+
+@admin.register(Immunization)
+class ImmunizationAdmin(ReadOnlyAdmin):
+    list_display = ["id", "vaccine_code", "status", "organization", "occurred_on", "entered_in_error_at"]
+    list_filter = ["status"]
+    fields = ["id", "organization", "patient", "vaccine_system", "vaccine_code", "status", "occurred_on"]
+    readonly_fields = fields

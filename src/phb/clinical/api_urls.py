@@ -37,3 +37,55 @@ urlpatterns += [
         name="document-entered-in-error",
     ),
 ]
+
+
+# --- allergies and intolerances, history, immunizations -------------------------------------------
+from phb.clinical import history_api  # noqa: E402
+
+urlpatterns += [
+    path("patients/<str:patient_id>/allergies/", history_api.PatientAllergiesApi.as_view(), name="patient-allergies"),
+    path("allergies/<str:allergy_id>/", history_api.AllergyApi.as_view(), name="allergy"),
+    path(
+        "allergies/<str:allergy_id>/entered-in-error/",
+        history_api.AllergyEnteredInErrorApi.as_view(),
+        name="allergy-entered-in-error",
+    ),
+    path(
+        "patients/<str:patient_id>/no-known-allergies/",
+        history_api.PatientNoKnownAllergiesApi.as_view(),
+        name="patient-no-known-allergies",
+    ),
+    path(
+        "no-known-allergies/<str:statement_id>/entered-in-error/",
+        history_api.NoKnownAllergiesEnteredInErrorApi.as_view(),
+        name="no-known-allergies-entered-in-error",
+    ),
+    path("patients/<str:patient_id>/history/", history_api.PatientHistoryApi.as_view(), name="patient-history"),
+    path("history/<str:entry_id>/", history_api.HistoryEntryApi.as_view(), name="history-entry"),
+    path(
+        "history/<str:entry_id>/entered-in-error/",
+        history_api.HistoryEntryEnteredInErrorApi.as_view(),
+        name="history-entry-entered-in-error",
+    ),
+    path(
+        "patients/<str:patient_id>/social-history/",
+        history_api.PatientSocialHistoryApi.as_view(),
+        name="patient-social-history",
+    ),
+    path(
+        "social-history/<str:version_id>/entered-in-error/",
+        history_api.SocialHistoryEnteredInErrorApi.as_view(),
+        name="social-history-entered-in-error",
+    ),
+    path(
+        "patients/<str:patient_id>/immunizations/",
+        history_api.PatientImmunizationsApi.as_view(),
+        name="patient-immunizations",
+    ),
+    path("immunizations/<str:immunization_id>/", history_api.ImmunizationApi.as_view(), name="immunization"),
+    path(
+        "immunizations/<str:immunization_id>/entered-in-error/",
+        history_api.ImmunizationEnteredInErrorApi.as_view(),
+        name="immunization-entered-in-error",
+    ),
+]

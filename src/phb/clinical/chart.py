@@ -23,7 +23,7 @@ from typing import Any
 from django.db.models import Prefetch, Q
 from django.utils import timezone
 
-from phb.clinical import policies, vitals
+from phb.clinical import history_selectors, policies, vitals
 from phb.clinical.models import (
     AlertStatus,
     ClinicalNote,
@@ -172,10 +172,10 @@ register_chart_section(
 )
 register_chart_section(
     "allergies",
-    _section_placeholder,
+    history_selectors.allergy_summary_data,
     title="Allergies and intolerances",
     order=20,
-    template="clinical/chart/_placeholder.html",
+    template="clinical/chart/_allergies.html",
 )
 register_chart_section(
     "problems", _section_problems, title="Active problems", order=30, template="clinical/chart/_problems.html"

@@ -490,3 +490,377 @@ class Diagnosis(TenantModel):
 
     def __str__(self) -> str:
         return f"diagnosis {self.id} ({self.clinical_status})"
+
+
+# ==================================================================================================
+# Allergies and intolerances, medical/surgical/family/social history, immunizations
+# ==================================================================================================
+# Coded concepts are held as system + code + display (plain: codes stay queryable) beside an encrypted
+# free text, for what no code says (a substance, a condition, a vaccine with no code at hand). A row is
+# never deleted: a mistake is marked entered-in-error (who, when, why) and drops out of every summary.
+
+from phb.kernel.crypto import EncryptedJSONField  # noqa: E402  (this part of the module is added below)
+
+
+class AllergyType(models.TextChoices):
+    ALLERGY = "allergy", "Allergy"
+    INTOLERANCE = "intolerance", "Intolerance"
+
+
+class AllergyCategory(models.TextChoices):
+    MEDICATION = "medication", "Medication"
+    FOOD = "food", "Food"
+    ENVIRONMENT = "environment", "Environment"
+    BIOLOGIC = "biologic", "Biologic"
+
+
+class AllergyCriticality(models.TextChoices):
+    LOW = "low", "Low risk"
+    HIGH = "high", "High risk"
+    UNABLE_TO_ASSESS = "unable-to-assess", "Unable to assess risk"
+
+
+class AllergyClinicalStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    INACTIVE = "inactive", "Inactive"
+    RESOLVED = "resolved", "Resolved"
+
+
+class AllergyVerificationStatus(models.TextChoices):
+    UNCONFIRMED = "unconfirmed", "Unconfirmed"
+    CONFIRMED = "confirmed", "Confirmed"
+    REFUTED = "refuted", "Refuted"
+    ENTERED_IN_ERROR = "entered-in-error", "Entered in error"
+
+
+class ReactionSeverity(models.TextChoices):
+    MILD = "mild", "Mild"
+    MODERATE = "moderate", "Moderate"
+    SEVERE = "severe", "Severe"
+
+
+class EnteredInError(TenantModel):
+    """Who recorded a row, and who marked it entered in error (when, why): such a row is kept for the
+    record's history and left out of every list and summary."""
+
+    patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="+")
+    recorded_by = models.ForeignKey("accounts.User", on_delete=models.PROTECT, related_name="+")
+    note = EncryptedTextField(blank=True, default="")
+    entered_in_error_at = models.DateTimeField(null=True, blank=True)
+    entered_in_error_by = models.ForeignKey(
+        "accounts.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    entered_in_error_reason = EncryptedTextField(blank=True, default="")
+
+    class Meta:
+        abstract = True
+
+
+class AllergyIntolerance(EnteredInError):
+    """A propensity to a harmful reaction to a substance (FHIR R4 AllergyIntolerance). The substance is
+    a coding of any system (RxNorm, SNOMED CT, a drug catalogue) or free text when no code is at hand.
+    An active allergy (active and neither refuted nor entered in error) is unique per coded substance."""
+
+    substance_system = models.CharField(max_length=255, blank=True)
+    substance_code = models.CharField(max_length=40, blank=True)
+    substance_display = models.CharField(max_length=500, blank=True)
+    substance_text = EncryptedTextField(blank=True, default="")
+    type = models.CharField(max_length=12, choices=AllergyType.choices, default=AllergyType.ALLERGY)
+    category = models.CharField(max_length=12, choices=AllergyCategory.choices)
+    criticality = models.CharField(max_length=16, choices=AllergyCriticality.choices, blank=True)
+    clinical_status = models.CharField(
+        max_length=10, choices=AllergyClinicalStatus.choices, default=AllergyClinicalStatus.ACTIVE
+    )
+    verification_status = models.CharField(
+        max_length=16, choices=AllergyVerificationStatus.choices, default=AllergyVerificationStatus.UNCONFIRMED
+    )
+    reactions = EncryptedJSONField(
+        default=list, blank=True, help_text="[{manifestation: {system, code, display, text}, severity, onset_on, note}]"
+    )
+    onset_on = models.DateField(null=True, blank=True)
+    asserted_on = models.DateField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "patient", "substance_system", "substance_code"],
+                condition=models.Q(clinical_status="active", verification_status__in=["unconfirmed", "confirmed"])
+                & ~models.Q(substance_code=""),
+                name="allergy_one_active_per_substance",
+            ),
+            models.CheckConstraint(condition=models.Q(type__in=AllergyType.values), name="allergy_type_valid"),
+            models.CheckConstraint(
+                condition=models.Q(category__in=AllergyCategory.values), name="allergy_category_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(criticality__in=["", *AllergyCriticality.values]), name="allergy_criticality_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(clinical_status__in=AllergyClinicalStatus.values),
+                name="allergy_clinical_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(verification_status__in=AllergyVerificationStatus.values),
+                name="allergy_verification_valid",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(substance_system="", substance_code="")
+                | (~models.Q(substance_system="") & ~models.Q(substance_code="")),
+                name="allergy_substance_coding_whole",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["organization", "patient", "clinical_status"], name="allergy_patient_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"allergy {self.id} ({self.clinical_status}, {self.verification_status})"
+
+
+class NoKnownAllergies(TenantModel):
+    """ "No known allergies", asserted explicitly by a clinician on a date. At most one is current per
+    patient; recording an active allergy retires it (kept, with when and why), as does a new assertion
+    or marking it entered in error."""
+
+    patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="+")
+    asserted_by = models.ForeignKey("accounts.User", on_delete=models.PROTECT, related_name="+")
+    asserted_at = models.DateTimeField()
+    note = EncryptedTextField(blank=True, default="")
+    retired_at = models.DateTimeField(null=True, blank=True)
+    retired_by = models.ForeignKey("accounts.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    retired_reason = models.CharField(
+        max_length=20, blank=True, help_text="allergy_recorded, reasserted or entered_in_error"
+    )
+
+    class Meta:
+        verbose_name_plural = "no known allergies statements"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "patient"],
+                condition=models.Q(retired_at__isnull=True),
+                name="nka_one_current_per_patient",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(retired_at__isnull=True, retired_reason="")
+                | models.Q(
+                    retired_at__isnull=False, retired_reason__in=["allergy_recorded", "reasserted", "entered_in_error"]
+                ),
+                name="nka_retired_consistent",
+            ),
+        ]
+        indexes = [models.Index(fields=["organization", "patient", "asserted_at"], name="nka_patient_time")]
+
+    def __str__(self) -> str:
+        return f"no known allergies {self.id}"
+
+
+class HistoryKind(models.TextChoices):
+    MEDICAL = "medical", "Past medical history"
+    SURGICAL = "surgical", "Surgical history"
+    FAMILY = "family", "Family history"
+
+
+class FamilyRelationship(models.TextChoices):
+    """HL7 v3 RoleCode (family members), the common ones."""
+
+    MOTHER = "MTH", "Mother"
+    FATHER = "FTH", "Father"
+    SISTER = "SIS", "Sister"
+    BROTHER = "BRO", "Brother"
+    DAUGHTER = "DAU", "Daughter"
+    SON = "SONC", "Son"
+    MATERNAL_GRANDMOTHER = "MGRMTH", "Maternal grandmother"
+    MATERNAL_GRANDFATHER = "MGRFTH", "Maternal grandfather"
+    PATERNAL_GRANDMOTHER = "PGRMTH", "Paternal grandmother"
+    PATERNAL_GRANDFATHER = "PGRFTH", "Paternal grandfather"
+    AUNT = "AUNT", "Aunt"
+    UNCLE = "UNCLE", "Uncle"
+    COUSIN = "COUSN", "Cousin"
+    OTHER = "FAMMEMB", "Other family member"
+
+
+class HistoryEntry(EnteredInError):
+    """One line of a patient's past medical, surgical or family history. The concept (a condition; for
+    surgical history a procedure) is coded when a code is at hand (ICD-10-CM, SNOMED CT, ...) or free
+    text. Medical: onset and resolution dates; surgical: the date performed; family: the relative, the
+    age at onset, whether the relative has died."""
+
+    kind = models.CharField(max_length=10, choices=HistoryKind.choices)
+    code_system = models.CharField(max_length=255, blank=True)
+    code = models.CharField(max_length=40, blank=True)
+    code_display = models.CharField(max_length=500, blank=True)
+    text = EncryptedTextField(blank=True, default="")
+    onset_on = models.DateField(null=True, blank=True, help_text="Medical: when it began.")
+    resolved_on = models.DateField(null=True, blank=True, help_text="Medical: when it resolved (empty: ongoing).")
+    performed_on = models.DateField(null=True, blank=True, help_text="Surgical: when it was done.")
+    relationship = models.CharField(max_length=8, choices=FamilyRelationship.choices, blank=True)
+    onset_age = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="Family: the relative's age at onset."
+    )
+    relative_deceased = models.BooleanField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "history entries"
+        constraints = [
+            models.CheckConstraint(condition=models.Q(kind__in=HistoryKind.values), name="history_kind_valid"),
+            models.CheckConstraint(
+                condition=models.Q(kind="family", relationship__in=FamilyRelationship.values)
+                | (~models.Q(kind="family") & models.Q(relationship="", onset_age__isnull=True)),
+                name="history_family_fields",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(kind="medical") | models.Q(onset_on__isnull=True, resolved_on__isnull=True),
+                name="history_medical_fields",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(kind="surgical") | models.Q(performed_on__isnull=True),
+                name="history_surgical_fields",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(code_system="", code="") | (~models.Q(code_system="") & ~models.Q(code="")),
+                name="history_coding_whole",
+            ),
+        ]
+        indexes = [models.Index(fields=["organization", "patient", "kind"], name="history_patient_kind")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} history {self.id}"
+
+
+class TobaccoUse(models.TextChoices):
+    NEVER = "never", "Never"
+    FORMER = "former", "Former"
+    CURRENT = "current", "Current"
+    UNKNOWN = "unknown", "Unknown"
+
+
+class AlcoholUse(models.TextChoices):
+    NONE = "none", "None"
+    FORMER = "former", "Former"
+    OCCASIONAL = "occasional", "Occasional"
+    REGULAR = "regular", "Regular"
+    HEAVY = "heavy", "Heavy"
+    UNKNOWN = "unknown", "Unknown"
+
+
+class LivingSituation(models.TextChoices):
+    ALONE = "alone", "Lives alone"
+    FAMILY = "family", "With family or partner"
+    SHARED = "shared", "With others"
+    CARE_HOME = "care_home", "Care home"
+    HOMELESS = "homeless", "No fixed abode"
+    OTHER = "other", "Other"
+    UNKNOWN = "unknown", "Unknown"
+
+
+class SocialHistory(EnteredInError):
+    """The patient's social history as recorded on a date: each recording is a new version, the latest
+    (by date, then by when it was written) is current, and the earlier ones stay as history."""
+
+    recorded_on = models.DateField()
+    tobacco = models.CharField(max_length=8, choices=TobaccoUse.choices, default=TobaccoUse.UNKNOWN)
+    tobacco_pack_years = models.DecimalField(max_digits=5, decimal_places=1, null=True, blank=True)
+    alcohol = models.CharField(max_length=10, choices=AlcoholUse.choices, default=AlcoholUse.UNKNOWN)
+    alcohol_units_per_week = models.PositiveSmallIntegerField(null=True, blank=True)
+    other_substances = EncryptedTextField(blank=True, default="")
+    occupation = EncryptedTextField(blank=True, default="")
+    living_situation = models.CharField(max_length=10, choices=LivingSituation.choices, default=LivingSituation.UNKNOWN)
+
+    class Meta:
+        verbose_name_plural = "social histories"
+        constraints = [
+            models.CheckConstraint(condition=models.Q(tobacco__in=TobaccoUse.values), name="social_tobacco_valid"),
+            models.CheckConstraint(condition=models.Q(alcohol__in=AlcoholUse.values), name="social_alcohol_valid"),
+            models.CheckConstraint(
+                condition=models.Q(living_situation__in=LivingSituation.values), name="social_living_valid"
+            ),
+        ]
+        indexes = [models.Index(fields=["organization", "patient", "recorded_on"], name="social_patient_date")]
+
+    def __str__(self) -> str:
+        return f"social history {self.id} ({self.recorded_on})"
+
+
+class ImmunizationStatus(models.TextChoices):
+    COMPLETED = "completed", "Completed"
+    NOT_DONE = "not-done", "Not done"
+
+
+class ImmunizationNotDoneReason(models.TextChoices):
+    """HL7 v3 ActReason, the reasons FHIR suggests for a vaccination not given."""
+
+    IMMUNE = "IMMUNE", "Immunity"
+    MEDICAL_PRECAUTION = "MEDPREC", "Medical precaution"
+    OUT_OF_STOCK = "OSTOCK", "Product out of stock"
+    PATIENT_OBJECTION = "PATOBJ", "Patient objection"
+
+
+class ImmunizationSite(models.TextChoices):
+    """HL7 v3 ActSite, the usual injection sites."""
+
+    LEFT_ARM = "LA", "Left arm"
+    RIGHT_ARM = "RA", "Right arm"
+    LEFT_DELTOID = "LD", "Left deltoid"
+    RIGHT_DELTOID = "RD", "Right deltoid"
+    LEFT_THIGH = "LT", "Left thigh"
+    RIGHT_THIGH = "RT", "Right thigh"
+    LEFT_GLUTEUS = "LG", "Left gluteus medius"
+    RIGHT_GLUTEUS = "RG", "Right gluteus medius"
+    ORAL = "MOUTH", "Mouth"
+    NOSE = "NOSE", "Nose"
+
+
+class ImmunizationRoute(models.TextChoices):
+    """HL7 v3 RouteOfAdministration, the usual vaccine routes."""
+
+    INTRAMUSCULAR = "IM", "Intramuscular"
+    SUBCUTANEOUS = "SQ", "Subcutaneous"
+    INTRADERMAL = "IDINJ", "Intradermal"
+    ORAL = "PO", "Oral"
+    NASAL = "NASINHLC", "Nasal"
+
+
+class Immunization(EnteredInError):
+    """A vaccine given (or not given, with the reason): the vaccine coded with CVX (or another system)
+    or free text, the date, dose number, lot, site, route and who gave it (a clinician here, or a name
+    when given elsewhere and reported)."""
+
+    vaccine_system = models.CharField(max_length=255, blank=True)
+    vaccine_code = models.CharField(max_length=40, blank=True)
+    vaccine_display = models.CharField(max_length=500, blank=True)
+    vaccine_text = EncryptedTextField(blank=True, default="")
+    status = models.CharField(max_length=10, choices=ImmunizationStatus.choices, default=ImmunizationStatus.COMPLETED)
+    not_done_reason = models.CharField(max_length=8, choices=ImmunizationNotDoneReason.choices, blank=True)
+    occurred_on = models.DateField()
+    dose_number = models.PositiveSmallIntegerField(null=True, blank=True)
+    lot_number = models.CharField(max_length=40, blank=True)
+    site = models.CharField(max_length=6, choices=ImmunizationSite.choices, blank=True)
+    route = models.CharField(max_length=10, choices=ImmunizationRoute.choices, blank=True)
+    performer = models.ForeignKey("accounts.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    performer_text = EncryptedTextField(blank=True, default="", help_text="Who gave it, when not a clinician here.")
+    reported = models.BooleanField(default=False, help_text="From the patient or another record, not given here.")
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(status__in=ImmunizationStatus.values), name="immunization_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status="completed", not_done_reason="")
+                | models.Q(status="not-done", not_done_reason__in=ImmunizationNotDoneReason.values),
+                name="immunization_not_done_reason",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(vaccine_system="", vaccine_code="")
+                | (~models.Q(vaccine_system="") & ~models.Q(vaccine_code="")),
+                name="immunization_coding_whole",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(dose_number__isnull=True) | models.Q(dose_number__gte=1, dose_number__lte=20),
+                name="immunization_dose_number_range",
+            ),
+        ]
+        indexes = [models.Index(fields=["organization", "patient", "occurred_on"], name="immunization_patient_date")]
+
+    def __str__(self) -> str:
+        return f"immunization {self.id} ({self.status})"

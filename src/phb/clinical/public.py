@@ -9,3 +9,47 @@ __all__ = ["care_relationship", "news2_score"]
 from phb.clinical.documents import DocumentContent, document_open, document_store
 
 __all__ += ["DocumentContent", "document_open", "document_store"]
+
+
+# --- allergies and intolerances, history, immunizations -------------------------------------------
+import uuid  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+
+from phb.clinical import history_selectors  # noqa: E402
+from phb.clinical.history_selectors import allergy_summary, history_summary, immunization_summary  # noqa: E402
+from phb.kernel.context import Ctx  # noqa: E402
+from phb.terminology.public import Coding  # noqa: E402
+
+
+@dataclass(frozen=True)
+class ActiveAllergy:
+    """An allergy that should stop a prescriber. `coding` is None for a substance known only by
+    `text`; `criticality` is "high", "low", "unable-to-assess" or "" (not assessed)."""
+
+    allergy_id: uuid.UUID
+    coding: Coding | None
+    text: str
+    category: str
+    type: str
+    criticality: str
+    verification_status: str
+
+
+def active_allergies(ctx: Ctx, patient_id: uuid.UUID) -> list[ActiveAllergy]:
+    """The patient's active allergies (not refuted, not entered in error), high criticality first, for
+    prescribing safety. Needs the care relationship (else NotFound) and is audited."""
+    return [
+        ActiveAllergy(
+            allergy_id=a.id,
+            coding=Coding(a.substance_system, a.substance_code, a.substance_display) if a.substance_code else None,
+            text=a.substance_text,
+            category=a.category,
+            type=a.type,
+            criticality=a.criticality,
+            verification_status=a.verification_status,
+        )
+        for a in history_selectors.active_allergies(ctx=ctx, patient_id=patient_id)
+    ]
+
+
+__all__ += ["ActiveAllergy", "active_allergies", "allergy_summary", "history_summary", "immunization_summary"]
