@@ -4,8 +4,7 @@ once: every handler is idempotent).
 - An appointment starts (`in_progress`): its encounter is created (one per appointment).
 - An appointment is completed, or referred on from the consultation: its encounter finishes.
 - An organization is created: it gets the default note templates.
-- A critical alert was raised: it is sent to its recipient.
-- An organization is created: it gets the default care plan templates too (pending approval)."""
+- A critical alert was raised: it is sent to its recipient."""
 
 from __future__ import annotations
 
