@@ -345,12 +345,20 @@ def care_plan_template_create(
     return template
 
 
-def _template_for_change(ctx: Ctx, action: str, template_id: uuid.UUID) -> CarePlanTemplate:
+def _template_checked(ctx: Ctx, action: str, template_id: uuid.UUID, *, head: bool = False) -> CarePlanTemplate:
+    """The template, after the role checks (a department head's for `head`). Called before the write's
+    transaction, so that the audit record of a refusal is kept."""
     _require_clinician(ctx, action)
-    template = CarePlanTemplate.objects.for_tenant(ctx).select_for_update().filter(id=template_id).first()
+    template = CarePlanTemplate.objects.for_tenant(ctx).filter(id=template_id).first()
     if template is None:
         raise audit.denied(ctx, action, NotFound("no such care plan template"), resource_id=str(template_id))
+    if head:
+        _head_only(ctx, action, template)
     return template
+
+
+def _template_locked(ctx: Ctx, template_id: uuid.UUID) -> CarePlanTemplate:
+    return CarePlanTemplate.objects.for_tenant(ctx).select_for_update().get(id=template_id)
 
 
 def _template_move(ctx: Ctx, template: CarePlanTemplate, to_status: str, action: str, **detail: Any) -> None:
@@ -403,8 +411,9 @@ def care_plan_template_update(
         changes["activities"] = _activities(errors, activities)
     if team_roles is not UNCHANGED:
         changes["team_roles"] = _team_roles(errors, team_roles)
+    _template_checked(ctx, action, template_id)
     with transaction.atomic():
-        template = _template_for_change(ctx, action, template_id)
+        template = _template_locked(ctx, template_id)
         if department_id is not UNCHANGED:
             changes["department_id"] = _department(ctx, errors, department_id)
         errors.raise_if_any()
@@ -420,8 +429,9 @@ def care_plan_template_update(
 def care_plan_template_submit(*, ctx: Ctx, template_id: uuid.UUID) -> CarePlanTemplate:
     """The draft goes to the department head for approval; it needs a goal."""
     action = "clinical.care_plan_template.submit"
+    _template_checked(ctx, action, template_id)
     with transaction.atomic():
-        template = _template_for_change(ctx, action, template_id)
+        template = _template_locked(ctx, template_id)
         if template.status == TemplateStatus.DRAFT and not template.goals:
             raise ValidationFailed.field("goals", "a template needs at least one goal", code="no_goals")
         _template_move(ctx, template, TemplateStatus.PENDING_APPROVAL, action)
@@ -444,9 +454,9 @@ def _head_only(ctx: Ctx, action: str, template: CarePlanTemplate) -> None:
 def care_plan_template_approve(*, ctx: Ctx, template_id: uuid.UUID) -> CarePlanTemplate:
     """A department head approves a template pending approval: from now on it makes plans."""
     action = "clinical.care_plan_template.approve"
+    _template_checked(ctx, action, template_id, head=True)
     with transaction.atomic():
-        template = _template_for_change(ctx, action, template_id)
-        _head_only(ctx, action, template)
+        template = _template_locked(ctx, template_id)
         _template_move(ctx, template, TemplateStatus.APPROVED, action)
     return template
 
@@ -457,9 +467,9 @@ def care_plan_template_return(*, ctx: Ctx, template_id: uuid.UUID, reason: str) 
     errors = _Errors()
     reason = errors.text("reason", reason, limit=TEXT_MAX, required=True)
     errors.raise_if_any()
+    _template_checked(ctx, action, template_id, head=True)
     with transaction.atomic():
-        template = _template_for_change(ctx, action, template_id)
-        _head_only(ctx, action, template)
+        template = _template_locked(ctx, template_id)
         template.review_note = reason
         _template_move(ctx, template, TemplateStatus.DRAFT, action)
         template.save(update_fields=["review_note", "updated_at"])
@@ -469,9 +479,9 @@ def care_plan_template_return(*, ctx: Ctx, template_id: uuid.UUID, reason: str) 
 def care_plan_template_retire(*, ctx: Ctx, template_id: uuid.UUID) -> CarePlanTemplate:
     """A department head retires an approved template: it makes no more plans (those made stay)."""
     action = "clinical.care_plan_template.retire"
+    _template_checked(ctx, action, template_id, head=True)
     with transaction.atomic():
-        template = _template_for_change(ctx, action, template_id)
-        _head_only(ctx, action, template)
+        template = _template_locked(ctx, template_id)
         _template_move(ctx, template, TemplateStatus.RETIRED, action)
     return template
 
@@ -609,23 +619,30 @@ def _published(ctx: Ctx, plan: CarePlan, from_status: str) -> None:
     )
 
 
-def _plan_for_change(ctx: Ctx, action: str, plan_id: uuid.UUID) -> tuple[CarePlan, policies.Access]:
-    """The plan, locked, when `ctx` may change it: a clinician with a care relationship, and the plan
-    still open (a completed or revoked plan is read-only: 409 CARE_PLAN_CLOSED)."""
+def _plan_checked(ctx: Ctx, action: str, plan_id: uuid.UUID) -> tuple[CarePlan, policies.Access]:
+    """The plan when `ctx` may change it: a clinician with a care relationship, and the plan still
+    open (a completed or revoked plan is read-only: 409 CARE_PLAN_CLOSED). Called before the write's
+    transaction, so that the audit record of a refusal is kept."""
     _require_clinician(ctx, action)
-    plan = CarePlan.objects.for_tenant(ctx).select_for_update().filter(id=plan_id).first()
+    plan = CarePlan.objects.for_tenant(ctx).filter(id=plan_id).first()
     if plan is None:
         raise audit.denied(ctx, action, NotFound("no such care plan"), resource_id=str(plan_id))
     access = require_access(ctx, action, plan.patient_id, write=True)
     if plan.status in CARE_PLAN_CLOSED:
-        raise audit.denied(
-            ctx,
-            action,
-            Conflict(f"a {plan.status} care plan is read-only", code="CARE_PLAN_CLOSED"),
-            resource_id=str(plan_id),
-            patient_id=plan.patient_id,
-        )
+        raise audit.denied(ctx, action, _closed(plan), resource_id=str(plan_id), patient_id=plan.patient_id)
     return plan, access
+
+
+def _closed(plan: CarePlan) -> Conflict:
+    return Conflict(f"a {plan.status} care plan is read-only", code="CARE_PLAN_CLOSED")
+
+
+def _plan_locked(ctx: Ctx, plan_id: uuid.UUID) -> CarePlan:
+    """The plan, locked for the write; still open (it may have closed since the checks)."""
+    plan = CarePlan.objects.for_tenant(ctx).select_for_update().get(id=plan_id)
+    if plan.status in CARE_PLAN_CLOSED:
+        raise _closed(plan)
+    return plan
 
 
 def care_plan_update(
@@ -646,8 +663,9 @@ def care_plan_update(
     if description is not UNCHANGED:
         changes["description"] = errors.text("description", description, limit=TEXT_MAX)
     errors.raise_if_any()
+    _, access = _plan_checked(ctx, action, plan_id)
     with transaction.atomic():
-        plan, access = _plan_for_change(ctx, action, plan_id)
+        plan = _plan_locked(ctx, plan_id)
         if period_start is not UNCHANGED:
             if not isinstance(period_start, dt.date):
                 errors.add("period_start", "a date is expected", "required")
@@ -675,8 +693,9 @@ def care_plan_status_set(*, ctx: Ctx, plan_id: uuid.UUID, status: str, reason: s
     if status in (CarePlanStatus.ON_HOLD, CarePlanStatus.REVOKED) and not reason:
         errors.add("reason", "say why", "required")
     errors.raise_if_any()
+    _, access = _plan_checked(ctx, action, plan_id)
     with transaction.atomic():
-        plan, access = _plan_for_change(ctx, action, plan_id)
+        plan = _plan_locked(ctx, plan_id)
         if status not in PLAN_MOVES[plan.status]:
             raise Conflict(
                 f"a care plan that is {plan.status} cannot become {status}",
@@ -726,8 +745,9 @@ def care_plan_goal_add(
 ) -> CarePlanGoal:
     """Add a goal to an open plan."""
     action = "clinical.care_plan.goal_add"
+    _, access = _plan_checked(ctx, action, plan_id)
     with transaction.atomic():
-        plan, access = _plan_for_change(ctx, action, plan_id)
+        plan = _plan_locked(ctx, plan_id)
         errors = _Errors()
         goal = _goal(
             errors,
@@ -761,8 +781,9 @@ def care_plan_goal_progress_add(
     plan_id = CarePlanGoal.objects.for_tenant(ctx).filter(id=goal_id).values_list("plan_id", flat=True).first()
     if plan_id is None:
         raise audit.denied(ctx, action, NotFound("no such goal"), resource_id=str(goal_id))
+    _, access = _plan_checked(ctx, action, plan_id)
     with transaction.atomic():
-        plan, access = _plan_for_change(ctx, action, plan_id)
+        plan = _plan_locked(ctx, plan_id)
         if plan.status not in PROGRESS_WHILE:
             raise Conflict("progress is recorded on an active plan", code="CARE_PLAN_NOT_ACTIVE")
         goal = CarePlanGoal.objects.for_tenant(ctx).select_for_update().get(id=goal_id)
@@ -799,8 +820,9 @@ def care_plan_activity_add(
     errors = _Errors()
     (activity,) = _activities(errors, [{"kind": kind, "description": description, "schedule": schedule}])
     errors.raise_if_any()
+    _, access = _plan_checked(ctx, action, plan_id)
     with transaction.atomic():
-        plan, access = _plan_for_change(ctx, action, plan_id)
+        plan = _plan_locked(ctx, plan_id)
         have = CarePlanActivity.objects.for_tenant(ctx).filter(plan_id=plan.id).count()
         if have >= ACTIVITIES_MAX:
             raise Conflict(f"a plan has at most {ACTIVITIES_MAX} activities", code="TOO_MANY_ACTIVITIES")
@@ -821,8 +843,9 @@ def care_plan_activity_status_set(*, ctx: Ctx, activity_id: uuid.UUID, status: s
     plan_id = CarePlanActivity.objects.for_tenant(ctx).filter(id=activity_id).values_list("plan_id", flat=True).first()
     if plan_id is None:
         raise audit.denied(ctx, action, NotFound("no such activity"), resource_id=str(activity_id))
+    _, access = _plan_checked(ctx, action, plan_id)
     with transaction.atomic():
-        plan, access = _plan_for_change(ctx, action, plan_id)
+        plan = _plan_locked(ctx, plan_id)
         activity = CarePlanActivity.objects.for_tenant(ctx).select_for_update().get(id=activity_id)
         if activity.status in ACTIVITY_DONE or status == activity.status:
             raise Conflict(
@@ -851,8 +874,9 @@ def care_plan_member_add(*, ctx: Ctx, plan_id: uuid.UUID, user_id: uuid.UUID, ro
     errors = _Errors()
     role = errors.choice("role", role, CareTeamRole.values, "unknown_role")
     errors.raise_if_any()
+    _, access = _plan_checked(ctx, action, plan_id)
     with transaction.atomic():
-        plan, access = _plan_for_change(ctx, action, plan_id)
+        plan = _plan_locked(ctx, plan_id)
         if user_id not in _clinicians_here(ctx, [user_id]):
             raise ValidationFailed.field("user_id", "not a clinician of this organization", code="not_a_clinician")
         if CarePlanMember.objects.for_tenant(ctx).filter(plan_id=plan.id, user_id=user_id).exists():
@@ -871,12 +895,15 @@ def care_plan_member_add(*, ctx: Ctx, plan_id: uuid.UUID, user_id: uuid.UUID, ro
 def care_plan_member_remove(*, ctx: Ctx, plan_id: uuid.UUID, member_id: uuid.UUID) -> None:
     """Take a member off an open plan's care team; the team keeps a lead."""
     action = "clinical.care_plan.member_remove"
+    _, access = _plan_checked(ctx, action, plan_id)
+    if not CarePlanMember.objects.for_tenant(ctx).filter(id=member_id, plan_id=plan_id).exists():
+        raise audit.denied(ctx, action, NotFound("no such member of this care team"), resource_id=str(member_id))
     with transaction.atomic():
-        plan, access = _plan_for_change(ctx, action, plan_id)
+        plan = _plan_locked(ctx, plan_id)
         team = list(CarePlanMember.objects.for_tenant(ctx).select_for_update().filter(plan_id=plan.id))
         member = next((m for m in team if m.id == member_id), None)
-        if member is None:
-            raise audit.denied(ctx, action, NotFound("no such member of this care team"), resource_id=str(member_id))
+        if member is None:  # removed meanwhile
+            raise NotFound("no such member of this care team")
         if member.role == CareTeamRole.LEAD and not any(
             m.role == CareTeamRole.LEAD and m.id != member.id for m in team
         ):

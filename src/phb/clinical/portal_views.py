@@ -64,7 +64,15 @@ def my_symptoms(request: HttpRequest) -> HttpResponse:
             "form": form,
             "has_hospital": bool(hospitals),
             "trends": trends,
-            "rows": [{"r": r, "hospital": names.get(r.organization_id, "")} for r in reports],
+            "rows": [
+                {
+                    "r": r,
+                    "symptom": symptoms.symptom_name(r.symptom_code) if r.symptom_code else "",
+                    "associated": [symptoms.symptom_name(a) for a in r.associated_symptoms],
+                    "hospital": names.get(r.organization_id, ""),
+                }
+                for r in reports
+            ],
         },
         status=400 if form.errors else 200,
     )
