@@ -24,6 +24,7 @@ WORKLOADS = {
     "free_slots": "bench.workloads.free_slots",
     "booking_throughput": "bench.workloads.booking_throughput",
     "slot_contention": "bench.workloads.slot_contention",
+    "icd10_search": "bench.workloads.icd10_search",
 }
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/phb_bench"
 

@@ -24,6 +24,8 @@ def test_the_schema_validates_without_warnings_and_documents_the_registry():
         "/api/v1/appointments/{appointment_id}/cancel/",
         "/api/v1/appointments/check-conflict/",
         "/api/v1/appointments/slots/",
+        "/api/v1/appointments/pending/",
+        "/api/v1/appointments/{appointment_id}/accept/",
         "/api/v1/patients/{patient_id}/encounters/",
         "/api/v1/patients/{patient_id}/vital-signs/",
         "/api/v1/patients/{patient_id}/notes/",
@@ -32,6 +34,9 @@ def test_the_schema_validates_without_warnings_and_documents_the_registry():
         "/api/v1/notes/{note_id}/addenda/",
         "/api/v1/me/critical-alerts/",
         "/api/v1/critical-alerts/{alert_id}/acknowledge/",
+        "/api/v1/terminology/",
+        "/api/v1/terminology/{system}/",
+        "/api/v1/terminology/{system}/{code}/",
     ):
         assert path in schema["paths"], path
     assert schema["components"]["securitySchemes"]["jwt"]["scheme"] == "bearer"

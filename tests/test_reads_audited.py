@@ -164,6 +164,10 @@ CALLS = {
         lambda w: scheduling_selectors.queue(ctx=w["desk"]),
         lambda w: scheduling_selectors.queue(ctx=w["admin"]),
     ),
+    "phb.scheduling.selectors.pending_queue": (
+        lambda w: scheduling_selectors.pending_queue(ctx=w["desk"]),
+        lambda w: scheduling_selectors.pending_queue(ctx=w["admin"]),
+    ),
     "phb.scheduling.selectors.my_appointments": (
         lambda w: scheduling_selectors.my_appointments(ctx=w["me"]),
         lambda w: scheduling_selectors.my_appointments(ctx=w["outsider"]),

@@ -112,7 +112,7 @@ def _ensure_staff(organization_id: uuid.UUID) -> Fixture:
     from phb.kernel.models import Organization
     from phb.organizations.models import Department
     from phb.patients.models import PatientRegistration, RegistrationStatus
-    from phb.scheduling.models import PractitionerProfile, WeeklyAvailability
+    from phb.workforce.models import PractitionerProfile, WeeklyAvailability
 
     system = _system()
     emails = [EMAIL.format(i) for i in range(PRACTITIONERS)]

@@ -1,4 +1,6 @@
+import datetime as dt
 import io
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.apps import apps
@@ -13,11 +15,12 @@ from phb.demo.seed import DEMO_PASSWORD, NEAR_DUPLICATES, PATIENTS, USERS, seed_
 from phb.kernel import tenancy
 from phb.kernel.context import Ctx
 from phb.kernel.models import Organization
-from phb.organizations.models import Department
+from phb.organizations.models import Department, OpeningHours, PublicHoliday
 from phb.organizations.services import STANDARD_DEPARTMENTS, departments_ensure_standard
 from phb.patients.models import DuplicateCandidate, Patient, PatientRegistration
 from phb.scheduling import transitions
-from phb.scheduling.models import OCCUPYING, Appointment, AppointmentStatus, AppointmentTransition, WeeklyAvailability
+from phb.scheduling.models import OCCUPYING, Appointment, AppointmentStatus, AppointmentTransition
+from phb.workforce.models import WeeklyAvailability
 
 pytestmark = pytest.mark.django_db
 SYSTEM = Ctx.system(reason="test")
@@ -153,6 +156,7 @@ def test_the_first_run_reports_what_it_made():
         "memberships": sum(1 for u in USERS if u.organization_code),
         "patients": Patient.objects.count(),
         "appointments": Appointment.objects.for_system(SYSTEM).count(),
+        "holidays": PublicHoliday.objects.for_system(SYSTEM).count(),
     }
     # The demo's people, and a few of them recorded a second time, waiting in the duplicates queue.
     assert (
@@ -223,6 +227,7 @@ def test_a_second_run_creates_nothing_and_changes_no_row_count():
         "memberships": 0,
         "patients": 0,
         "appointments": 0,
+        "holidays": 0,
     }
     assert row_counts() == before
 
@@ -265,6 +270,44 @@ def test_the_demo_doctors_work_weekdays_from_eight_to_four_in_twenty_minute_slot
     assert {(w.weekday < 5, str(w.starts_at), str(w.ends_at), w.slot_minutes) for w in windows} == {
         (True, "08:00:00", "16:00:00", 20)
     }
+
+
+def test_the_facilities_have_opening_hours_and_nigerias_known_public_holidays_until_the_end_of_next_year():
+    seed_demo()
+    next_year = timezone.now().year + 1
+    for code in ("unity-teaching", "harmony-clinic"):
+        organization = Organization.objects.for_platform(SYSTEM).get(code=code)
+        ctx = SYSTEM.for_organization(organization.id)
+        hours = list(OpeningHours.objects.for_tenant(ctx))
+        assert {h.weekday for h in hours} >= set(range(5))
+        # The doctors' windows (08:00-16:00) lie inside the opening hours.
+        assert all(h.opens_at <= dt.time(8) and h.closes_at >= dt.time(16) for h in hours if h.weekday < 5)
+        holidays = dict(PublicHoliday.objects.for_tenant(ctx).values_list("observed_on", "name"))
+        assert min(holidays) >= timezone.now().date() - dt.timedelta(days=1)
+        for month, day, name in ((1, 1, "New Year's Day"), (6, 12, "Democracy Day"), (10, 1, "Independence Day")):
+            assert holidays[dt.date(next_year, month, day)] == name
+        assert "Good Friday" in holidays.values()
+        assert max(holidays) == dt.date(next_year, 12, 26)
+    unity = Organization.objects.for_platform(SYSTEM).get(code="unity-teaching")
+    assert OpeningHours.objects.for_tenant(SYSTEM.for_organization(unity.id)).filter(weekday=5).exists()
+
+
+def test_no_demo_appointment_falls_on_a_public_holiday(monkeypatch):
+    from phb.organizations import public as organizations
+
+    # Holidays among the appointments' days: the next five days (at least three of them weekdays).
+    today = timezone.now().date()
+    coming = [(today + dt.timedelta(days=d), f"Holiday {d}") for d in range(1, 6)]
+    monkeypatch.setattr(organizations, "nigerian_public_holidays", lambda year: coming)
+    seed_demo()
+    holidays = set(PublicHoliday.objects.for_system(SYSTEM).values_list("organization_id", "observed_on"))
+    assert len(holidays) == 2 * 5
+    zones = dict(Organization.objects.for_platform(SYSTEM).values_list("id", "timezone"))
+    days = set()
+    for a in Appointment.objects.for_system(SYSTEM).only("organization_id", "start_at"):
+        days.add((a.organization_id, a.start_at.astimezone(ZoneInfo(zones[a.organization_id])).date()))
+    assert max(day for _, day in days) > today + dt.timedelta(days=6)
+    assert not days & holidays
 
 
 def test_demo_appointments_keep_the_booking_rules_and_their_history():

@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 
 from phb.kernel.context import Ctx
-from phb.scheduling import services
+from phb.workforce import services as workforce_services
 from tests.accounts.factories import UserFactory, staff_member, totp_code
 from tests.kernel.factories import OrganizationFactory
 from tests.organizations.factories import DepartmentFactory
@@ -38,7 +38,7 @@ def test_a_booked_patient_is_checked_in_and_waits_in_the_doctors_queue(page):
     department = DepartmentFactory(organization=hospital, name="General Outpatients")
     doctor, doctor_device = staff_member(hospital, "doctor", email="doctor@riverside.example", full_name="Bola Ade")
     _desk, desk_device = staff_member(hospital, "receptionist", email="desk@riverside.example", full_name="Grace Desk")
-    profile = services.practitioner_profile_create(
+    profile = workforce_services.practitioner_profile_create(
         ctx=admin_ctx(hospital),
         user_id=doctor.id,
         department_id=department.id,
@@ -46,7 +46,7 @@ def test_a_booked_patient_is_checked_in_and_waits_in_the_doctors_queue(page):
         licence_number="MDCN-E2E01",
     )
     for weekday in range(7):  # 5-minute slots all day: the first free one is minutes away
-        services.availability_add(
+        workforce_services.availability_add(
             ctx=Ctx.system(reason="test", organization_id=hospital.id),
             practitioner_id=profile.id,
             weekday=weekday,

@@ -1,79 +1,20 @@
-"""Scheduling for tests: contexts of staff with roles, a bookable practitioner, registered patients,
-and times in the organization's local time."""
+"""Scheduling for tests: contexts of staff with roles, registered patients and times in the
+organization's local time; a bookable practitioner (from the workforce's factories)."""
 
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 from zoneinfo import ZoneInfo
 
-from phb.accounts.roles import permissions_for
 from phb.kernel.context import Ctx
-from phb.scheduling import services
-from phb.scheduling.models import PractitionerProfile
-from tests.accounts.factories import MembershipFactory, UserFactory
-from tests.organizations.factories import DepartmentFactory
 from tests.patients.factories import make_patient, register_at_desk
+from tests.workforce.factories import admin_ctx, practitioner, staff_ctx
 
-_SPECIALTY = itertools.count()
-
-
-def staff_ctx(organization, *roles: str, user=None) -> Ctx:
-    """A context for a (new, unless given) member of `organization` holding `roles`."""
-    user = user or UserFactory()
-    MembershipFactory(user=user, organization=organization, roles=list(roles))
-    return Ctx(
-        actor_id=user.id,
-        organization_id=organization.id,
-        roles=frozenset(roles),
-        permissions=permissions_for(roles),
-    )
-
-
-def admin_ctx(organization) -> Ctx:
-    return staff_ctx(organization, "hospital_admin")
+__all__ = ["admin_ctx", "desk_ctx", "local", "practitioner", "registered_patient", "staff_ctx", "tomorrow"]
 
 
 def desk_ctx(organization) -> Ctx:
     return staff_ctx(organization, "receptionist")
-
-
-def practitioner(
-    organization,
-    *,
-    department=None,
-    specialization: str = "cardiology",
-    weekdays=range(7),
-    starts_at: dt.time = dt.time(8, 0),
-    ends_at: dt.time = dt.time(16, 0),
-    slot_minutes: int = 30,
-    max_daily_appointments: int = 16,
-) -> PractitionerProfile:
-    """A doctor of `organization` with a profile and the same window on each of `weekdays`."""
-    user = UserFactory()
-    staff_ctx(organization, "doctor", user=user)
-    admin = admin_ctx(organization)
-    department = department or DepartmentFactory(organization=organization)
-    profile = services.practitioner_profile_create(
-        ctx=admin,
-        user_id=user.id,
-        department_id=department.id,
-        specialization=specialization,
-        licence_number=f"MDCN-{next(_SPECIALTY):05d}",
-        consultation_fee="5000.00",
-        languages=["en", "yo"],
-    )
-    for weekday in weekdays:
-        services.availability_add(
-            ctx=admin,
-            practitioner_id=profile.id,
-            weekday=weekday,
-            starts_at=starts_at,
-            ends_at=ends_at,
-            slot_minutes=slot_minutes,
-            max_daily_appointments=max_daily_appointments,
-        )
-    return profile
 
 
 def registered_patient(organization):

@@ -12,6 +12,7 @@ from phb.kernel.models import AuditEvent, OutboxEvent
 from phb.patients import services as patient_services
 from phb.scheduling import selectors, services, slots
 from phb.scheduling.models import Appointment, AppointmentStatus, AppointmentTransition
+from phb.workforce import services as workforce_services
 from tests.accounts.factories import UserFactory
 from tests.patients.factories import make_patient
 from tests.scheduling.factories import desk_ctx, local, practitioner, registered_patient, tomorrow
@@ -136,7 +137,7 @@ def test_practitioner_unavailable_outside_hours_off_grid_on_other_days_and_on_le
     assert err.value.code == "PRACTITIONER_UNAVAILABLE"
     from tests.scheduling.factories import admin_ctx
 
-    services.leave_add(
+    workforce_services.leave_add(
         ctx=admin_ctx(org_a), practitioner_id=setup["doctor"].id, starts_on=setup["day"], ends_on=setup["day"]
     )
     with pytest.raises(Conflict) as err:
@@ -208,7 +209,7 @@ def test_free_slots_leave_out_booked_leave_and_past(org_a, setup):
     assert local(org_a, day, 9) not in [s.start_at for s in free]
     from tests.scheduling.factories import admin_ctx
 
-    services.leave_add(ctx=admin_ctx(org_a), practitioner_id=setup["doctor"].id, starts_on=day, ends_on=day)
+    workforce_services.leave_add(ctx=admin_ctx(org_a), practitioner_id=setup["doctor"].id, starts_on=day, ends_on=day)
     assert slots.slots_free(ctx=setup["desk"], practitioner_id=setup["doctor"].id, start_date=day, end_date=day) == []
     yesterday = day - dt.timedelta(days=2)
     assert (

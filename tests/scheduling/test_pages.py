@@ -33,7 +33,7 @@ def world(org_a):
     doctor_user = UserFactory(full_name="Ada Doctor")
     doctor = practitioner(org_a, slot_minutes=20)
     # The practitioner factory made its own user; give the profile to a user we can sign in as.
-    from phb.scheduling.models import PractitionerProfile
+    from phb.workforce.models import PractitionerProfile
 
     PractitionerProfile.objects.for_system(SYSTEM).filter(id=doctor.id).update(user=doctor_user)
     patient_user = UserFactory(email_verified_at=timezone.now())

@@ -29,7 +29,7 @@ def clinic(org_a):
     cardiology = DepartmentFactory(organization=org_a, code="cardiology", name="Cardiology")
     doctor_user = UserFactory(full_name="Ada Okafor")
     doctor = practitioner(org_a, department=cardiology)
-    from phb.scheduling.models import PractitionerProfile
+    from phb.workforce.models import PractitionerProfile
 
     PractitionerProfile.objects.for_system(SYSTEM).filter(id=doctor.id).update(user=doctor_user)
     return {"org": org_a, "cardiology": cardiology, "doctor": doctor, "doctor_user": doctor_user}

@@ -10,9 +10,11 @@ api_v1 = [
     path("", include("phb.accounts.api_urls")),
     path("", include("phb.organizations.api_urls")),
     path("", include("phb.patients.api_urls")),
+    path("", include("phb.workforce.api_urls")),
     path("", include("phb.scheduling.api_urls")),
     path("", include("phb.clinical.api_urls")),
     path("", include("phb.notifications.api_urls")),
+    path("", include("phb.terminology.api_urls")),
     path("audit/events/", audit_api.AuditEventListApi.as_view(), name="audit-events"),
     path("audit/events/fhir/", AuditEventFhirExportApi.as_view(), name="audit-events-fhir"),
 ]
@@ -30,6 +32,8 @@ urlpatterns = [
     path("patient/", include("phb.patients.urls")),
     path("staff/patients/", include("phb.patients.staff_urls")),
     path("staff/scheduling/", include("phb.scheduling.staff_urls")),
+    path("staff/terminology/", include("phb.terminology.staff_urls")),
+    path("staff/workforce/", include("phb.workforce.staff_urls")),
     path("kiosk/", include("phb.scheduling.kiosk_urls")),
     path("", include("phb.web.urls")),
 ]

@@ -1,6 +1,6 @@
-"""Demo appointments: the demo doctors' weekly availability (weekdays 08:00-16:00, 20-minute slots) and
-about 2,000 appointments over the weeks around today, in every status, each with the history of its
-status changes. Written in bulk (the booking service would take minutes); the rules still hold: one
+"""Demo appointments: the demo doctors' weekly availability (weekdays 08:00-16:00, 20-minute slots,
+inside their organization's opening hours) and about 2,000 appointments over the weeks around today
+(none on a public holiday), in every status, each with the history of its status changes. Written in bulk (the booking service would take minutes); the rules still hold: one
 appointment per slot, registered patients only, one appointment per patient, specialty and day, and
 every status reached through the transitions the status machine allows."""
 
@@ -18,17 +18,17 @@ from phb.accounts.models import User
 from phb.kernel.context import Ctx
 from phb.kernel.models import Organization
 from phb.organizations.models import Department
+from phb.organizations.public import holiday_list
 from phb.patients.models import PatientRegistration, RegistrationStatus
-from phb.scheduling import services as scheduling_services
 from phb.scheduling.models import (
     Appointment,
     AppointmentStatus,
     AppointmentTransition,
-    PractitionerProfile,
     Priority,
-    WeeklyAvailability,
     new_appointment_reference,
 )
+from phb.workforce import services as workforce_services
+from phb.workforce.models import PractitionerProfile, WeeklyAvailability
 
 S = AppointmentStatus
 
@@ -131,7 +131,7 @@ def _profile(ctx: Ctx, spec: DemoPractitioner, organization: Organization) -> Pr
     profile = PractitionerProfile.objects.for_tenant(org_ctx).filter(user=user).first()
     if profile is None:
         department = Department.objects.for_tenant(org_ctx).get(kind=spec.department_kind)
-        profile = scheduling_services.practitioner_profile_create(
+        profile = workforce_services.practitioner_profile_create(
             ctx=org_ctx,
             user_id=user.id,
             department_id=department.id,
@@ -142,7 +142,7 @@ def _profile(ctx: Ctx, spec: DemoPractitioner, organization: Organization) -> Pr
         )
     if not WeeklyAvailability.objects.for_tenant(org_ctx).filter(practitioner=profile).exists():
         for weekday in range(5):
-            scheduling_services.availability_add(
+            workforce_services.availability_add(
                 ctx=org_ctx,
                 practitioner_id=profile.id,
                 weekday=weekday,
@@ -167,10 +167,13 @@ def _appointments(
     )
     if not patients:
         return 0
+    first, last = today - dt.timedelta(days=DAYS_BACK), today + dt.timedelta(days=DAYS_AHEAD)
+    # No appointment on a public holiday: the organization is closed.
+    holidays = set(holiday_list(ctx=ctx, from_date=first, to_date=last).values_list("observed_on", flat=True))
     days = [
-        today + dt.timedelta(days=d)
-        for d in range(-DAYS_BACK, DAYS_AHEAD + 1)
-        if (today + dt.timedelta(days=d)).weekday() < 5
+        first + dt.timedelta(days=d)
+        for d in range((last - first).days + 1)
+        if (first + dt.timedelta(days=d)).weekday() < 5 and first + dt.timedelta(days=d) not in holidays
     ]
     fill = min(target / max(len(days) * SLOTS_PER_DAY, 1), 1.0)
     references = set(Appointment.objects.for_tenant(ctx).values_list("reference", flat=True))

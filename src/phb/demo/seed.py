@@ -1,5 +1,7 @@
 """Deterministic, idempotent demo data: a network with a teaching hospital and a clinic, their
-departments and staff, about 200 patients, the doctors' availability and about 2,000 appointments. Running it twice changes nothing. Every name here is invented."""
+departments, opening hours and public holidays (Nigeria's known ones, from today to the end of next
+year), staff, about 200 patients, the doctors' availability and about 2,000 appointments. Running it
+twice changes nothing. Every name here is invented."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ import base64
 import datetime as dt
 import hashlib
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 from django.db import transaction
 from django.utils import timezone
@@ -17,6 +20,7 @@ from phb.accounts.models import Membership, User
 from phb.demo import appointments, population
 from phb.kernel.context import Ctx
 from phb.kernel.models import Organization
+from phb.organizations import public as organizations
 from phb.organizations import services as org_services
 from phb.patients import services as patient_services
 from phb.patients.models import Patient
@@ -80,6 +84,14 @@ USERS = [
     DemoUser("doctor@harmony.demo.phb.example", "Dr Kwame Mensah", "harmony-clinic", ("doctor",)),
     DemoUser("privacy@harmony.demo.phb.example", "Efua Asante", "harmony-clinic", ("privacy_officer",)),
 ]
+# Weekly opening hours, in the organization's local time: (weekday, opens, closes), Monday 0.
+WEEKDAYS_AND_SATURDAY_MORNING = [(w, dt.time(7, 30), dt.time(18, 0)) for w in range(5)] + [
+    (5, dt.time(9, 0), dt.time(13, 0))
+]
+OPENING_HOURS = {
+    "unity-teaching": WEEKDAYS_AND_SATURDAY_MORNING,
+    "harmony-clinic": [(w, dt.time(8, 0), dt.time(17, 0)) for w in range(5)],
+}
 PATIENTS = [
     ("adaeze@demo.phb.example", "Adaeze Nwankwo"),
     ("olumide@demo.phb.example", "Olumide Bakare"),
@@ -99,7 +111,15 @@ def demo_totp_secret(email: str) -> str:
 def seed_demo() -> dict[str, int]:
     """Create whatever part of the demo data is missing. Returns how many rows of each kind were made."""
     ctx = Ctx.system(reason="seed demo data")
-    made = {"organizations": 0, "departments": 0, "users": 0, "memberships": 0, "patients": 0, "appointments": 0}
+    made = {
+        "organizations": 0,
+        "departments": 0,
+        "users": 0,
+        "memberships": 0,
+        "patients": 0,
+        "appointments": 0,
+        "holidays": 0,
+    }
     with transaction.atomic():
         by_code: dict[str, Organization] = {
             o.code: o for o in Organization.objects.for_platform(ctx).filter(code__in=[d.code for d in ORGANIZATIONS])
@@ -120,9 +140,9 @@ def seed_demo() -> dict[str, int]:
                 )
                 made["organizations"] += 1
             if spec.kind != "network":
-                made["departments"] += len(
-                    org_services.departments_ensure_standard(ctx=ctx.for_organization(by_code[spec.code].id))
-                )
+                org_ctx = ctx.for_organization(by_code[spec.code].id)
+                made["departments"] += len(org_services.departments_ensure_standard(ctx=org_ctx))
+                made["holidays"] += _seed_calendar(org_ctx, by_code[spec.code], OPENING_HOURS[spec.code])
         for spec in USERS:
             user = User.objects.filter(email=spec.email).first()
             if user is None:
@@ -171,6 +191,17 @@ def seed_demo() -> dict[str, int]:
         made["patients"] += _seed_population(unity, ctx.for_organization(by_code["harmony-clinic"].id))
         made["appointments"] = appointments.seed_appointments(ctx, by_code, target=DEMO_APPOINTMENTS)
     return made
+
+
+def _seed_calendar(ctx: Ctx, organization: Organization, hours: list[tuple[int, dt.time, dt.time]]) -> int:
+    """Opening hours (once), and Nigeria's public holidays known in advance (fixed dates, Good Friday,
+    Easter Monday) from today to the end of next year that are not there yet. Returns how many holidays
+    were added."""
+    if not organizations.opening_hours_list(ctx=ctx).exists():
+        organizations.opening_hours_set(ctx=ctx, hours=hours)
+    today = timezone.now().astimezone(ZoneInfo(organization.timezone)).date()
+    known = organizations.nigerian_public_holidays(today.year) + organizations.nigerian_public_holidays(today.year + 1)
+    return len(organizations.holidays_add_known(ctx=ctx, holidays=known, from_date=today))
 
 
 DEMO_POPULATION = 200

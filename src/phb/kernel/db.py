@@ -214,6 +214,69 @@ class TrigramIndex(PostgresTableOperation):
         return f"trgm_{self.model_name.lower()}"
 
 
+class FullTextIndex(PostgresTableOperation):
+    """A GIN full-text index on one text column, over `to_tsvector(config, COALESCE(column, ''))`:
+    the expression Django's `SearchVector(column, config=config)` writes, so that a filter on it uses
+    the index. Nothing on SQLite, where search falls back to plain matching."""
+
+    def __init__(self, model_name: str, column: str, name: str, config: str = "simple") -> None:
+        super().__init__(model_name, column, name, config)
+
+    def database_forwards(self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any) -> None:
+        if schema_editor.connection.vendor != "postgresql":
+            return
+        column, name, config = self.args
+        table = to_state.apps.get_model(app_label, self.model_name)._meta.db_table
+        q = schema_editor.quote_name
+        schema_editor.execute(
+            f"CREATE INDEX IF NOT EXISTS {q(name)} ON {q(table)} "
+            f"USING gin (to_tsvector('{config}'::regconfig, COALESCE({q(column)}, '')))",
+            params=None,
+        )
+
+    def database_backwards(self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any) -> None:
+        if schema_editor.connection.vendor == "postgresql":
+            schema_editor.execute(f"DROP INDEX IF EXISTS {schema_editor.quote_name(self.args[1])}")
+
+    def describe(self) -> str:
+        return f"Full-text index {self.args[1]} on {self.model_name}.{self.args[0]}"
+
+    @property
+    def migration_name_fragment(self) -> str:
+        return f"fts_{self.model_name.lower()}"
+
+
+class ByteOrderCollation(PostgresTableOperation):
+    """On PostgreSQL, compare and sort one varchar column byte by byte (COLLATE "C") whatever the
+    database's locale, so that a plain B-tree index on it serves both `LIKE 'prefix%'` and ORDER BY
+    (under a linguistic collation, it serves neither a prefix match nor, with text_pattern_ops, the
+    order). SQLite compares bytes already. Django's state does not carry the collation: a later
+    AlterField of the column must run this again."""
+
+    def __init__(self, model_name: str, column: str) -> None:
+        super().__init__(model_name, column)
+
+    def _alter(self, schema_editor: Any, state: Any, app_label: str, collation: str) -> None:
+        if schema_editor.connection.vendor != "postgresql":
+            return
+        model = state.apps.get_model(app_label, self.model_name)
+        field = model._meta.get_field(self.args[0])
+        q = schema_editor.quote_name
+        schema_editor.execute(
+            f"ALTER TABLE {q(model._meta.db_table)} ALTER COLUMN {q(field.column)} "
+            f"TYPE varchar({int(field.max_length)}) COLLATE {collation}"
+        )
+
+    def database_forwards(self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any) -> None:
+        self._alter(schema_editor, to_state, app_label, '"C"')
+
+    def database_backwards(self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any) -> None:
+        self._alter(schema_editor, from_state, app_label, '"default"')
+
+    def describe(self) -> str:
+        return f"Byte-order collation of {self.model_name}.{self.args[0]}"
+
+
 def _months(start: Any, months_ahead: int) -> Iterator[tuple[dt.date, dt.date]]:
     """(first day, first day of the next month) of `start`'s month and of the `months_ahead` after it."""
     from django.utils import timezone

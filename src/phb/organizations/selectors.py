@@ -1,16 +1,19 @@
-"""Reads of organizations and departments, scoped to what the context may see."""
+"""Reads of organizations, departments and their calendars (opening hours, public holidays), scoped to
+what the context may see."""
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 
 from django.db.models import QuerySet
 
 from phb.accounts.public import member_organization_ids
 from phb.kernel.context import Ctx
-from phb.kernel.errors import NotFound
+from phb.kernel.errors import Forbidden, NotFound, ValidationFailed
 from phb.kernel.models import Organization
-from phb.organizations.models import Department
+from phb.organizations import policies
+from phb.organizations.models import Department, OpeningHours, PublicHoliday
 
 
 def organization_list(*, ctx: Ctx) -> QuerySet[Organization]:
@@ -30,3 +33,29 @@ def organization_get(*, ctx: Ctx, organization_id: uuid.UUID) -> Organization:
 
 def department_list(*, ctx: Ctx) -> QuerySet[Department]:
     return Department.objects.for_tenant(ctx).filter(is_active=True)
+
+
+def _calendar_readable(ctx: Ctx) -> None:
+    if not policies.can_view_calendar(ctx):
+        raise Forbidden("the organization's calendar is for its staff")
+
+
+def opening_hours_list(*, ctx: Ctx) -> QuerySet[OpeningHours]:
+    """`ctx`'s organization's opening hours, Monday first; empty when it has set none (not bounded)."""
+    _calendar_readable(ctx)
+    return OpeningHours.objects.for_tenant(ctx).order_by("weekday", "opens_at")
+
+
+def holiday_list(
+    *, ctx: Ctx, from_date: dt.date | None = None, to_date: dt.date | None = None
+) -> QuerySet[PublicHoliday]:
+    """`ctx`'s organization's public holidays, earliest first, between the dates given (inclusive)."""
+    _calendar_readable(ctx)
+    if from_date and to_date and to_date < from_date:
+        raise ValidationFailed.field("to_date", "the range ends before it starts")
+    holidays = PublicHoliday.objects.for_tenant(ctx)
+    if from_date:
+        holidays = holidays.filter(observed_on__gte=from_date)
+    if to_date:
+        holidays = holidays.filter(observed_on__lte=to_date)
+    return holidays.order_by("observed_on")

@@ -1,18 +1,22 @@
-"""Writes of organizations and departments. Each service is one transaction and validates first."""
+"""Writes of organizations, departments and their calendars. Each service is one transaction and
+validates first."""
 
 from __future__ import annotations
 
+import datetime as dt
+import itertools
 import uuid
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
+from phb.kernel import audit
 from phb.kernel.context import Ctx
 from phb.kernel.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from phb.kernel.models import Organization, OrganizationType
 from phb.organizations import events, policies
-from phb.organizations.models import Department, DepartmentKind
+from phb.organizations.models import Department, DepartmentKind, OpeningHours, PublicHoliday, Weekday
 
 STANDARD_DEPARTMENTS = [
     DepartmentKind.EMERGENCY,
@@ -105,3 +109,102 @@ def departments_ensure_standard(*, ctx: Ctx) -> list[Department]:
         for kind in STANDARD_DEPARTMENTS
         if kind.value.replace("_", "-") not in existing
     ]
+
+
+# --------------------------------------------------------------------------------------------------
+# The organization's calendar: opening hours and public holidays
+# --------------------------------------------------------------------------------------------------
+
+MAX_HOLIDAY_NAME = 120
+
+
+def _calendar_manager(ctx: Ctx) -> None:
+    if not policies.can_manage_calendar(ctx):
+        raise Forbidden("changing the opening hours and holidays needs the hospital administrator role")
+
+
+def opening_hours_set(*, ctx: Ctx, hours: list[tuple[int, dt.time, dt.time]]) -> list[OpeningHours]:
+    """Replace the organization's weekly opening hours with `hours` ((weekday, opens, closes), local
+    time). An empty list removes them: the organization is then not bounded by opening hours. Windows
+    of availability already outside new hours stay but give no slots there."""
+    _calendar_manager(ctx)
+    by_day: dict[int, list[tuple[dt.time, dt.time]]] = {}
+    for i, (weekday, opens_at, closes_at) in enumerate(hours):
+        if not 0 <= weekday <= 6:
+            raise ValidationFailed.field(f"hours[{i}].weekday", "0 (Monday) to 6 (Sunday)")
+        if closes_at <= opens_at:
+            raise ValidationFailed.field(f"hours[{i}].closes_at", "the organization closes before it opens")
+        by_day.setdefault(weekday, []).append((opens_at, closes_at))
+    for weekday, intervals in by_day.items():
+        intervals.sort()
+        for (_, closes), (opens, _) in itertools.pairwise(intervals):
+            if opens < closes:
+                raise ValidationFailed.field(
+                    "hours", f"two intervals of {Weekday(weekday).label} overlap", code="OPENING_HOURS_OVERLAP"
+                )
+    with transaction.atomic():
+        OpeningHours.objects.for_tenant(ctx).delete()
+        rows = OpeningHours.objects.for_tenant(ctx).bulk_create(
+            [
+                OpeningHours(organization_id=ctx.organization_id, weekday=w, opens_at=o, closes_at=c)
+                for w in sorted(by_day)
+                for o, c in by_day[w]
+            ]
+        )
+        audit.record(
+            ctx,
+            "organizations.opening_hours.set",
+            resource_type="organizations.openinghours",
+            resource_id=str(ctx.organization_id),
+            hours=[f"{w}:{o:%H:%M}-{c:%H:%M}" for w in sorted(by_day) for o, c in by_day[w]],
+        )
+    return rows
+
+
+def holiday_add(*, ctx: Ctx, observed_on: dt.date, name: str) -> PublicHoliday:
+    """Close the organization on `observed_on`: no practitioner sees patients that day. Appointments
+    already booked on it stay: the desk moves them."""
+    _calendar_manager(ctx)
+    name = name.strip()
+    if not name:
+        raise ValidationFailed.field("name", "name the holiday", code="required")
+    if len(name) > MAX_HOLIDAY_NAME:
+        raise ValidationFailed.field("name", f"at most {MAX_HOLIDAY_NAME} characters")
+    try:
+        with transaction.atomic():
+            if PublicHoliday.objects.for_tenant(ctx).filter(observed_on=observed_on).exists():
+                raise Conflict(f"{observed_on} is already a holiday", code="HOLIDAY_EXISTS")
+            holiday = PublicHoliday.objects.create(
+                organization_id=ctx.organization_id, observed_on=observed_on, name=name
+            )
+            audit.record(ctx, "organizations.holiday.create", target=holiday, observed_on=observed_on.isoformat())
+    except IntegrityError as exc:  # the same date added at the same moment by another request
+        raise Conflict(f"{observed_on} is already a holiday", code="HOLIDAY_EXISTS") from exc
+    return holiday
+
+
+def holiday_remove(*, ctx: Ctx, holiday_id: uuid.UUID) -> None:
+    """Open the organization again on a holiday's date."""
+    _calendar_manager(ctx)
+    with transaction.atomic():
+        holiday = PublicHoliday.objects.for_tenant(ctx).filter(id=holiday_id).select_for_update().first()
+        if holiday is None:
+            raise NotFound("no such holiday here")
+        audit.record(ctx, "organizations.holiday.delete", target=holiday, observed_on=holiday.observed_on.isoformat())
+        holiday.delete()
+
+
+def holidays_add_known(
+    *, ctx: Ctx, holidays: list[tuple[dt.date, str]], from_date: dt.date | None = None
+) -> list[PublicHoliday]:
+    """Add those of `holidays` ((date, name), e.g. `holidays.nigerian_public_holidays(year)`) that fall
+    on or after `from_date` and on a date not already closed. Returns those added."""
+    _calendar_manager(ctx)
+    added: list[PublicHoliday] = []
+    with transaction.atomic():
+        taken = set(PublicHoliday.objects.for_tenant(ctx).values_list("observed_on", flat=True))
+        for day, name in holidays:
+            if day not in taken and (from_date is None or day >= from_date):
+                added.append(holiday_add(ctx=ctx, observed_on=day, name=name))
+                taken.add(day)
+    return added

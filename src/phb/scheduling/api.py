@@ -110,6 +110,12 @@ class ListFilters(serializers.Serializer):
 class SlotFilters(serializers.Serializer):
     practitioner = serializers.UUIDField(required=False)
     department = serializers.UUIDField(required=False)
+    specialization = serializers.CharField(required=False, max_length=100, help_text="With or without a department.")
+    type = serializers.ChoiceField(
+        choices=[AppointmentType.IN_PERSON, AppointmentType.TELEMEDICINE],
+        required=False,
+        help_text="telemedicine: only practitioners who offer it.",
+    )
     start_date = serializers.DateField()
     end_date = serializers.DateField()
 
@@ -204,10 +210,16 @@ class AppointmentTransitionApi(PhbApiView):
             409: OpenApiResponse(description="ILLEGAL_TRANSITION; CANCELLATION_CUTOFF_PASSED (a patient, too late)"),
         },
         summary="Change an appointment's status (reason required to cancel and reject); a patient may cancel "
-        "their own until the cut-off",
+        "their own until the cut-off; a practitioner accepts a pending appointment booked with them or "
+        "waiting in their department's queue (it becomes theirs)",
     )
     def post(self, request: Request, appointment_id: str) -> Response:
         data = _valid(TransitionInput, request.data)
+        if self.action_name == "accept":
+            # A practitioner takes what is booked with them, or what waits in their department's queue.
+            appointment = services.appointment_accept(ctx=self.ctx, appointment_id=self.parse_id(appointment_id))
+            appointment, _ = selectors.appointment_get(ctx=self.ctx, appointment_id=appointment.id)
+            return Response(AppointmentOutput(appointment).data)
         if self.action_name == "check-in":
             # Checking in gives the day's ticket, wherever it is done.
             appointment = services.appointment_check_in(ctx=self.ctx, appointment_id=self.parse_id(appointment_id))
@@ -255,6 +267,8 @@ class FreeSlotsApi(PhbApiView):
             ctx=self.ctx,
             practitioner_id=filters.get("practitioner"),
             department_id=filters.get("department"),
+            specialization=filters.get("specialization", ""),
+            kind=filters.get("type", ""),
             start_date=filters["start_date"],
             end_date=filters["end_date"],
         )
@@ -304,6 +318,34 @@ class QueueApi(PhbApiView):
             day=filters.get("day"),
         )
         return Response(QueueEntryOutput(entries, many=True).data)
+
+
+class PendingFilters(serializers.Serializer):
+    department = serializers.UUIDField(required=False)
+    unassigned = serializers.BooleanField(
+        required=False, default=False, help_text="Only those booked to the department's queue, no practitioner named."
+    )
+    limit = serializers.IntegerField(required=False, default=200, min_value=1, max_value=500)
+
+
+class PendingQueueApi(PhbApiView):
+    required_permission = None
+
+    @extend_schema(
+        parameters=[PendingFilters],
+        responses=AppointmentOutput(many=True),
+        summary="Pending appointments from today on that wait for a practitioner to accept them, emergency "
+        "first, then the earliest (audited)",
+    )
+    def get(self, request: Request) -> Response:
+        filters = _valid(PendingFilters, request.query_params)
+        rows = selectors.pending_queue(
+            ctx=self.ctx,
+            department_id=filters.get("department"),
+            unassigned_only=filters["unassigned"],
+            limit=filters["limit"],
+        )
+        return Response(AppointmentOutput(rows, many=True).data)
 
 
 class RescheduleInput(serializers.Serializer):

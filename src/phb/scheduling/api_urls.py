@@ -2,7 +2,7 @@ from django.urls import path
 
 from phb.scheduling import api
 
-TRANSITIONS = ("confirm", "check-in", "start", "complete", "cancel", "reject", "no-show")
+TRANSITIONS = ("confirm", "accept", "check-in", "start", "complete", "cancel", "reject", "no-show")
 
 urlpatterns = [
     path("me/appointments/", api.MyAppointmentsApi.as_view(), name="my-appointments"),
@@ -17,6 +17,7 @@ urlpatterns = [
     path("appointments/", api.AppointmentsApi.as_view(), name="appointments"),
     path("appointments/check-conflict/", api.CheckConflictApi.as_view(), name="appointment-check-conflict"),
     path("appointments/queue/", api.QueueApi.as_view(), name="appointment-queue"),
+    path("appointments/pending/", api.PendingQueueApi.as_view(), name="appointment-pending"),
     path("appointments/slots/", api.FreeSlotsApi.as_view(), name="appointment-slots"),
     path("appointments/<str:appointment_id>/", api.AppointmentApi.as_view(), name="appointment"),
     path(

@@ -33,7 +33,8 @@ from phb.kernel.context import Ctx, PurposeOfUse
 from phb.kernel.errors import Conflict, Forbidden, NotFound, RateLimitExceeded, ValidationFailed
 from phb.organizations.models import Department
 from phb.scheduling import policies, queueing, services, slots, tickets, transitions
-from phb.scheduling.models import Appointment, AppointmentStatus, Kiosk, KioskKind, PractitionerProfile
+from phb.scheduling.models import Appointment, AppointmentStatus, Kiosk, KioskKind
+from phb.workforce.public import PractitionerProfile
 
 COOKIE_NAME = "phb_kiosk"
 COOKIE_PATH = "/kiosk/"

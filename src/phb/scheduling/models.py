@@ -1,6 +1,6 @@
-"""Scheduling: practitioners' working profiles and weekly availability, leave, appointments and the
-history of every change of an appointment's status; at the front desk, queue tickets and the kiosks
-patients check themselves in at. All tenant-owned; free slots are derived, not stored."""
+"""Scheduling: appointments and the history of every change of an appointment's status, idempotency keys
+and reminders; at the front desk, queue tickets and the kiosks patients check themselves in at. All
+tenant-owned; free slots are derived from the workforce's schedules (`phb.workforce`), not stored."""
 
 from __future__ import annotations
 
@@ -17,94 +17,6 @@ _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 def new_appointment_reference() -> str:
     """`APT-7K3M9Q2D`: 8 random Crockford base-32 characters (no I, L, O, U)."""
     return "APT-" + "".join(secrets.choice(_CROCKFORD) for _ in range(8))
-
-
-class PractitionerProfile(TenantModel):
-    """How a staff member practises at one organization: what they offer, where, for how much."""
-
-    membership = models.ForeignKey("accounts.Membership", on_delete=models.PROTECT, related_name="+")
-    user = models.ForeignKey("accounts.User", on_delete=models.PROTECT, related_name="+")
-    department = models.ForeignKey(
-        "organizations.Department", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
-    specialization = models.CharField(max_length=100)
-    licence_number = models.CharField(max_length=50)
-    licence_expires_on = models.DateField(null=True, blank=True)
-    qualifications = models.JSONField(default=list, blank=True)
-    years_of_experience = models.PositiveSmallIntegerField(default=0)
-    languages = models.JSONField(default=list, blank=True)
-    consultation_fee = models.DecimalField(max_digits=12, decimal_places=2, default=0)
-    offers_telemedicine = models.BooleanField(default=False)
-    is_active = models.BooleanField(default=True)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["organization", "user"], name="practitioner_one_profile_per_organization"),
-            models.UniqueConstraint(fields=["organization", "membership"], name="practitioner_one_per_membership"),
-            models.CheckConstraint(condition=models.Q(consultation_fee__gte=0), name="practitioner_fee_not_negative"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.specialization} ({self.licence_number})"
-
-
-class Weekday(models.IntegerChoices):
-    MONDAY = 0, "Monday"
-    TUESDAY = 1, "Tuesday"
-    WEDNESDAY = 2, "Wednesday"
-    THURSDAY = 3, "Thursday"
-    FRIDAY = 4, "Friday"
-    SATURDAY = 5, "Saturday"
-    SUNDAY = 6, "Sunday"
-
-
-class WeeklyAvailability(TenantModel):
-    """A recurring window, in the organization's local time, cut into slots of `slot_minutes`."""
-
-    practitioner = models.ForeignKey(PractitionerProfile, on_delete=models.CASCADE, related_name="+")
-    weekday = models.PositiveSmallIntegerField(choices=Weekday.choices)
-    starts_at = models.TimeField()
-    ends_at = models.TimeField()
-    slot_minutes = models.PositiveSmallIntegerField(default=15)
-    max_daily_appointments = models.PositiveSmallIntegerField(default=20)
-
-    class Meta:
-        verbose_name_plural = "weekly availabilities"
-        constraints = [
-            models.CheckConstraint(
-                condition=models.Q(ends_at__gt=models.F("starts_at")), name="availability_ends_after_start"
-            ),
-            models.CheckConstraint(
-                condition=models.Q(slot_minutes__gte=5, slot_minutes__lte=480), name="availability_slot_length"
-            ),
-            models.CheckConstraint(
-                condition=models.Q(weekday__gte=0, weekday__lte=6), name="availability_weekday_valid"
-            ),
-        ]
-        indexes = [models.Index(fields=["organization", "practitioner", "weekday"], name="availability_lookup")]
-
-    def __str__(self) -> str:
-        return f"{Weekday(self.weekday).label} {self.starts_at}-{self.ends_at}"
-
-
-class Leave(TenantModel):
-    """Days a practitioner does not work (inclusive)."""
-
-    practitioner = models.ForeignKey(PractitionerProfile, on_delete=models.CASCADE, related_name="+")
-    starts_on = models.DateField()
-    ends_on = models.DateField()
-    reason = models.CharField(max_length=200, blank=True)
-
-    class Meta:
-        constraints = [
-            models.CheckConstraint(
-                condition=models.Q(ends_on__gte=models.F("starts_on")), name="leave_ends_after_start"
-            )
-        ]
-        indexes = [models.Index(fields=["organization", "practitioner", "starts_on"], name="leave_lookup")]
-
-    def __str__(self) -> str:
-        return f"leave {self.starts_on}..{self.ends_on}"
 
 
 class AppointmentType(models.TextChoices):
@@ -151,7 +63,7 @@ class Appointment(TenantModel):
     reference = models.CharField(max_length=12, editable=False)
     patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="+")
     practitioner = models.ForeignKey(
-        PractitionerProfile, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        "workforce.PractitionerProfile", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     department = models.ForeignKey("organizations.Department", on_delete=models.PROTECT, related_name="+")
     specialization = models.CharField(max_length=100, help_text="The practitioner's, or the department's code.")

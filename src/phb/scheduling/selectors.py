@@ -11,7 +11,7 @@ import uuid
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db.models import QuerySet
+from django.db.models import Case, QuerySet, Value, When
 from django.utils import timezone
 
 from phb.kernel import audit
@@ -103,8 +103,50 @@ def appointment_get(*, ctx: Ctx, appointment_id: uuid.UUID) -> tuple[Appointment
 
 
 # --------------------------------------------------------------------------------------------------
-# The waiting queue
+# Waiting for a practitioner, waiting in the queue
 # --------------------------------------------------------------------------------------------------
+
+
+# Emergency first, then urgent, then normal.
+_PRIORITY_ORDER = Case(
+    *(When(priority=p, then=Value(rank)) for rank, p in enumerate(reversed(Priority.values))),
+    default=Value(len(Priority.values)),
+)
+
+
+@audit.reads_health_data
+def pending_queue(
+    *, ctx: Ctx, department_id: uuid.UUID | None = None, unassigned_only: bool = False, limit: int = 200
+) -> list[Appointment]:
+    """Pending appointments still to come (from the start of today) that wait for a practitioner to
+    accept them, the most urgent first, then the earliest: of one department, or of every department.
+    `unassigned_only`: only those booked to the department's queue, with no practitioner named."""
+    action = "scheduling.appointment.pending_queue"
+    if not policies.can_read_appointments(ctx):
+        raise audit.denied(ctx, action, Forbidden("seeing appointments needs a scheduling or clinical role"))
+    if not 1 <= limit <= 500:
+        raise ValidationFailed.field("limit", "between 1 and 500")
+    zone = slots.organization_zone(ctx)
+    today, _ = slots.local_day_bounds(timezone.now().astimezone(zone).date(), zone)
+    pending = (
+        Appointment.objects.for_tenant(ctx)
+        .select_related("patient")
+        .filter(status=AppointmentStatus.PENDING, start_at__gte=today)
+    )
+    if department_id:
+        pending = pending.filter(department_id=department_id)
+    if unassigned_only:
+        pending = pending.filter(practitioner__isnull=True)
+    rows = list(pending.order_by(_PRIORITY_ORDER, "start_at", "id")[:limit])
+    audit.record(
+        ctx,
+        action,
+        read=True,
+        department=str(department_id or ""),
+        unassigned_only=unassigned_only,
+        count=len(rows),
+    )
+    return rows
 
 
 @audit.reads_health_data

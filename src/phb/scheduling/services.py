@@ -1,5 +1,5 @@
-"""Every write of scheduling: practitioners' profiles, availability and leave; booking an appointment
-under its rules; moving an appointment through its status machine (transitions.TABLE).
+"""Every write of scheduling: booking an appointment under its rules (against the workforce's schedules:
+`phb.workforce`); moving an appointment through its status machine (transitions.TABLE).
 
 Booking holds a lock on the practitioner's profile row (and on the patient's registration) for the
 whole check-and-insert, so concurrent bookings of one practitioner run one after the other; a partial
@@ -19,7 +19,6 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from phb.accounts.models import Membership
 from phb.kernel import audit, events
 from phb.kernel.context import Ctx
 from phb.kernel.errors import Conflict, Forbidden, NotFound, ValidationFailed
@@ -38,30 +37,14 @@ from phb.scheduling.models import (
     AppointmentTransition,
     AppointmentType,
     IdempotencyKey,
-    Leave,
-    PractitionerProfile,
     Priority,
-    WeeklyAvailability,
     new_appointment_reference,
 )
+from phb.workforce import public as workforce
+from phb.workforce.public import PractitionerProfile
 
 QUEUE_MINUTES = 15  # a department-queue appointment's length when no practitioner is named
 IDEMPOTENCY_TTL = dt.timedelta(hours=24)
-PROFILE_FIELDS = (
-    "specialization",
-    "licence_number",
-    "licence_expires_on",
-    "qualifications",
-    "years_of_experience",
-    "languages",
-    "consultation_fee",
-    "offers_telemedicine",
-)
-
-
-# --------------------------------------------------------------------------------------------------
-# Workforce
-# --------------------------------------------------------------------------------------------------
 
 
 def _department(ctx: Ctx, department_id: uuid.UUID | None) -> Department | None:
@@ -73,104 +56,12 @@ def _department(ctx: Ctx, department_id: uuid.UUID | None) -> Department | None:
     return department
 
 
-def practitioner_profile_create(
-    *, ctx: Ctx, user_id: uuid.UUID, department_id: uuid.UUID | None = None, **fields: Any
-) -> PractitionerProfile:
-    """Make a member of staff bookable: their specialization, licence, fee and department."""
-    if not policies.can_manage_profiles(ctx):
-        raise Forbidden("managing practitioners needs the staff manager's permission")
-    unknown = set(fields) - set(PROFILE_FIELDS)
-    if unknown:
-        raise ValidationFailed.field(sorted(unknown)[0], "unknown field")
-    if not str(fields.get("specialization", "")).strip():
-        raise ValidationFailed.field("specialization", "a practitioner needs a specialization", code="required")
-    if Decimal(fields.get("consultation_fee", 0)) < 0:
-        raise ValidationFailed.field("consultation_fee", "a fee is not negative")
-    membership = Membership.objects.for_tenant(ctx).filter(user_id=user_id, is_active=True).first()
-    if membership is None:
-        raise ValidationFailed.field("user_id", "not an active member of staff here")
-    with transaction.atomic():
-        if PractitionerProfile.objects.for_tenant(ctx).filter(user_id=user_id).exists():
-            raise Conflict("this member of staff already has a practitioner profile", code="PROFILE_EXISTS")
-        profile = PractitionerProfile.objects.create(
-            organization_id=ctx.organization_id,
-            membership=membership,
-            user_id=user_id,
-            department=_department(ctx, department_id),
-            **fields,
-        )
-        audit.record(ctx, "scheduling.practitioner.create", target=profile)
-    return profile
-
-
 def _profile(ctx: Ctx, practitioner_id: uuid.UUID, *, lock: bool = False) -> PractitionerProfile:
     profiles = PractitionerProfile.objects.for_tenant(ctx).filter(id=practitioner_id, is_active=True)
     profile = (profiles.select_for_update() if lock else profiles).first()
     if profile is None:
         raise NotFound("no such practitioner here")
     return profile
-
-
-def availability_add(
-    *,
-    ctx: Ctx,
-    practitioner_id: uuid.UUID,
-    weekday: int,
-    starts_at: dt.time,
-    ends_at: dt.time,
-    slot_minutes: int = 15,
-    max_daily_appointments: int = 20,
-) -> WeeklyAvailability:
-    """Add a weekly window (organization's local time) in which the practitioner takes appointments."""
-    with transaction.atomic():
-        profile = _profile(ctx, practitioner_id, lock=True)
-        if not policies.can_manage_schedule(ctx, profile):
-            raise Forbidden("only staff managers and the practitioner change availability")
-        if not 0 <= weekday <= 6:
-            raise ValidationFailed.field("weekday", "0 (Monday) to 6 (Sunday)")
-        if ends_at <= starts_at:
-            raise ValidationFailed.field("ends_at", "the window ends before it starts")
-        if not 5 <= slot_minutes <= 480:
-            raise ValidationFailed.field("slot_minutes", "between 5 and 480 minutes")
-        if max_daily_appointments < 1:
-            raise ValidationFailed.field("max_daily_appointments", "at least one")
-        overlapping = (
-            WeeklyAvailability.objects.for_tenant(ctx)
-            .filter(practitioner=profile, weekday=weekday, starts_at__lt=ends_at, ends_at__gt=starts_at)
-            .exists()
-        )
-        if overlapping:
-            raise Conflict("this window overlaps another of the same day", code="AVAILABILITY_OVERLAPS")
-        window = WeeklyAvailability.objects.create(
-            organization_id=ctx.organization_id,
-            practitioner=profile,
-            weekday=weekday,
-            starts_at=starts_at,
-            ends_at=ends_at,
-            slot_minutes=slot_minutes,
-            max_daily_appointments=max_daily_appointments,
-        )
-        audit.record(ctx, "scheduling.availability.create", target=window, practitioner=str(profile.id))
-    return window
-
-
-def leave_add(*, ctx: Ctx, practitioner_id: uuid.UUID, starts_on: dt.date, ends_on: dt.date, reason: str = "") -> Leave:
-    """Record days off. Appointments already booked on them stay: the desk reschedules them."""
-    with transaction.atomic():
-        profile = _profile(ctx, practitioner_id, lock=True)
-        if not policies.can_manage_schedule(ctx, profile):
-            raise Forbidden("only staff managers and the practitioner record leave")
-        if ends_on < starts_on:
-            raise ValidationFailed.field("ends_on", "the leave ends before it starts")
-        leave = Leave.objects.create(
-            organization_id=ctx.organization_id,
-            practitioner=profile,
-            starts_on=starts_on,
-            ends_on=ends_on,
-            reason=reason[:200],
-        )
-        audit.record(ctx, "scheduling.leave.create", target=leave, practitioner=str(profile.id))
-    return leave
 
 
 # --------------------------------------------------------------------------------------------------
@@ -240,23 +131,21 @@ def _check_booking(
         end_at = start_at + dt.timedelta(minutes=QUEUE_MINUTES)
         specialization, fee = department.code, Decimal("0")
     else:
-        windows = list(
-            WeeklyAvailability.objects.for_tenant(ctx).filter(practitioner=practitioner, weekday=local.weekday())
-        )
+        windows = workforce.windows_of_day(ctx=ctx, practitioner=practitioner, weekday=local.weekday())
         window = next(
-            (w for w in windows if any(s == local for s, _ in slots.window_slots(w, local.date(), zone))),
+            (w for w in windows if any(s == local for s, _ in workforce.window_slots(w, local.date(), zone))),
             None,
         )
-        on_leave = (
-            Leave.objects.for_tenant(ctx)
-            .filter(practitioner=practitioner, starts_on__lte=local.date(), ends_on__gte=local.date())
-            .exists()
-        )
-        if window is None or on_leave:
+        if window is None:
             raise Conflict("the practitioner does not see patients at that time", code="PRACTITIONER_UNAVAILABLE")
         end_at = start_at + dt.timedelta(minutes=window.slot_minutes)
+        why = workforce.unavailability(ctx=ctx, practitioner=practitioner, start=start_at, end=end_at, zone=zone)
+        if why:
+            raise Conflict(
+                f"the practitioner does not see patients at that time: {why}", code="PRACTITIONER_UNAVAILABLE"
+            )
         mine = appointments.filter(practitioner=practitioner, status__in=OCCUPYING)
-        if slots.overlapping(mine, day_start, day_end).count() >= slots.daily_maximum(windows):
+        if slots.overlapping(mine, day_start, day_end).count() >= workforce.daily_maximum(windows):
             raise Conflict("the practitioner's day is fully booked", code="DAILY_MAXIMUM")
         if slots.overlapping(mine, start_at, end_at).exists():
             raise Conflict("this slot is taken", code="SLOT_TAKEN")
@@ -476,6 +365,49 @@ def appointment_transition(*, ctx: Ctx, appointment_id: uuid.UUID, to_status: st
     return appointment
 
 
+def appointment_accept(*, ctx: Ctx, appointment_id: uuid.UUID) -> Appointment:
+    """A practitioner accepts a pending appointment: one booked with them, or one waiting in their
+    department's queue with no practitioner named, which becomes theirs (at its time, if they have
+    nothing else then). Either way it is confirmed, and the patient's reminders are planned."""
+    action = "scheduling.appointment.accept"
+    if not ctx.has_perm(transitions.TREAT):
+        raise audit.denied(ctx, action, NotFound("no such appointment here"), appointment=str(appointment_id))
+    refused: Exception | None = None
+    with transaction.atomic():
+        # SECURITY: lock order as in booking: the practitioner's profile, then the appointment.
+        profile = workforce.practitioner_of_user(ctx=ctx)
+        if profile is not None:
+            profile = PractitionerProfile.objects.for_tenant(ctx).select_for_update().get(id=profile.id)
+        appointment = _locked(ctx, appointment_id)
+        if profile is None:
+            refused = Forbidden("only a practitioner of this organization accepts appointments")
+        elif appointment is None or not (
+            appointment.practitioner_id == profile.id
+            or (appointment.practitioner_id is None and appointment.department_id == profile.department_id)
+        ):
+            # Another practitioner's, or another department's queue: not this practitioner's to see.
+            refused = NotFound("no such appointment here")
+        elif appointment.status != AppointmentStatus.PENDING:
+            raise Conflict(
+                f"an appointment that is {appointment.status} cannot be accepted",
+                code="ILLEGAL_TRANSITION",
+                from_status=appointment.status,
+                to_status=AppointmentStatus.CONFIRMED,
+            )
+        else:
+            if appointment.practitioner_id is None:
+                mine = Appointment.objects.for_tenant(ctx).filter(practitioner=profile, status__in=OCCUPYING)
+                if slots.overlapping(mine, appointment.start_at, appointment.end_at).exists():
+                    raise Conflict("you have another appointment at that time", code="SLOT_TAKEN")
+                appointment.practitioner = profile
+                appointment.save(update_fields=["practitioner", "updated_at"])
+            refused = _transition(ctx, appointment, AppointmentStatus.CONFIRMED, "", action, by_practitioner=True)
+    if refused is not None:
+        raise audit.denied(ctx, action, refused, appointment=str(appointment_id))
+    assert appointment is not None
+    return appointment
+
+
 # Statuses after which an appointment is not reminded of.
 _ENDS_REMINDERS = {
     AppointmentStatus.CANCELLED,
@@ -494,10 +426,12 @@ def _transition(
     action: str,
     *,
     by_patient: bool = False,
+    by_practitioner: bool = False,
     own_service: bool = False,
 ) -> Exception | None:
     """Make the change, or return the refusal to audit (not found, not allowed). `by_patient`: the
     patient acts on their own appointment, which the table must allow them (`patient_may`).
+    `by_practitioner`: the appointment's practitioner acts on it (`practitioner_may`, with TREAT).
     `own_service`: the caller is the service a transition marked `own_service` must go through."""
     if appointment is None:
         return NotFound("no such appointment here")
@@ -518,6 +452,9 @@ def _transition(
     if by_patient:
         if not transition.patient_may:
             return Forbidden("a patient cannot make this change")
+    elif by_practitioner:
+        if not (transition.practitioner_may and ctx.has_perm(transitions.TREAT)):
+            return Forbidden("the practitioner cannot make this change")
     elif not ctx.has_perm(transition.permission):
         return Forbidden(f"this change needs {transition.permission}")
     if transition.reason_required and not reason:

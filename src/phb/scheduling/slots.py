@@ -1,4 +1,5 @@
-"""Free slots, derived for a date range from practitioners' weekly availability, minus leave, minus
+"""Free slots, derived for a date range from practitioners' schedules (`phb.workforce`: weekly windows
+and their breaks, within the organization's opening hours), minus holidays, leave and closures, minus
 booked appointments, minus the past. Nothing is stored: a slot is a start and an end in the
 organization's local time, returned as aware datetimes."""
 
@@ -9,11 +10,11 @@ import datetime as dt
 import math
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import repeat
 from operator import itemgetter
-from typing import NamedTuple
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from django.db.models import QuerySet
@@ -24,8 +25,23 @@ from phb.kernel.context import Ctx
 from phb.kernel.db import EpochSeconds
 from phb.kernel.errors import Forbidden, ValidationFailed
 from phb.kernel.models import Organization
+from phb.organizations.public import Interval
 from phb.scheduling import policies
-from phb.scheduling.models import OCCUPYING, Appointment, Leave, WeeklyAvailability
+from phb.scheduling.models import OCCUPYING, Appointment, AppointmentType
+from phb.workforce.public import Window, daily_maximum, schedule_load, window_parts, window_slots
+
+__all__ = [
+    "LONGEST_APPOINTMENT",
+    "MAX_RANGE_DAYS",
+    "Slot",
+    "Window",
+    "daily_maximum",
+    "local_day_bounds",
+    "organization_zone",
+    "overlapping",
+    "slots_free",
+    "window_slots",
+]
 
 MAX_RANGE_DAYS = 31
 # No appointment lasts longer than this: a slot is at most 480 minutes (availability_slot_length), a
@@ -43,17 +59,6 @@ class Slot(NamedTuple):
     end_at: dt.datetime
 
 
-class Window(NamedTuple):
-    """A weekly availability window, as the derivation of slots reads it."""
-
-    practitioner_id: uuid.UUID
-    weekday: int
-    starts_at: dt.time
-    ends_at: dt.time
-    slot_minutes: int
-    max_daily_appointments: int
-
-
 def organization_zone(ctx: Ctx) -> ZoneInfo:
     return ZoneInfo(Organization.objects.for_tenant(ctx).values_list("timezone", flat=True).get())
 
@@ -68,23 +73,6 @@ def overlapping(appointments: QuerySet[Appointment], start: dt.datetime, end: dt
     return appointments.filter(start_at__lt=end, end_at__gt=start, start_at__gt=start - LONGEST_APPOINTMENT)
 
 
-def window_slots(
-    window: WeeklyAvailability | Window, day: dt.date, zone: ZoneInfo
-) -> Iterable[tuple[dt.datetime, dt.datetime]]:
-    """The slots of one availability window on one date."""
-    step = dt.timedelta(minutes=window.slot_minutes)
-    start = dt.datetime.combine(day, window.starts_at, tzinfo=zone)
-    end = dt.datetime.combine(day, window.ends_at, tzinfo=zone)
-    while start + step <= end:
-        yield start, start + step
-        start += step
-
-
-def daily_maximum(windows: Iterable[WeeklyAvailability | Window]) -> int:
-    """A day's maximum: the largest any of that weekday's windows names."""
-    return max((w.max_daily_appointments for w in windows), default=0)
-
-
 def slots_free(
     *,
     ctx: Ctx,
@@ -92,15 +80,23 @@ def slots_free(
     end_date: dt.date,
     practitioner_id: uuid.UUID | None = None,
     department_id: uuid.UUID | None = None,
+    specialization: str = "",
+    kind: str = "",
 ) -> list[Slot]:
-    """Free slots of one practitioner, or of every active practitioner of one department, from
-    `start_date` to `end_date` inclusive, earliest first."""
+    """Free slots of one practitioner, or of every active practitioner of a department and/or of a
+    specialization, from `start_date` to `end_date` inclusive, earliest first. `kind` telemedicine
+    keeps the practitioners who offer it; in person (or none) keeps everyone."""
     if not policies.can_read_appointments(ctx):
         raise Forbidden("seeing free slots needs a role that manages appointments or sees records")
-    if (practitioner_id is None) == (department_id is None):
+    specialization = specialization.strip()
+    if practitioner_id is None and department_id is None and not specialization:
         raise ValidationFailed.field(
-            "practitioner_id", "name a practitioner or a department, not both", code="required"
+            "practitioner_id", "name a practitioner, a department or a specialization", code="required"
         )
+    if practitioner_id is not None and (department_id is not None or specialization):
+        raise ValidationFailed.field("practitioner_id", "name a practitioner, or a department and a specialization")
+    if kind and kind not in AppointmentType.values:
+        raise ValidationFailed.field("kind", "unknown appointment type")
     if end_date < start_date:
         raise ValidationFailed.field("end_date", "the range ends before it starts")
     if (end_date - start_date).days >= MAX_RANGE_DAYS:
@@ -110,24 +106,23 @@ def slots_free(
         zone = organization_zone(ctx)
         range_start, _ = local_day_bounds(start_date, zone)
         _, range_end = local_day_bounds(end_date, zone)
-        # The active practitioners asked for, through their windows: one without any has no slot.
-        rows = WeeklyAvailability.objects.for_tenant(ctx).filter(practitioner__is_active=True)
-        if practitioner_id:
-            rows = rows.filter(practitioner_id=practitioner_id)
-        else:
-            rows = rows.filter(practitioner__department_id=department_id)
-        windows: dict[tuple[uuid.UUID, int], list[Window]] = defaultdict(list)
-        for window in map(Window._make, rows.order_by("starts_at").values_list(*Window._fields)):
-            windows[(window.practitioner_id, window.weekday)].append(window)
+        # The active practitioners asked for, through their windows (one without any has no slot), their
+        # leave and closures, the organization's opening hours and holidays: three queries.
+        schedule = schedule_load(
+            ctx=ctx,
+            start_date=start_date,
+            end_date=end_date,
+            zone=zone,
+            practitioner_id=practitioner_id,
+            department_id=department_id,
+            specialization=specialization,
+            telemedicine=kind == AppointmentType.TELEMEDICINE or None,
+        )
+        windows = schedule.windows
         # Ties at one time are listed by practitioner id, as text.
-        ids = sorted({pid for pid, _ in windows}, key=str)
+        ids = schedule.practitioner_ids
         if not ids:
             return []
-        leave = list(
-            Leave.objects.for_tenant(ctx)
-            .filter(practitioner_id__in=ids, starts_on__lte=end_date, ends_on__gte=start_date)
-            .values_list("practitioner_id", "starts_on", "ends_on")
-        )
         # Everything below is in whole seconds since 1970 (UTC): a department's fortnight has some 5,000
         # booked appointments and 16,000 candidate slots, and integers compare and add many times faster
         # than aware datetimes. Datetimes are made at the end, one per distinct instant.
@@ -143,31 +138,43 @@ def slots_free(
         starts[pid] = [start_s for start_s, _ in appointments]
     longest = int(LONGEST_APPOINTMENT.total_seconds())
     now = timezone.now().timestamp()
-    cuts: dict[tuple[dt.date, dt.time, dt.time, int], _Cut] = {}
+    on_leave, closures, calendar = schedule.on_leave, schedule.closures, schedule.organization
+    cuts: dict[tuple[Any, ...], list[_Cut]] = {}
     free: list[Slot] = []
     day = start_date
     while day <= end_date:
+        if calendar.holiday(day):
+            day += dt.timedelta(days=1)
+            continue
+        weekday = day.weekday()
+        opening = calendar.intervals(weekday)
         day_start, day_end = (int(bound.timestamp()) for bound in local_day_bounds(day, zone))
         todays: list[Slot] = []  # practitioner by practitioner, in the order of `ids`
         even = True
         for pid in ids:
-            day_windows = windows.get((pid, day.weekday()), [])
-            if not day_windows or any(p == pid and s <= day <= e for p, s, e in leave):
+            day_windows = windows.get((pid, weekday), [])
+            if not day_windows or (pid, day) in on_leave:
                 continue
             first = bisect.bisect_right(starts.get(pid, []), day_start - longest)
             last = bisect.bisect_left(starts.get(pid, []), day_end)
             taken = [(s, e) for s, e in booked[pid][first:last] if e > day_start]
             if len(taken) >= daily_maximum(day_windows):
                 continue
+            if pid in closures:
+                # A closure takes its time as an appointment would, without counting towards the maximum.
+                away = schedule.closures_between(pid, day_start, day_end)
+                if away:
+                    taken = sorted(taken + away)
             for window in day_windows:
-                key = (day, window.starts_at, window.ends_at, window.slot_minutes)
+                # The same window on the same date cuts the same slots: once per (date, window shape).
+                key = (day, window.starts_at, window.ends_at, window.slot_minutes, *window[6:])
                 if key not in cuts:
-                    cuts[key] = _Cut.of(window, day, zone)
-                cut = cuts[key]
-                even = even and cut.step is not None
-                for a, b in cut.free(taken, now):
-                    # Tuples made by C code, not one Python call per slot: a fortnight has some 10,000.
-                    todays += map(_new_slot, zip(repeat(pid), cut.starts_at[a:b], cut.ends_at[a:b]))
+                    cuts[key] = _Cut.runs(window, day, zone, opening)
+                for cut in cuts[key]:
+                    even = even and cut.step is not None
+                    for a, b in cut.free(taken, now):
+                        # Tuples made by C code, not one Python call per slot: a fortnight has some 10,000.
+                        todays += map(_new_slot, zip(repeat(pid), cut.starts_at[a:b], cut.ends_at[a:b]))
         # Earliest first, ties in the order of `ids` (a stable sort). Datetimes of one zone compare by their
         # wall-clock time, which is exact unless the clocks went back inside a window that day.
         todays.sort(key=itemgetter(1) if even else _instant)
@@ -186,7 +193,8 @@ def _instant(slot: Slot) -> float:
 
 @dataclass(frozen=True)
 class _Cut:
-    """One window's slots on one day: their bounds in seconds since 1970 and as local datetimes."""
+    """A run of one window's slots on one day: their bounds in seconds since 1970 and as local datetimes.
+    A window gives one run per part (before and after its break) and per opening interval it meets."""
 
     seconds: list[tuple[int, int]]
     starts_at: list[dt.datetime]
@@ -194,8 +202,35 @@ class _Cut:
     step: int | None  # seconds between slots, when they are evenly spaced (no change of the clocks inside)
 
     @classmethod
+    def runs(cls, window: Window, day: dt.date, zone: ZoneInfo, opening: tuple[Interval, ...] | None) -> list[_Cut]:
+        """The slots of `window` on `day` as `window_slots` cuts them (each part of the window, before and
+        after its break, from its own start), kept when they lie inside one of the `opening` intervals
+        (all of them when None), as runs of evenly spaced slots."""
+        out: list[_Cut] = []
+        for part_start, part_end in window_parts(window):
+            part = window._replace(starts_at=part_start, ends_at=part_end, break_starts_at=None, break_ends_at=None)
+            cut = cls.of(part, day, zone)
+            if opening is None:
+                out.append(cut)
+                continue
+            for opens_at, closes_at in opening:
+                opens = int(dt.datetime.combine(day, opens_at, tzinfo=zone).timestamp())
+                closes = int(dt.datetime.combine(day, closes_at, tzinfo=zone).timestamp())
+                out.append(cut.within(opens, closes))
+        return [cut for cut in out if cut.seconds]
+
+    def within(self, opens: int, closes: int) -> _Cut:
+        """The slots that lie inside [opens, closes): a run of consecutive ones, since both their starts and
+        their ends ascend."""
+        a = bisect.bisect_left(self.seconds, opens, key=itemgetter(0))
+        b = bisect.bisect_right(self.seconds, closes, key=itemgetter(1))
+        if b <= a:
+            return _Cut([], [], [], self.step)
+        return _Cut(self.seconds[a:b], self.starts_at[a:b], self.ends_at[a:b], self.step)
+
+    @classmethod
     def of(cls, window: Window, day: dt.date, zone: ZoneInfo) -> _Cut:
-        """The slots of `window` on `day`, as `window_slots` cuts them."""
+        """The slots of `window` (without a break) on `day`, as `window_slots` cuts them."""
         opens = dt.datetime.combine(day, window.starts_at, tzinfo=zone)
         closes = dt.datetime.combine(day, window.ends_at, tzinfo=zone)
         step: int | None = window.slot_minutes * 60

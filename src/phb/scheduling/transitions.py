@@ -21,6 +21,9 @@ class Transition:
     permission: str
     reason_required: bool = False
     patient_may: bool = False  # the patient may make it on their own appointment (before the cut-off)
+    # The practitioner the appointment is with (or, from a department's queue, becomes with) may make it with
+    # the clinical permission instead of `permission`: a doctor accepts what is booked with them.
+    practitioner_may: bool = False
     # Made only by its own service, which does what the change leads to: `appointment_check_in` issues the
     # queue ticket, `appointment_reschedule` and `appointment_refer` book the next appointment. The generic
     # change of status refuses it.
@@ -28,7 +31,7 @@ class Transition:
 
 
 TABLE: tuple[Transition, ...] = (
-    Transition(S.PENDING, S.CONFIRMED, "confirm", MANAGE),
+    Transition(S.PENDING, S.CONFIRMED, "confirm", MANAGE, practitioner_may=True),
     Transition(S.PENDING, S.REJECTED, "reject", MANAGE, reason_required=True),
     Transition(S.PENDING, S.CANCELLED, "cancel", MANAGE, reason_required=True, patient_may=True),
     Transition(

@@ -32,7 +32,8 @@ from phb.organizations.models import Department
 from phb.patients.models import RegistrationStatus
 from phb.patients.public import my_patient, my_registrations, patient_search, staff_page
 from phb.scheduling import forms, selectors, services, slots, transitions
-from phb.scheduling.models import AppointmentStatus, PractitionerProfile
+from phb.scheduling.models import AppointmentStatus
+from phb.workforce.public import PractitionerProfile
 
 MANAGE = transitions.MANAGE
 CLINICAL = "clinical.record.view"
@@ -341,6 +342,12 @@ def my_day(request: HttpRequest) -> HttpResponse:
             "zone": slots.organization_zone(ctx),
             "today": _today(ctx),
             "waiting": selectors.queue(ctx=ctx, practitioner_id=profile.id) if profile else [],
+            # Booked to the department's queue with no practitioner named: any of its doctors may take them.
+            "unassigned": (
+                selectors.pending_queue(ctx=ctx, department_id=profile.department_id, unassigned_only=True, limit=50)
+                if profile and profile.department_id
+                else []
+            ),
         },
     )
 
@@ -348,13 +355,16 @@ def my_day(request: HttpRequest) -> HttpResponse:
 @require_POST
 @staff_page(CLINICAL)
 def act(request: HttpRequest, appointment_id: uuid.UUID, action: str) -> HttpResponse:
-    """Start or complete a consultation (the status machine decides whether it may)."""
-    if action not in ("start", "complete"):
+    """Accept an appointment, start or complete a consultation (the status machine decides whether it may)."""
+    if action not in ("accept", "start", "complete"):
         raise Http404
     try:
-        appointment = services.appointment_transition(
-            ctx=_ctx(request), appointment_id=appointment_id, to_status=transitions.ACTIONS[action]
-        )
+        if action == "accept":
+            appointment = services.appointment_accept(ctx=_ctx(request), appointment_id=appointment_id)
+        else:
+            appointment = services.appointment_transition(
+                ctx=_ctx(request), appointment_id=appointment_id, to_status=transitions.ACTIONS[action]
+            )
     except ProblemError as exc:
         if exc.status != 409:
             raise

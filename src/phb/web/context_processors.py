@@ -42,6 +42,9 @@ STAFF_LINKS = [
     ("Queue", "scheduling_staff:queue", ("scheduling.appointment.manage", "clinical.record.view")),
     ("My day", "scheduling_staff:day", ("clinical.record.view",)),
     ("Appointments", "scheduling_staff:appointments", ("scheduling.appointment.manage",)),
+    ("Practitioners", "workforce_staff:practitioners", ("accounts.membership.manage",)),
+    ("My schedule", "workforce_staff:my-schedule", ("clinical.record.view",)),
+    ("Calendar", "workforce_staff:calendar", ("organizations.organization.update",)),
     ("Kiosks", "scheduling_staff:kiosks", ("organizations.department.manage",)),
 ]
 

@@ -1,0 +1,64 @@
+"""Code systems and their concepts: reference data shared by every organization (not tenant-owned).
+
+A coding anywhere in PHB is system + code + display. The systems PHB ships (ICD-10-CM, a LOINC subset)
+are held here so that codes can be looked up, searched and checked; a coding of a system not held here
+(SNOMED CT from Synthea, RxNorm, ...) is stored as given.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+
+from phb.kernel.models import BaseModel
+
+
+class Content(models.TextChoices):
+    """How much of the code system is held (FHIR CodeSystem.content)."""
+
+    COMPLETE = "complete", "Complete: a code not held is not a code of the system"
+    FRAGMENT = "fragment", "Fragment: a subset; other well-formed codes may be valid"
+
+
+class CodeSystem(BaseModel):
+    uri = models.CharField(max_length=255, unique=True, help_text="The canonical URI, as in FHIR Coding.system.")
+    slug = models.SlugField(max_length=40, unique=True, help_text="Its short name in URLs (icd10-cm).")
+    name = models.CharField(max_length=100)
+    version = models.CharField(max_length=40)
+    content = models.CharField(max_length=10, choices=Content.choices)
+    copyright = models.TextField(blank=True)
+    source_sha256 = models.CharField(max_length=64, blank=True, help_text="Of the file the concepts came from.")
+    loaded_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.version}"
+
+
+class Concept(models.Model):
+    """One code of a system. A code dropped by a newer release stays, inactive: records keep pointing at it.
+
+    Not a BaseModel: a concept is named by system and code, never by its id, and a load writes 98,500
+    of them; a database-generated integer key and no per-row times keep that to a couple of seconds
+    (the code system records when it was loaded)."""
+
+    id = models.BigAutoField(primary_key=True)
+    system = models.ForeignKey(CodeSystem, on_delete=models.CASCADE, related_name="concepts")
+    code = models.CharField(max_length=40)
+    display = models.CharField(max_length=500)
+    parent_code = models.CharField(max_length=40, blank=True)
+    level = models.CharField(max_length=20, blank=True, help_text="ICD-10-CM: chapter, block, category, subcategory.")
+    selectable = models.BooleanField(default=True, help_text="May be recorded as is (ICD-10-CM: billable).")
+    heading = models.BooleanField(default=False, help_text="Names a range of codes (a chapter, a block): not a code.")
+    active = models.BooleanField(default=True)
+    properties = models.JSONField(default=dict, blank=True)
+    # Derived at load time, for search: the code upper-cased without punctuation ("E11.9" -> "E119"),
+    # compared byte by byte on PostgreSQL (COLLATE "C", set in the migration: a later AlterField of
+    # this column must set it again); the display folded to lower-case ASCII words.
+    code_key = models.CharField(max_length=40)
+    search_text = models.CharField(max_length=600)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["system", "code"], name="terminology_concept_unique_code")]
+        indexes = [models.Index(fields=["system", "code_key"], name="terminology_concept_code_key")]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.display}"

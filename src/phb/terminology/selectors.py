@@ -1,0 +1,199 @@
+"""Reads of terminology: look a code up, search a system by code or words, check a coding.
+
+Code systems are reference data: no organization owns them and they hold no personal data, so these
+reads take no request context and record nothing (callers decide who may search, see `policies`).
+Search is by code prefix when the text looks like a code ("E11", "e11.9", "E119"), by words otherwise
+(any order, each word a prefix: "diab mell typ 2"); on PostgreSQL from a B-tree index on the code key
+and a full-text GIN index on the folded display, on SQLite by plain matching."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from functools import reduce
+from operator import or_
+from types import MappingProxyType
+from typing import Any
+
+from django.contrib.postgres.search import SearchQuery, SearchVector
+from django.db import connection
+from django.db.models import Case, Count, Q, QuerySet, Value, When
+from django.db.models.functions import Length
+
+from phb.kernel.errors import ValidationFailed
+from phb.terminology import coding, models
+from phb.terminology.coding import Coding, Concept, UnknownCodeSystem
+
+MAX_QUERY = 100
+MAX_WORDS = 8
+DEFAULT_LIMIT = 20
+MAX_LIMIT = 50
+# A single token with a digit among its first three characters reads as a code ("E11", "e11.9", "8480-6").
+_CODE_LIKE = re.compile(r"[A-Za-z0-9]{0,2}[0-9][A-Za-z0-9.\-]{0,10}")
+_FIELDS = ("code", "display", "selectable", "level", "parent_code", "active", "heading", "properties")
+
+
+def resolve_system(system: str) -> str:
+    """The canonical URI of `system` (a URI or a short name PHB knows); UnknownCodeSystem otherwise."""
+    uri = coding.system_uri(system)
+    if uri is None:
+        raise UnknownCodeSystem(f"no code system is known as {system[:100]!r}")
+    return uri
+
+
+def _held(uri: str) -> models.CodeSystem:
+    held = models.CodeSystem.objects.filter(uri=uri).first()
+    if held is None:
+        raise UnknownCodeSystem(f"PHB holds no concepts of {uri}: it can be recorded, not looked up or searched")
+    return held
+
+
+def code_system_list() -> list[models.CodeSystem]:
+    """The code systems PHB holds, with their number of active concepts (`concept_count`)."""
+    return list(
+        models.CodeSystem.objects.annotate(concept_count=Count("concepts", filter=Q(concepts__active=True))).order_by(
+            "name"
+        )
+    )
+
+
+def code_system_get(system: str) -> models.CodeSystem:
+    return _held(resolve_system(system))
+
+
+def _concept(uri: str, values: Iterable[Any]) -> Concept:
+    fields = dict(zip(_FIELDS, values, strict=True))
+    return Concept(system=uri, **fields | {"properties": MappingProxyType(fields["properties"] or {})})
+
+
+def lookup(system: str, code: str) -> Concept | None:
+    """The concept `code` of `system` (inactive ones included), or None. The code is matched whatever
+    its case and punctuation ("e119" finds E11.9). UnknownCodeSystem when PHB holds no such system."""
+    uri = resolve_system(system)
+    key = coding.code_key(code or "")
+    if not key or len(code) > coding.MAX_CODE:
+        return None
+    rows = list(models.Concept.objects.filter(system__uri=uri, code_key=key).values_list(*_FIELDS)[:5])
+    if not rows:
+        _held(uri)
+        return None
+    rows.sort(key=lambda row: row[0] != code.strip())  # an exact match before one by key
+    return _concept(uri, rows[0])
+
+
+def _words_filter(words: list[str]) -> Q:
+    """Every word, as a prefix of a word of the display (a one-character word as a whole word)."""
+    conditions = Q()
+    for word in words:
+        if len(word) > 1:
+            conditions &= Q(search_text__startswith=word) | Q(search_text__contains=f" {word}")
+        else:
+            conditions &= (
+                Q(search_text=word)
+                | Q(search_text__startswith=f"{word} ")
+                | Q(search_text__contains=f" {word} ")
+                | Q(search_text__endswith=f" {word}")
+            )
+    return conditions
+
+
+def tsquery(words: list[str]) -> str:
+    """`words` as a PostgreSQL tsquery: all of them, each a prefix (one character: the whole word)."""
+    return " & ".join(f"{w}:*" if len(w) > 1 else w for w in words)
+
+
+def _search_words(uri: str, words: list[str], limit: int) -> QuerySet[models.Concept]:
+    concepts = models.Concept.objects.filter(system__uri=uri, active=True, heading=False)
+    if connection.vendor == "postgresql":
+        # Words are folded to [a-z0-9]: nothing in them is tsquery syntax.
+        query = SearchQuery(tsquery(words), search_type="raw", config="simple")
+        concepts = concepts.alias(document=SearchVector("search_text", config="simple")).filter(document=query)
+    else:
+        concepts = concepts.filter(_words_filter(words))
+    # A display that begins with one of the words is about it ("Pneumonia, unspecified organism"
+    # before "Typhoid pneumonia"); among those, recordable codes first, then the shortest displays.
+    leading = Case(When(reduce(or_, (Q(search_text__startswith=w) for w in words)), then=Value(0)), default=Value(1))
+    return concepts.order_by("-selectable", leading, Length("display"), "code_key")[:limit]
+
+
+def _search_code(uri: str, key: str, limit: int) -> QuerySet[models.Concept]:
+    concepts = models.Concept.objects.filter(system__uri=uri, active=True, heading=False, code_key__startswith=key)
+    exact = Case(When(code_key=key, then=Value(0)), default=Value(1))
+    return concepts.order_by(exact, "-selectable", Length("code_key"), "code_key")[:limit]
+
+
+def search(system: str, text: str, limit: int = DEFAULT_LIMIT) -> list[Concept]:
+    """Active concepts of `system` matching `text`: by code prefix when it looks like a code (the
+    exact code first, then recordable codes, shorter codes first), else by words (see above).
+    ValidationFailed for an empty or over-long text or a bad limit; UnknownCodeSystem when PHB holds
+    no such system."""
+    uri = resolve_system(system)
+    text = (text or "").strip()
+    if not text:
+        raise ValidationFailed.field("q", "type a code or a few words", code="required")
+    if len(text) > MAX_QUERY:
+        raise ValidationFailed.field("q", f"at most {MAX_QUERY} characters", code="max_length")
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
+        raise ValidationFailed.field("limit", f"a number from 1 to {MAX_LIMIT}", code="invalid")
+    rows: list[Any] = []
+    if _CODE_LIKE.fullmatch(text):
+        rows = list(_search_code(uri, coding.code_key(text), limit).values_list(*_FIELDS))
+    if not rows:
+        words = coding.fold(text).split()
+        if not words:
+            raise ValidationFailed.field("q", "type a code or a few words (letters or digits)", code="invalid")
+        if len(words) > MAX_WORDS:
+            raise ValidationFailed.field("q", f"at most {MAX_WORDS} words", code="max_length")
+        rows = list(_search_words(uri, words, limit).values_list(*_FIELDS))
+    if not rows:
+        _held(uri)
+    return [_concept(uri, row) for row in rows]
+
+
+def validate_coding(system: str, code: str, display: str = "", *, field: str = "", selectable: bool = False) -> Coding:
+    """`system` + `code` + `display` checked and put in canonical form, or ValidationFailed.
+
+    Well-formed: the system an absolute URI (or a short name PHB knows), the code a FHIR code of the
+    shape its system uses, the display a short single line. In a system PHB holds completely
+    (ICD-10-CM), the code must be one of its active codes, not a heading: the error's `code` says why
+    (UNKNOWN_CODE, INACTIVE_CODE, CODE_NOT_SELECTABLE); with `selectable`, a code that cannot be
+    recorded as is (ICD-10-CM: not billable) is refused too. A system held in part (the LOINC subset)
+    or not at all (SNOMED CT, RxNorm, ...) accepts any well-formed code. The display, when blank, is
+    the system's. `field` prefixes the field names of the errors ("diagnosis" -> "diagnosis.code")."""
+    prefix = f"{field}." if field else ""
+    system, code, display = (system or "").strip(), (code or "").strip(), " ".join((display or "").split())
+    problems = [
+        {"field": f"{prefix}{name}", "message": message, "code": "invalid"}
+        for name, message in (("system", coding.system_problem(system)), ("display", coding.display_problem(display)))
+        if message
+    ]
+    uri = coding.system_uri(system)
+    if uri is not None and (message := coding.code_problem(uri, code)):
+        problems.append({"field": f"{prefix}code", "message": message, "code": "invalid"})
+    if problems:
+        raise ValidationFailed("The coding is not well-formed.", errors=problems)
+    assert uri is not None
+    code = coding.normalize_code(uri, code)
+    held = models.CodeSystem.objects.filter(uri=uri).values_list("content", "name").first()
+    if held is None:
+        return Coding(uri, code, display)
+    content, name = held
+    concept = lookup(uri, code)
+
+    def refuse(error: str, message: str) -> ValidationFailed:
+        return ValidationFailed(
+            message, code=error, errors=[{"field": f"{prefix}code", "message": message, "code": error.lower()}]
+        )
+
+    if concept is None:
+        if content == models.Content.FRAGMENT:
+            return Coding(uri, code, display)
+        raise refuse("UNKNOWN_CODE", f"{code} is not a code of {name}")
+    if not concept.active:
+        raise refuse("INACTIVE_CODE", f"{concept.code} is no longer a code of {name}")
+    if concept.heading or (selectable and not concept.selectable):
+        raise refuse(
+            "CODE_NOT_SELECTABLE",
+            f"{concept.code} ({concept.display}) groups more specific codes: choose one of them",
+        )
+    return Coding(uri, concept.code, display or concept.display)
