@@ -285,3 +285,15 @@ def test_the_portal_list_of_symptoms_ships_with_its_sources():
     assert catalogue["R51.9"].icd10cm == "Headache, unspecified"
     assert all(s.name and s.icd10cm for s in catalogue.values())
     assert "symptom_codes.json" in (symptoms.SYMPTOMS_FILE.parent / "SOURCES.md").read_text()
+
+
+def test_every_code_of_the_list_is_the_icd10cm_code_terminology_holds():
+    from phb.terminology.public import ICD10_CM, lookup
+    from tests.terminology.factories import ensure_code_systems
+
+    ensure_code_systems()
+    for symptom in symptoms.symptom_catalogue().values():
+        concept = lookup(ICD10_CM, symptom.code)
+        assert concept is not None, symptom.code
+        assert concept.code == symptom.code
+        assert concept.display == symptom.icd10cm
