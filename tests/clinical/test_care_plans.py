@@ -223,6 +223,8 @@ def test_a_plan_from_a_template_gets_its_goals_due_from_the_start_its_activities
         ({"team": [{"user_id": str(uuid.uuid4()), "role": "nurse"}]}, "team[0].user_id", "not_a_clinician"),
         ({"team": [{"user_id": str(uuid.uuid4()), "role": "boss"}]}, "team[0].role", "unknown_role"),
         ({"goals": [], "activate": True}, "goals", "no_goals"),
+        ({"period_start": dt.date(9999, 12, 31)}, "period_start", "out_of_range"),
+        ({"period_start": dt.date(1800, 1, 1)}, "period_start", "out_of_range"),
     ],
 )
 def test_bad_plan_input_is_refused_and_nothing_is_written(ward, fields, field, code):
@@ -452,3 +454,22 @@ def test_the_summary_reads_in_a_fixed_number_of_queries(ward):
     assert (by_title["Blood pressure"].goals, by_title["Blood pressure"].overdue) == (2, 1)
     assert by_title["Blood pressure"].next_due.description == "BP at target"
     assert overdue.id in {p.id for p in summary.open_plans}
+
+
+def test_an_open_plan_changes_its_title_description_and_period_within_the_rules(ward):
+    doctor = ward["doctor"]
+    plan = active_plan(doctor, ward["patient"], period_start=dt.date.today() - dt.timedelta(days=10))
+    changed = care_plans.care_plan_update(
+        ctx=doctor, plan_id=plan.id, description="after a hip replacement", period_end=dt.date.today()
+    )
+    assert (changed.description, changed.period_end) == ("after a hip replacement", dt.date.today())
+    for fields, field in (
+        ({"title": ""}, "title"),
+        ({"period_end": dt.date.today() - dt.timedelta(days=20)}, "period_end"),
+        ({"period_start": dt.date(9999, 1, 1)}, "period_start"),
+        ({"period_start": "soon"}, "period_start"),
+    ):
+        with pytest.raises(ValidationFailed) as refused:
+            care_plans.care_plan_update(ctx=doctor, plan_id=plan.id, **fields)
+        assert field in {e["field"] for e in refused.value.extra["errors"]}
+    assert _plan(plan.id).description == "after a hip replacement"

@@ -499,6 +499,21 @@ def _today() -> dt.date:
     return timezone.localdate()
 
 
+EARLIEST_START = dt.date(1900, 1, 1)
+START_AHEAD = dt.timedelta(days=366)
+
+
+def _period_start(errors: _Errors, start: Any) -> dt.date:
+    """A plan starts on a date from 1900 to a year from now (its goals' due dates count from it)."""
+    if not isinstance(start, dt.date):
+        errors.add("period_start", "a date is expected", "invalid")
+        return _today()
+    if start < EARLIEST_START or start > _today() + START_AHEAD:
+        errors.add("period_start", "a plan starts at the latest a year from now", "out_of_range")
+        return _today()
+    return start
+
+
 def care_plan_create(
     *,
     ctx: Ctx,
@@ -530,7 +545,7 @@ def care_plan_create(
                 f"only an approved template makes plans; this one is {template.status}",
                 code="TEMPLATE_NOT_APPROVED",
             )
-    start = period_start or _today()
+    start = _period_start(errors, period_start or _today())
     if period_end is not None and period_end < start:
         errors.add("period_end", "the plan ends after it starts", "end_before_start")
     title = errors.text("title", title or (template.name if template else ""), limit=TITLE_MAX, required=True)
@@ -667,9 +682,7 @@ def care_plan_update(
     with transaction.atomic():
         plan = _plan_locked(ctx, plan_id)
         if period_start is not UNCHANGED:
-            if not isinstance(period_start, dt.date):
-                errors.add("period_start", "a date is expected", "required")
-            changes["period_start"] = period_start
+            changes["period_start"] = _period_start(errors, period_start)
         if period_end is not UNCHANGED:
             changes["period_end"] = period_end
         start, end = changes.get("period_start", plan.period_start), changes.get("period_end", plan.period_end)
