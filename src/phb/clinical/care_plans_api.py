@@ -15,8 +15,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from phb.clinical import care_plans
+from phb.clinical.api import ClinicalApi
 from phb.clinical.models import CarePlan, CarePlanActivity, CarePlanGoal, CarePlanMember, CarePlanTemplate, GoalProgress
-from phb.clinical.symptoms_api import ClinicalApi, MyRecordApi
+from phb.clinical.symptoms_api import MyRecordApi
 from phb.kernel.api import PhbApiView
 
 VIEW = "clinical.record.view"

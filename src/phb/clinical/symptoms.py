@@ -560,7 +560,7 @@ def my_symptom_trends(*, ctx: Ctx, days: int = TREND_DAYS) -> list[SymptomSeries
 # --------------------------------------------------------------------------------------------------
 
 
-def _basis(access: Any) -> dict[str, bool]:
+def _basis(access: policies.Access) -> dict[str, bool]:
     return {"break_glass": True} if access.break_glass else {}
 
 

@@ -17,11 +17,10 @@ from rest_framework.response import Response
 
 from phb.accounts.step_up import RequiresMedAccess
 from phb.clinical import symptoms
+from phb.clinical.api import ClinicalApi
 from phb.clinical.models import BodyLocation, SymptomReport
 from phb.kernel.api import PhbApiView
 from phb.kernel.errors import NotFound, ValidationFailed
-
-VIEW = "clinical.record.view"
 
 
 def _short_texts(help_text: str) -> serializers.ListField:
@@ -62,11 +61,6 @@ class MyRecordApi(PhbApiView):
     a fresh second factor."""
 
     required_permission = None
-    permission_classes = [*PhbApiView.permission_classes, RequiresMedAccess]
-
-
-class ClinicalApi(PhbApiView):
-    required_permission = VIEW
     permission_classes = [*PhbApiView.permission_classes, RequiresMedAccess]
 
 
