@@ -253,6 +253,56 @@ def test_the_reader_records_an_audit_event_when_it_answers_and_when_it_refuses(w
     assert _events().count() > before, f"{name} refused without an audit event"
 
 
+# --- documents (phb.clinical.documents) ---------------------------------------------------------------
+import uuid  # noqa: E402
+
+from phb.clinical import documents as clinical_documents  # noqa: E402
+from tests.clinical import document_samples  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _documents_in_a_directory_of_the_test(settings, tmp_path):
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "clinical_documents": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(tmp_path / "documents")},
+        },
+    }
+
+
+def _document(w):
+    if "document" not in w:
+        w["document"] = clinical_documents.document_store(
+            ctx=w["doctor"],
+            patient_id=w["patient"].id,
+            data=document_samples.pdf(),
+            declared_type="application/pdf",
+            filename="letter.pdf",
+            category="referral-letter",
+            title="Referral",
+        )
+    return w["document"]
+
+
+CALLS.update(
+    {
+        "phb.clinical.documents.document_list": (
+            lambda w: clinical_documents.document_list(ctx=w["doctor"], patient_id=w["patient"].id),
+            lambda w: clinical_documents.document_list(ctx=w["desk"], patient_id=w["patient"].id),
+        ),
+        "phb.clinical.documents.document_get": (
+            lambda w: clinical_documents.document_get(ctx=w["doctor"], document_id=_document(w).id),
+            lambda w: clinical_documents.document_get(ctx=w["desk"], document_id=uuid.uuid4()),
+        ),
+        "phb.clinical.documents.document_open": (
+            lambda w: b"".join(clinical_documents.document_open(ctx=w["doctor"], document_id=_document(w).id)),
+            lambda w: clinical_documents.document_open(ctx=w["officer"], document_id=uuid.uuid4()),
+        ),
+    }
+)
+
+
 # --- patient-reported symptoms and care plans --------------------------------------------------------
 from phb.clinical import care_plans as clinical_care_plans  # noqa: E402
 from phb.clinical import symptoms as clinical_symptoms  # noqa: E402
@@ -347,7 +397,16 @@ _SYMPTOMS_AND_CARE_PLANS = {
 CALLS.update(_SYMPTOMS_AND_CARE_PLANS)
 
 
-# The parametrized test above was collected before these entries were added: the same check for them.
-@pytest.mark.parametrize("name", sorted(_SYMPTOMS_AND_CARE_PLANS))
-def test_symptom_and_care_plan_readers_record_an_audit_event_when_they_answer_and_when_they_refuse(world, name):
+# The parametrized test above took its names when it was defined, before the blocks below it added
+# theirs: the same check for every name added since.
+_PARAMETRIZED = {
+    name
+    for mark in test_the_reader_records_an_audit_event_when_it_answers_and_when_it_refuses.pytestmark
+    if mark.name == "parametrize"
+    for name in mark.args[1]
+}
+
+
+@pytest.mark.parametrize("name", sorted(set(CALLS) - _PARAMETRIZED))
+def test_readers_added_below_record_an_audit_event_when_they_answer_and_when_they_refuse(world, name):
     test_the_reader_records_an_audit_event_when_it_answers_and_when_it_refuses(world, name)

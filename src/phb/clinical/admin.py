@@ -55,3 +55,34 @@ class NoteTemplateAdmin(ReadOnlyAdmin):
     list_display = ["name", "department_kind", "organization", "is_active"]
     fields = ["name", "department_kind", "department", "sections", "is_active"]
     readonly_fields = fields
+
+
+# --- documents: metadata only (no title, description, file name or content; never the storage key) ---
+
+from phb.clinical.models import ClinicalDocument  # noqa: E402
+
+
+@admin.register(ClinicalDocument)
+class ClinicalDocumentAdmin(ReadOnlyAdmin):
+    list_display = ["id", "category", "content_type", "size", "status", "organization", "created_at", "key_id"]
+    list_filter = ["status", "category", "content_type"]
+    fields = ["id", "organization", "patient", "encounter", "category", "content_type", "size", "sha256", "source"]
+    fields += ["uploaded_by", "status", "entered_in_error_at", "key_id"]
+    readonly_fields = fields
+
+    def get_queryset(self, request: HttpRequest) -> Any:
+        from django.db.models import TextField
+        from django.db.models.functions import Cast
+
+        return (
+            super()
+            .get_queryset(request)
+            .defer("content_key")
+            .annotate(wrapped_key=Cast("content_key", output_field=TextField()))
+        )
+
+    @admin.display(description="key id")
+    def key_id(self, document: ClinicalDocument) -> str:
+        from phb.clinical.documents import key_id
+
+        return key_id(document) or "—"

@@ -21,6 +21,20 @@ urlpatterns = [
     ),
 ]
 
+# --- documents ----------------------------------------------------------------------------------------
+from phb.clinical import document_api  # noqa: E402
+
+urlpatterns += [
+    path("patients/<str:patient_id>/documents/", document_api.PatientDocumentsApi.as_view(), name="patient-documents"),
+    path("documents/<str:document_id>/", document_api.DocumentApi.as_view(), name="document"),
+    path("documents/<str:document_id>/content/", document_api.DocumentContentApi.as_view(), name="document-content"),
+    path(
+        "documents/<str:document_id>/entered-in-error/",
+        document_api.DocumentEnteredInErrorApi.as_view(),
+        name="document-entered-in-error",
+    ),
+]
+
 # --- patient-reported symptoms and care plans -------------------------------------------------------
 from phb.clinical import care_plans_api, symptoms_api  # noqa: E402  (kept with the routes it serves)
 

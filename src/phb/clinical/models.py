@@ -312,6 +312,98 @@ class NoteTemplate(TenantModel):
         return self.name
 
 
+# --------------------------------------------------------------------------------------------------
+# Documents (clinical/documents.py): files kept on a patient's record, encrypted in storage
+# --------------------------------------------------------------------------------------------------
+
+
+class DocumentCategory(models.TextChoices):
+    """What a document is, after FHIR DocumentReference's category; `DOCUMENT_LOINC` gives the LOINC
+    document type of each for interfaces."""
+
+    REFERRAL_LETTER = "referral-letter", "Referral letter"
+    DISCHARGE_SUMMARY = "discharge-summary", "Discharge summary"
+    LAB_REPORT = "lab-report", "Laboratory report"
+    IMAGING = "imaging", "Imaging report or image"
+    CONSENT_FORM = "consent-form", "Consent form"
+    PHOTO = "photo", "Clinical photograph"
+    OTHER = "other", "Other"
+
+
+DOCUMENT_LOINC = {
+    DocumentCategory.REFERRAL_LETTER: "57133-1",  # Referral note
+    DocumentCategory.DISCHARGE_SUMMARY: "18842-5",  # Discharge summary
+    DocumentCategory.LAB_REPORT: "11502-2",  # Laboratory report
+    DocumentCategory.IMAGING: "18748-4",  # Diagnostic imaging study
+    DocumentCategory.CONSENT_FORM: "59284-0",  # Consent
+    DocumentCategory.PHOTO: "72170-4",  # Photographic image
+}
+
+
+class DocumentStatus(models.TextChoices):
+    """FHIR DocumentReference.status (a later version of a document is a new document)."""
+
+    CURRENT = "current", "Current"
+    ENTERED_IN_ERROR = "entered-in-error", "Entered in error"
+
+
+class DocumentSource(models.TextChoices):
+    STAFF = "staff", "Staff"
+    PATIENT = "patient", "The patient"
+
+
+class ClinicalDocument(TenantModel):
+    """A file (PDF, PNG, JPEG, TIFF) on a patient's record. The content lives in the documents storage
+    under a random key, encrypted with its own data key (AES-256-GCM stream, `kernel.crypto`), itself
+    kept here encrypted under the key ring: a key rotation re-encrypts the data key, never the file.
+    Title, description and the original file name (which often carries a name) are encrypted; the
+    detected type, size and SHA-256 of the content are not. Never deleted: a mistake is marked
+    entered in error."""
+
+    patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="+")
+    encounter = models.ForeignKey(Encounter, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    category = models.CharField(max_length=24, choices=DocumentCategory.choices)
+    title = EncryptedTextField()
+    description = EncryptedTextField(blank=True, default="")
+    filename = EncryptedTextField(help_text="The original file name, sanitised.")
+    content_type = models.CharField(max_length=40, help_text="Detected from the content (magic bytes).")
+    size = models.PositiveBigIntegerField(help_text="Bytes of the plaintext.")
+    sha256 = models.CharField(max_length=64, help_text="Of the plaintext, hex.")
+    storage_key = models.CharField(max_length=200, help_text="Random; says nothing about the patient.")
+    content_key = EncryptedTextField(help_text="The file's data key (base64), under the key ring.")
+    source = models.CharField(max_length=10, choices=DocumentSource.choices, default=DocumentSource.STAFF)
+    uploaded_by = models.ForeignKey("accounts.User", on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(max_length=20, choices=DocumentStatus.choices, default=DocumentStatus.CURRENT)
+    entered_in_error_at = models.DateTimeField(null=True, blank=True)
+    entered_in_error_by = models.ForeignKey(
+        "accounts.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    entered_in_error_reason = EncryptedTextField(blank=True, default="")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "storage_key"], name="document_storage_key_unique"),
+            models.CheckConstraint(
+                condition=models.Q(category__in=DocumentCategory.values), name="document_category_valid"
+            ),
+            models.CheckConstraint(condition=models.Q(status__in=DocumentStatus.values), name="document_status_valid"),
+            models.CheckConstraint(condition=models.Q(source__in=DocumentSource.values), name="document_source_valid"),
+            models.CheckConstraint(condition=models.Q(size__gt=0), name="document_not_empty"),
+            models.CheckConstraint(
+                condition=models.Q(status="current", entered_in_error_at__isnull=True)
+                | models.Q(status="entered-in-error", entered_in_error_at__isnull=False),
+                name="document_entered_in_error_consistent",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["organization", "patient", "created_at"], name="document_patient_time"),
+            models.Index(fields=["organization", "encounter"], name="document_encounter"),
+        ]
+
+    def __str__(self) -> str:
+        return f"document {self.id} ({self.category}, {self.status})"
+
+
 # ==================================================================================================
 # Patient-reported symptoms and care plans
 # ==================================================================================================

@@ -11,3 +11,14 @@ from phb.clinical import alerts
 def critical_alerts_escalate() -> int:
     """Escalate critical alerts left unacknowledged too long (scheduled every minute)."""
     return alerts.critical_alerts_escalate_due()
+
+
+# --- documents ----------------------------------------------------------------------------------------
+
+
+@shared_task(name="clinical.documents_sweep_orphans", ignore_result=True)
+def documents_sweep_orphans() -> int:
+    """Delete document files no document names, left by rolled-back transactions (scheduled daily)."""
+    from phb.clinical import documents
+
+    return documents.documents_sweep_orphans()

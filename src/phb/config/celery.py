@@ -32,4 +32,5 @@ def _schedule(sender: Celery, **kwargs: object) -> None:
         "appointment-reminders": {"task": "scheduling.reminders_send_due", "schedule": 60.0},
         "appointment-no-shows": {"task": "scheduling.no_shows_mark", "schedule": 60.0},
         "critical-alerts-escalate": {"task": "clinical.critical_alerts_escalate", "schedule": 60.0},
+        "clinical-documents-sweep-orphans": {"task": "clinical.documents_sweep_orphans", "schedule": 86400.0},
     }

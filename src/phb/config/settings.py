@@ -378,3 +378,32 @@ SIMPLE_JWT = {
     "AUTH_HEADER_TYPES": ("Bearer",),
     "SIGNING_KEY": SECRET_KEY,
 }
+
+# --- clinical documents (phb.clinical.documents) --------------------------------------------------
+# Files on patients' records (PDF, PNG, JPEG, TIFF) up to this size, kept encrypted in the storage
+# "clinical_documents": a directory by default, or any Django storage backend with its options as JSON
+# (an S3-compatible bucket through django-storages: README, "Clinical documents").
+DOCUMENT_MAX_BYTES = env.int("PHB_DOCUMENT_MAX_MB", default=20) * 1024 * 1024
+if DOCUMENT_MAX_BYTES < 1024 * 1024:
+    raise SystemExit("PHB_DOCUMENT_MAX_MB must be at least 1")
+_DOCUMENT_BACKEND = env.str("PHB_DOCUMENT_STORAGE_BACKEND", default="django.core.files.storage.FileSystemStorage")
+STORAGES["clinical_documents"] = {
+    "BACKEND": _DOCUMENT_BACKEND,
+    "OPTIONS": env.json("PHB_DOCUMENT_STORAGE_OPTIONS", default={})
+    or (
+        {
+            "location": env.str("PHB_DOCUMENT_DIR", default=str(VAR_DIR / "documents")),
+            "file_permissions_mode": 0o600,
+            "directory_permissions_mode": 0o700,
+        }
+        if _DOCUMENT_BACKEND == "django.core.files.storage.FileSystemStorage"
+        else {}
+    ),
+}
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(
+    {
+        "DocumentCategoryEnum": "phb.clinical.models.DocumentCategory",
+        "DocumentStatusEnum": "phb.clinical.models.DocumentStatus",
+        "DocumentSourceEnum": "phb.clinical.models.DocumentSource",
+    }
+)

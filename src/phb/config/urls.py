@@ -35,5 +35,6 @@ urlpatterns = [
     path("staff/terminology/", include("phb.terminology.staff_urls")),
     path("staff/workforce/", include("phb.workforce.staff_urls")),
     path("kiosk/", include("phb.scheduling.kiosk_urls")),
+    path("staff/clinical/documents/", include("phb.clinical.document_urls")),
     path("", include("phb.web.urls")),
 ]

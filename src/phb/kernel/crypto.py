@@ -21,6 +21,7 @@ import os
 import secrets
 import threading
 import unicodedata
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -226,3 +227,110 @@ def encrypted_fields() -> list[tuple[type[models.Model], EncryptedTextField]]:
     from django.apps import apps
 
     return [(m, f) for m in apps.get_models() for f in m._meta.concrete_fields if isinstance(f, EncryptedTextField)]
+
+
+# --------------------------------------------------------------------------------------------------
+# Streams: files and other large values, encrypted and decrypted chunk by chunk
+# --------------------------------------------------------------------------------------------------
+# A file is sealed with its own random 256-bit data key (kept by its owner in an encrypted column, so
+# `phb keys reencrypt` moves it to a new ring key and `phb keys retire` sees it in use, without the file
+# ever being rewritten). The format is the STREAM construction (Hoang, Reyhanitabar, Rogaway, Vizár,
+# "Online Authenticated-Encryption and its Nonce-Reuse Misuse-Resistance", CRYPTO 2015), as in Tink's
+# streaming AEAD: a 16-byte header `PHBS1 ‖ chunk size (4 bytes) ‖ nonce prefix (7 random bytes)`, then
+# AES-256-GCM segments of `chunk size` plaintext bytes (the last one shorter, possibly empty for an empty
+# value), segment i under the nonce `prefix ‖ i (4 bytes) ‖ 1 if last else 0`, each authenticating the
+# context and the header. Segments cannot be reordered, dropped, truncated or moved to another file or
+# context without failing; no plaintext is released before its segment has authenticated.
+
+STREAM_MAGIC = b"PHBS1"
+STREAM_CHUNK = 64 * 1024
+_STREAM_PREFIX = 7
+_STREAM_HEADER = len(STREAM_MAGIC) + 4 + _STREAM_PREFIX
+_STREAM_TAG = 16
+_STREAM_MAX_CHUNK = 16 * 1024 * 1024
+_STREAM_MAX_SEGMENTS = 2**32
+
+
+def new_data_key() -> bytes:
+    """A fresh random AES-256 key for one file."""
+    return secrets.token_bytes(32)
+
+
+def _segment_nonce(prefix: bytes, index: int, *, last: bool) -> bytes:
+    if index >= _STREAM_MAX_SEGMENTS:
+        raise ValueError("the value is too long for one stream")
+    return prefix + index.to_bytes(4, "big") + (b"\x01" if last else b"\x00")
+
+
+def _stream_aad(context: str, header: bytes) -> bytes:
+    return context.encode() + b"\x00" + header
+
+
+def encrypt_stream(
+    chunks: Iterable[bytes], *, key: bytes, context: str, chunk_size: int = STREAM_CHUNK
+) -> Iterator[bytes]:
+    """The ciphertext of the concatenated `chunks`, produced piece by piece (header first) with at most
+    about one `chunk_size` of plaintext held in memory. `context` is authenticated (bind a file to its
+    owner: "clinical.document:<id>")."""
+    if len(key) != 32:
+        raise ValueError("a data key is 32 bytes (AES-256)")
+    if not 0 < chunk_size <= _STREAM_MAX_CHUNK:
+        raise ValueError(f"chunk_size must be between 1 and {_STREAM_MAX_CHUNK}")
+    prefix = secrets.token_bytes(_STREAM_PREFIX)
+    header = STREAM_MAGIC + chunk_size.to_bytes(4, "big") + prefix
+    aad, aead = _stream_aad(context, header), AESGCM(key)
+    yield header
+    buffer, index = bytearray(), 0
+    for chunk in chunks:
+        buffer += chunk
+        # A full segment leaves only while more data follows it: the last segment is sealed as last.
+        while len(buffer) > chunk_size:
+            yield aead.encrypt(_segment_nonce(prefix, index, last=False), bytes(buffer[:chunk_size]), aad)
+            del buffer[:chunk_size]
+            index += 1
+    yield aead.encrypt(_segment_nonce(prefix, index, last=True), bytes(buffer), aad)
+
+
+def _read_exactly(source: Any, size: int) -> bytes:
+    """Up to `size` bytes, fewer only at the end of `source` (a stream may return short reads)."""
+    out = bytearray()
+    while len(out) < size:
+        piece = source.read(size - len(out))
+        if not piece:
+            break
+        out += piece
+    return bytes(out)
+
+
+def decrypt_stream(source: Any, *, key: bytes, context: str) -> Iterator[bytes]:
+    """The plaintext of a stream made by `encrypt_stream`, read from the binary file-like `source`, one
+    authenticated segment at a time. Raises DecryptionError on anything altered, truncated, extended,
+    or sealed under another key or context."""
+    header = _read_exactly(source, _STREAM_HEADER)
+    if len(header) != _STREAM_HEADER or not header.startswith(STREAM_MAGIC):
+        raise DecryptionError("the value is not a PHB encrypted stream")
+    chunk_size = int.from_bytes(header[len(STREAM_MAGIC) : len(STREAM_MAGIC) + 4], "big")
+    if not 0 < chunk_size <= _STREAM_MAX_CHUNK:
+        raise DecryptionError("the stream's header is not valid")
+    prefix, aad, aead = header[-_STREAM_PREFIX:], _stream_aad(context, header), AESGCM(key)
+    segment = chunk_size + _STREAM_TAG
+
+    def open_segment(sealed: bytes, index: int, *, last: bool) -> bytes:
+        try:
+            return aead.decrypt(_segment_nonce(prefix, index, last=last), sealed, aad)
+        except (InvalidTag, ValueError) as exc:
+            raise DecryptionError(
+                f"segment {index} of a stream did not authenticate (wrong key or context, altered or truncated)"
+            ) from exc
+
+    current, index = _read_exactly(source, segment), 0
+    while True:
+        if len(current) < segment:  # a short segment can only be the last one
+            yield open_segment(current, index, last=True)
+            return
+        following = _read_exactly(source, segment)
+        if not following:
+            yield open_segment(current, index, last=True)
+            return
+        yield open_segment(current, index, last=False)
+        current, index = following, index + 1

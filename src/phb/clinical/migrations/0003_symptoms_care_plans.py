@@ -47,7 +47,7 @@ def seed_care_plan_templates(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("clinical", "0001_clinical_record"),
+        ("clinical", "0002_documents"),
         ("kernel", "0002_audit_trail"),
         ("organizations", "0001_initial"),
         ("patients", "0005_photo_and_second_phone"),
