@@ -224,8 +224,9 @@ def clean_symptom_report(
 def photo_keep(data: bytes) -> str:
     """What the report keeps of a photo: any common image format re-encoded by PHB as a JPEG of at most
     1600 px a side (nothing of the original file — camera, place, time — survives), base64, stored in
-    an encrypted column, as the registry keeps a patient's photo. The clinical documents store replaces
-    this function (and `photo_open`) when it comes: the column then holds a reference to a document."""
+    an encrypted column, as the registry keeps a patient's photo. The clinical documents store is to
+    replace this function and `photo_open` once a patient can read their own document back: the
+    report then keeps a reference to a document."""
     from PIL import Image, UnidentifiedImageError
 
     if not data or len(data) > PHOTO_MAX_BYTES:
