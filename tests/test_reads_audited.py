@@ -433,3 +433,112 @@ CALLS.update(HISTORY_CALLS)
 @pytest.mark.parametrize("name", sorted(HISTORY_CALLS))
 def test_history_readers_record_an_audit_event_when_they_answer_and_when_they_refuse(world, name):
     test_the_reader_records_an_audit_event_when_it_answers_and_when_it_refuses(world, name)
+
+
+# --- patient-reported symptoms and care plans --------------------------------------------------------
+from phb.clinical import care_plans as clinical_care_plans  # noqa: E402
+from phb.clinical import symptoms as clinical_symptoms  # noqa: E402
+
+
+def _symptom(w):
+    """A symptom report of the world's patient at hospital A, made on first use."""
+    if "symptom" not in w:
+        w["symptom"] = clinical_symptoms.symptom_report_create(
+            ctx=w["me"], organization_id=w["doctor"].organization_id, severity=4, symptom_code="R51.9", onset_days_ago=1
+        )
+    return w["symptom"]
+
+
+def _care_plan(w):
+    """An active care plan of the world's patient, made on first use by their doctor."""
+    if "care_plan" not in w:
+        w["care_plan"] = clinical_care_plans.care_plan_create(
+            ctx=w["doctor"], patient_id=w["patient"].id, title="Recovery", goals=[{"description": "x"}], activate=True
+        )
+    return w["care_plan"]
+
+
+def _care_plan_template(w):
+    if "care_plan_template" not in w:
+        w["care_plan_template"] = clinical_care_plans.care_plan_template_create(ctx=w["doctor"], name="Asthma")
+    return w["care_plan_template"]
+
+
+_SYMPTOMS_AND_CARE_PLANS = {
+    "phb.clinical.symptoms.my_symptom_reports": (
+        lambda w: clinical_symptoms.my_symptom_reports(ctx=w["me"]),
+        lambda w: clinical_symptoms.my_symptom_reports(ctx=w["outsider"]),
+    ),
+    "phb.clinical.symptoms.my_symptom_report_get": (
+        lambda w: clinical_symptoms.my_symptom_report_get(ctx=w["me"], report_id=_symptom(w).id),
+        lambda w: clinical_symptoms.my_symptom_report_get(ctx=w["outsider"], report_id=_symptom(w).id),
+    ),
+    "phb.clinical.symptoms.my_symptom_photo": (
+        lambda w: clinical_symptoms.my_symptom_photo(ctx=w["me"], report_id=_symptom(w).id),
+        lambda w: clinical_symptoms.my_symptom_photo(ctx=w["outsider"], report_id=_symptom(w).id),
+    ),
+    "phb.clinical.symptoms.my_symptom_trends": (
+        lambda w: clinical_symptoms.my_symptom_trends(ctx=w["me"]),
+        lambda w: clinical_symptoms.my_symptom_trends(ctx=w["outsider"]),
+    ),
+    "phb.clinical.symptoms.symptom_report_list": (
+        lambda w: clinical_symptoms.symptom_report_list(ctx=w["doctor"], patient_id=w["patient"].id),
+        lambda w: clinical_symptoms.symptom_report_list(ctx=w["desk"], patient_id=w["patient"].id),
+    ),
+    "phb.clinical.symptoms.symptom_report_get": (
+        lambda w: clinical_symptoms.symptom_report_get(ctx=w["doctor"], report_id=_symptom(w).id),
+        lambda w: clinical_symptoms.symptom_report_get(ctx=w["desk"], report_id=_symptom(w).id),
+    ),
+    "phb.clinical.symptoms.symptom_report_photo": (
+        lambda w: clinical_symptoms.symptom_report_photo(ctx=w["doctor"], report_id=_symptom(w).id),
+        lambda w: clinical_symptoms.symptom_report_photo(ctx=w["desk"], report_id=_symptom(w).id),
+    ),
+    "phb.clinical.symptoms.symptom_trends": (
+        lambda w: clinical_symptoms.symptom_trends(ctx=w["doctor"], patient_id=w["patient"].id),
+        lambda w: clinical_symptoms.symptom_trends(ctx=w["desk"], patient_id=w["patient"].id),
+    ),
+    "phb.clinical.symptoms.symptom_summary": (
+        lambda w: clinical_symptoms.symptom_summary(ctx=w["doctor"], patient_id=w["patient"].id),
+        lambda w: clinical_symptoms.symptom_summary(ctx=w["desk"], patient_id=w["patient"].id),
+    ),
+    "phb.clinical.care_plans.care_plan_list": (
+        lambda w: clinical_care_plans.care_plan_list(ctx=w["doctor"], patient_id=w["patient"].id),
+        lambda w: clinical_care_plans.care_plan_list(ctx=w["desk"], patient_id=w["patient"].id),
+    ),
+    "phb.clinical.care_plans.care_plan_get": (
+        lambda w: clinical_care_plans.care_plan_get(ctx=w["doctor"], plan_id=_care_plan(w).id),
+        lambda w: clinical_care_plans.care_plan_get(ctx=w["desk"], plan_id=_care_plan(w).id),
+    ),
+    "phb.clinical.care_plans.care_plan_template_list": (
+        lambda w: clinical_care_plans.care_plan_template_list(ctx=w["doctor"]),
+        lambda w: clinical_care_plans.care_plan_template_list(ctx=w["desk"]),
+    ),
+    "phb.clinical.care_plans.care_plan_template_get": (
+        lambda w: clinical_care_plans.care_plan_template_get(ctx=w["doctor"], template_id=_care_plan_template(w).id),
+        lambda w: clinical_care_plans.care_plan_template_get(ctx=w["desk"], template_id=_care_plan_template(w).id),
+    ),
+    "phb.clinical.care_plans.my_care_plans": (
+        lambda w: clinical_care_plans.my_care_plans(ctx=w["me"]),
+        lambda w: clinical_care_plans.my_care_plans(ctx=w["outsider"]),
+    ),
+    "phb.clinical.care_plans.care_plan_summary": (
+        lambda w: clinical_care_plans.care_plan_summary(ctx=w["doctor"], patient_id=w["patient"].id),
+        lambda w: clinical_care_plans.care_plan_summary(ctx=w["desk"], patient_id=w["patient"].id),
+    ),
+}
+CALLS.update(_SYMPTOMS_AND_CARE_PLANS)
+
+
+# The parametrized test above took its names when it was defined, before the blocks below it added
+# theirs: the same check for every name added since.
+_PARAMETRIZED = {
+    name
+    for mark in test_the_reader_records_an_audit_event_when_it_answers_and_when_it_refuses.pytestmark
+    if mark.name == "parametrize"
+    for name in mark.args[1]
+}
+
+
+@pytest.mark.parametrize("name", sorted(set(CALLS) - _PARAMETRIZED))
+def test_readers_added_below_record_an_audit_event_when_they_answer_and_when_they_refuse(world, name):
+    test_the_reader_records_an_audit_event_when_it_answers_and_when_it_refuses(world, name)

@@ -89,3 +89,77 @@ urlpatterns += [
         name="immunization-entered-in-error",
     ),
 ]
+
+
+# --- patient-reported symptoms and care plans -------------------------------------------------------
+from phb.clinical import care_plans_api, symptoms_api  # noqa: E402  (kept with the routes it serves)
+
+urlpatterns += [
+    path("symptom-codes/", symptoms_api.SymptomCodesApi.as_view(), name="symptom-codes"),
+    path("me/symptom-reports/", symptoms_api.MySymptomReportsApi.as_view(), name="my-symptom-reports"),
+    path("me/symptom-reports/<str:report_id>/", symptoms_api.MySymptomReportApi.as_view(), name="my-symptom-report"),
+    path(
+        "me/symptom-reports/<str:report_id>/photo/",
+        symptoms_api.MySymptomPhotoApi.as_view(),
+        name="my-symptom-report-photo",
+    ),
+    path("me/symptom-trends/", symptoms_api.MySymptomTrendsApi.as_view(), name="my-symptom-trends"),
+    path(
+        "patients/<str:patient_id>/symptom-reports/",
+        symptoms_api.PatientSymptomReportsApi.as_view(),
+        name="patient-symptom-reports",
+    ),
+    path(
+        "patients/<str:patient_id>/symptom-trends/",
+        symptoms_api.PatientSymptomTrendsApi.as_view(),
+        name="patient-symptom-trends",
+    ),
+    path("symptom-reports/<str:report_id>/", symptoms_api.SymptomReportApi.as_view(), name="symptom-report"),
+    path("symptom-reports/<str:report_id>/photo/", symptoms_api.SymptomPhotoApi.as_view(), name="symptom-report-photo"),
+    path("care-plan-templates/", care_plans_api.TemplatesApi.as_view(), name="care-plan-templates"),
+    path("care-plan-templates/<str:template_id>/", care_plans_api.TemplateApi.as_view(), name="care-plan-template"),
+    path(
+        "care-plan-templates/<str:template_id>/submit/",
+        care_plans_api.TemplateSubmitApi.as_view(),
+        name="care-plan-template-submit",
+    ),
+    path(
+        "care-plan-templates/<str:template_id>/approve/",
+        care_plans_api.TemplateApproveApi.as_view(),
+        name="care-plan-template-approve",
+    ),
+    path(
+        "care-plan-templates/<str:template_id>/return/",
+        care_plans_api.TemplateReturnApi.as_view(),
+        name="care-plan-template-return",
+    ),
+    path(
+        "care-plan-templates/<str:template_id>/retire/",
+        care_plans_api.TemplateRetireApi.as_view(),
+        name="care-plan-template-retire",
+    ),
+    path(
+        "patients/<str:patient_id>/care-plans/", care_plans_api.PatientCarePlansApi.as_view(), name="patient-care-plans"
+    ),
+    path("care-plans/<str:plan_id>/", care_plans_api.CarePlanApi.as_view(), name="care-plan"),
+    path("care-plans/<str:plan_id>/status/", care_plans_api.CarePlanStatusApi.as_view(), name="care-plan-status"),
+    path("care-plans/<str:plan_id>/goals/", care_plans_api.CarePlanGoalsApi.as_view(), name="care-plan-goals"),
+    path(
+        "care-plans/<str:plan_id>/activities/",
+        care_plans_api.CarePlanActivitiesApi.as_view(),
+        name="care-plan-activities",
+    ),
+    path("care-plans/<str:plan_id>/team/", care_plans_api.CarePlanTeamApi.as_view(), name="care-plan-team"),
+    path(
+        "care-plans/<str:plan_id>/team/<str:member_id>/",
+        care_plans_api.CarePlanMemberApi.as_view(),
+        name="care-plan-member",
+    ),
+    path("care-plan-goals/<str:goal_id>/progress/", care_plans_api.GoalProgressApi.as_view(), name="goal-progress"),
+    path(
+        "care-plan-activities/<str:activity_id>/status/",
+        care_plans_api.ActivityStatusApi.as_view(),
+        name="care-plan-activity-status",
+    ),
+    path("me/care-plans/", care_plans_api.MyCarePlansApi.as_view(), name="my-care-plans"),
+]

@@ -172,7 +172,8 @@ register_chart_section(
 )
 register_chart_section(
     "allergies",
-    history_selectors.allergy_summary_data,
+    # The chart has checked the care relationship and audits its one read of the whole summary.
+    history_selectors._allergy_summary_data,
     title="Allergies and intolerances",
     order=20,
     template="clinical/chart/_allergies.html",

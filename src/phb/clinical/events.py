@@ -38,3 +38,24 @@ class ClinicalNoteSigned(Event):
     note_id: uuid.UUID
     organization_id: uuid.UUID
     patient_id: uuid.UUID
+
+
+# --- patient-reported symptoms and care plans -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SymptomReported(Event):
+    name = "clinical.symptom_reported"
+    report_id: uuid.UUID
+    organization_id: uuid.UUID
+    patient_id: uuid.UUID
+
+
+@dataclass(frozen=True)
+class CarePlanStatusChanged(Event):
+    name = "clinical.care_plan_status_changed"
+    plan_id: uuid.UUID
+    organization_id: uuid.UUID
+    patient_id: uuid.UUID
+    from_status: str
+    to_status: str

@@ -36,3 +36,15 @@ def note_templates_for_new_organization(event: OrganizationCreated) -> None:
 @subscriber(CriticalAlertRaised)
 def critical_alert_send(event: CriticalAlertRaised) -> None:
     alerts.critical_alert_notify(alert_id=event.alert_id, organization_id=event.organization_id)
+
+
+# --- care plans -------------------------------------------------------------------------------------
+
+
+@subscriber(OrganizationCreated)
+def care_plan_templates_for_new_organization(event: OrganizationCreated) -> None:
+    """A new organization gets the default care plan templates, pending its department heads' approval."""
+    from phb.clinical import care_plans
+
+    ctx = Ctx.system(reason="clinical: default care plan templates", organization_id=event.organization_id)
+    care_plans.care_plan_templates_seed(ctx=ctx)

@@ -132,12 +132,12 @@ def allergy_summary(*, ctx: Ctx, patient_id: uuid.UUID) -> dict[str, Any]:
     the manifestations), high criticality first."""
     action = "clinical.allergy.summary"
     access = require_access(ctx, action, patient_id)
-    summary = allergy_summary_data(ctx=ctx, patient_id=patient_id)
+    summary = _allergy_summary_data(ctx=ctx, patient_id=patient_id)
     audit.record(ctx, action, patient_id=patient_id, read=True, results=len(summary["allergies"]), **_basis(access))
     return summary
 
 
-def allergy_summary_data(*, ctx: Ctx, patient_id: uuid.UUID) -> dict[str, Any]:
+def _allergy_summary_data(*, ctx: Ctx, patient_id: uuid.UUID) -> dict[str, Any]:
     """`allergy_summary` for a caller that has checked the care relationship and audits the read itself
     (the chart: one audit event for the whole summary)."""
     rows = list(

@@ -864,3 +864,332 @@ class Immunization(EnteredInError):
 
     def __str__(self) -> str:
         return f"immunization {self.id} ({self.status})"
+
+
+# ==================================================================================================
+# Patient-reported symptoms and care plans
+# ==================================================================================================
+
+# Imported here, not at the top, so that this block stays one piece of the module.
+from phb.kernel.crypto import EncryptedJSONField  # noqa: E402
+
+
+class BodyLocation(models.TextChoices):
+    """Where a patient feels a symptom: a short fixed list a patient can choose from; the detail is
+    free text (`body_location_detail`, encrypted)."""
+
+    WHOLE_BODY = "whole_body", "All over / general"
+    HEAD = "head", "Head"
+    FACE = "face", "Face"
+    EYES = "eyes", "Eyes"
+    EARS = "ears", "Ears"
+    NOSE = "nose", "Nose"
+    MOUTH_THROAT = "mouth_throat", "Mouth or throat"
+    NECK = "neck", "Neck"
+    CHEST = "chest", "Chest"
+    UPPER_BACK = "upper_back", "Upper back"
+    LOWER_BACK = "lower_back", "Lower back"
+    ABDOMEN = "abdomen", "Abdomen (belly)"
+    PELVIS = "pelvis", "Pelvis or groin"
+    GENITALS = "genitals", "Genital area"
+    LEFT_ARM = "left_arm", "Left arm or hand"
+    RIGHT_ARM = "right_arm", "Right arm or hand"
+    LEFT_LEG = "left_leg", "Left leg or foot"
+    RIGHT_LEG = "right_leg", "Right leg or foot"
+    SKIN = "skin", "Skin"
+    OTHER = "other", "Somewhere else"
+
+
+class SymptomReport(TenantModel):
+    """A symptom a patient reports in the portal, to one hospital where they are registered (that
+    organization's care team sees it). Append-only: a change in the symptom is a new report, which is
+    what makes the trend. The symptom is a code of the portal's list (`data/symptom_codes.json`,
+    ICD-10-CM), the patient's own words (encrypted), or both; every other free text is encrypted."""
+
+    patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="+")
+    reported_by = models.ForeignKey("accounts.User", on_delete=models.PROTECT, related_name="+")
+    reported_at = models.DateTimeField()
+    symptom_code = models.CharField(max_length=10, blank=True, help_text="ICD-10-CM, from the portal's list.")
+    symptom_text = EncryptedTextField(blank=True, default="", help_text="The symptom in the patient's words.")
+    severity = models.PositiveSmallIntegerField(help_text="0 (none) to 10 (the worst imaginable).")
+    onset_at = models.DateTimeField(help_text="When it started (estimated from `onset_days_ago` when given).")
+    onset_days_ago = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text='Set when the patient said "about N days ago".'
+    )
+    body_location = models.CharField(max_length=20, choices=BodyLocation.choices, blank=True)
+    body_location_detail = EncryptedTextField(blank=True, default="")
+    triggers = EncryptedJSONField(default=list, blank=True, help_text="Short texts: what brings it on.")
+    relief_factors = EncryptedJSONField(default=list, blank=True, help_text="Short texts: what eases it.")
+    associated_symptoms = EncryptedJSONField(
+        default=list, blank=True, help_text="Codes of the portal's list, or short texts."
+    )
+    # A JPEG re-encoded by PHB (no camera metadata), base64, encrypted: see clinical.symptoms.photo_keep.
+    photo = EncryptedTextField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=models.Q(severity__lte=10), name="symptom_severity_0_to_10"),
+            models.CheckConstraint(
+                condition=models.Q(body_location__in=["", *BodyLocation.values]), name="symptom_body_location_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(onset_days_ago__isnull=True) | models.Q(onset_days_ago__lte=3660),
+                name="symptom_onset_days_range",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(onset_at__lte=models.F("reported_at")), name="symptom_onset_before_report"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["organization", "patient", "reported_at"], name="symptom_patient_time"),
+            models.Index(
+                fields=["organization", "patient", "symptom_code", "reported_at"], name="symptom_patient_code"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"symptom report {self.id}"
+
+
+class TemplateStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    PENDING_APPROVAL = "pending_approval", "Pending approval"
+    APPROVED = "approved", "Approved"
+    RETIRED = "retired", "Retired"
+
+
+class CareTeamRole(models.TextChoices):
+    LEAD = "lead", "Lead clinician"
+    DOCTOR = "doctor", "Doctor"
+    NURSE = "nurse", "Nurse"
+    MIDWIFE = "midwife", "Midwife"
+    PHARMACIST = "pharmacist", "Pharmacist"
+    DIETITIAN = "dietitian", "Dietitian"
+    PHYSIOTHERAPIST = "physiotherapist", "Physiotherapist"
+    OTHER = "other", "Other"
+
+
+class ActivityKind(models.TextChoices):
+    MONITORING = "monitoring", "Monitoring"
+    MEDICATION = "medication", "Medication"
+    APPOINTMENT = "appointment", "Appointment"
+    INVESTIGATION = "investigation", "Investigation"
+    EDUCATION = "education", "Education"
+    LIFESTYLE = "lifestyle", "Lifestyle"
+    REFERRAL = "referral", "Referral"
+    PROCEDURE = "procedure", "Procedure"
+    OTHER = "other", "Other"
+
+
+class CarePlanTemplate(TenantModel):
+    """A care plan template, held as data: goals (with a due time from the plan's start), activities
+    and the roles of the suggested team. Draft → pending approval → approved (by a department head)
+    → retired; only an approved template makes plans. The defaults (`data/care_plan_templates.json`)
+    are seeded per organization as pending approval: a hospital's head approves them for local use."""
+
+    code = models.SlugField(max_length=60, blank=True, help_text="The key of a shipped default.")
+    name = models.CharField(max_length=120)
+    description = models.TextField(blank=True)
+    department = models.ForeignKey(
+        "organizations.Department",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="Approved by this department's head (none: by any department head).",
+    )
+    goals = models.JSONField(
+        default=list, help_text='[{"description", "measure", "target", "due_in_days"}, ...] (prompts, no patient data)'
+    )
+    activities = models.JSONField(default=list, help_text='[{"kind", "description", "schedule"}, ...]')
+    team_roles = models.JSONField(default=list, help_text="The care team's suggested roles.")
+    status = models.CharField(max_length=20, choices=TemplateStatus.choices, default=TemplateStatus.DRAFT)
+    created_by = models.ForeignKey("accounts.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    submitted_by = models.ForeignKey("accounts.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    approved_by = models.ForeignKey("accounts.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    approved_at = models.DateTimeField(null=True, blank=True)
+    retired_at = models.DateTimeField(null=True, blank=True)
+    review_note = models.TextField(blank=True, help_text="Why the head returned it to draft.")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "code"], condition=~models.Q(code=""), name="care_plan_template_code_unique"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status__in=TemplateStatus.values), name="care_plan_template_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(status="approved") | models.Q(approved_at__isnull=False),
+                name="care_plan_template_approved_has_time",
+            ),
+        ]
+        indexes = [models.Index(fields=["organization", "status", "name"], name="care_plan_template_status")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.status})"
+
+
+class CarePlanStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    ACTIVE = "active", "Active"
+    ON_HOLD = "on_hold", "On hold"
+    COMPLETED = "completed", "Completed"
+    REVOKED = "revoked", "Revoked"
+
+
+CARE_PLAN_CLOSED = (CarePlanStatus.COMPLETED, CarePlanStatus.REVOKED)
+CARE_PLAN_OPEN = (CarePlanStatus.DRAFT, CarePlanStatus.ACTIVE, CarePlanStatus.ON_HOLD)
+
+
+class CarePlan(TenantModel):
+    """A patient's care plan: from an approved template or from scratch, with goals, activities and a
+    care team. Draft → active ⇄ on hold → completed, or revoked; a completed or revoked plan is
+    read-only. Its members have a care relationship with the patient while it is open."""
+
+    patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="+")
+    template = models.ForeignKey(CarePlanTemplate, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    title = EncryptedTextField()
+    description = EncryptedTextField(blank=True, default="")
+    status = models.CharField(max_length=12, choices=CarePlanStatus.choices, default=CarePlanStatus.DRAFT)
+    status_reason = EncryptedTextField(blank=True, default="")
+    period_start = models.DateField()
+    period_end = models.DateField(null=True, blank=True)
+    department = models.ForeignKey(
+        "organizations.Department", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_by = models.ForeignKey("accounts.User", on_delete=models.PROTECT, related_name="+")
+    activated_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=models.Q(status__in=CarePlanStatus.values), name="care_plan_status_valid"),
+            models.CheckConstraint(
+                condition=models.Q(period_end__isnull=True) | models.Q(period_end__gte=models.F("period_start")),
+                name="care_plan_period_ordered",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["organization", "patient", "status"], name="care_plan_patient"),
+            models.Index(fields=["organization", "template"], name="care_plan_template"),
+        ]
+
+    def __str__(self) -> str:
+        return f"care plan {self.id} ({self.status})"
+
+
+class GoalAchievement(models.TextChoices):
+    """HL7 FHIR goal-achievement (R4)."""
+
+    IN_PROGRESS = "in_progress", "In progress"
+    IMPROVING = "improving", "Improving"
+    WORSENING = "worsening", "Worsening"
+    NO_CHANGE = "no_change", "No change"
+    ACHIEVED = "achieved", "Achieved"
+    SUSTAINING = "sustaining", "Sustaining"
+    NOT_ACHIEVED = "not_achieved", "Not achieved"
+    NO_PROGRESS = "no_progress", "No progress"
+    NOT_ATTAINABLE = "not_attainable", "Not attainable"
+
+
+class CarePlanGoal(TenantModel):
+    """A goal of a care plan: what, the measure and target, when. Its `achievement_status` is that of
+    its latest progress entry; the entries themselves are kept (GoalProgress), never overwritten."""
+
+    plan = models.ForeignKey(CarePlan, on_delete=models.PROTECT, related_name="goals")
+    position = models.PositiveSmallIntegerField(default=0)
+    description = EncryptedTextField()
+    measure = EncryptedTextField(blank=True, default="")
+    target = EncryptedTextField(blank=True, default="")
+    due_on = models.DateField(null=True, blank=True)
+    achievement_status = models.CharField(
+        max_length=16, choices=GoalAchievement.choices, default=GoalAchievement.IN_PROGRESS
+    )
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(achievement_status__in=GoalAchievement.values), name="care_plan_goal_status_valid"
+            ),
+        ]
+        indexes = [models.Index(fields=["organization", "plan", "position"], name="care_plan_goal_plan")]
+
+    def __str__(self) -> str:
+        return f"goal {self.id} ({self.achievement_status})"
+
+
+class GoalProgress(TenantModel):
+    """One progress entry of a goal: appended, never changed."""
+
+    goal = models.ForeignKey(CarePlanGoal, on_delete=models.PROTECT, related_name="progress")
+    recorded_at = models.DateTimeField()
+    recorded_by = models.ForeignKey("accounts.User", on_delete=models.PROTECT, related_name="+")
+    achievement_status = models.CharField(max_length=16, choices=GoalAchievement.choices)
+    value = EncryptedTextField(blank=True, default="", help_text="The measure's value now, e.g. 138/86 mmHg.")
+    note = EncryptedTextField(blank=True, default="")
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(achievement_status__in=GoalAchievement.values), name="goal_progress_status_valid"
+            ),
+        ]
+        indexes = [models.Index(fields=["organization", "goal", "recorded_at"], name="goal_progress_goal")]
+
+    def __str__(self) -> str:
+        return f"progress {self.id} ({self.achievement_status})"
+
+
+class ActivityStatus(models.TextChoices):
+    """HL7 FHIR care-plan-activity-status (R4), the states PHB uses."""
+
+    NOT_STARTED = "not_started", "Not started"
+    SCHEDULED = "scheduled", "Scheduled"
+    IN_PROGRESS = "in_progress", "In progress"
+    ON_HOLD = "on_hold", "On hold"
+    COMPLETED = "completed", "Completed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class CarePlanActivity(TenantModel):
+    """Something the plan says to do: its kind, what, how often, and where it stands."""
+
+    plan = models.ForeignKey(CarePlan, on_delete=models.PROTECT, related_name="activities")
+    position = models.PositiveSmallIntegerField(default=0)
+    kind = models.CharField(max_length=16, choices=ActivityKind.choices)
+    description = EncryptedTextField()
+    schedule = EncryptedTextField(blank=True, default="", help_text="e.g. every 3 months; daily; at 28 weeks.")
+    status = models.CharField(max_length=12, choices=ActivityStatus.choices, default=ActivityStatus.NOT_STARTED)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=models.Q(kind__in=ActivityKind.values), name="care_plan_activity_kind"),
+            models.CheckConstraint(
+                condition=models.Q(status__in=ActivityStatus.values), name="care_plan_activity_status_valid"
+            ),
+        ]
+        indexes = [models.Index(fields=["organization", "plan", "position"], name="care_plan_activity_plan")]
+
+    def __str__(self) -> str:
+        return f"activity {self.id} ({self.status})"
+
+
+class CarePlanMember(TenantModel):
+    """A member of a plan's care team (a clinician of the organization) and their role in it."""
+
+    plan = models.ForeignKey(CarePlan, on_delete=models.PROTECT, related_name="team")
+    user = models.ForeignKey("accounts.User", on_delete=models.PROTECT, related_name="+")
+    role = models.CharField(max_length=16, choices=CareTeamRole.choices)
+    added_by = models.ForeignKey("accounts.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "plan", "user"], name="care_plan_member_once"),
+            models.CheckConstraint(condition=models.Q(role__in=CareTeamRole.values), name="care_plan_member_role"),
+        ]
+        indexes = [models.Index(fields=["organization", "user"], name="care_plan_member_user")]
+
+    def __str__(self) -> str:
+        return f"{self.role} of care plan {self.plan_id}"

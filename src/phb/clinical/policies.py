@@ -91,6 +91,8 @@ def care_relationship(ctx: Ctx, patient_id: uuid.UUID) -> Access | None:
         .exists()
     ):
         return Access("care")
+    if on_care_team(ctx, patient_id):
+        return Access("care")
     if break_glass_active(ctx=ctx, patient_id=patient_id) is not None:
         return Access("break_glass")
     return None
@@ -101,3 +103,34 @@ def may_acknowledge(ctx: Ctx, *, recipient_id: uuid.UUID, escalated_to: list[str
     if ctx.actor_id is None:
         return False
     return ctx.actor_id == recipient_id or str(ctx.actor_id) in escalated_to or ctx.has_perm(ESCALATION)
+
+
+# --------------------------------------------------------------------------------------------------
+# Care plans: the care team, and who approves a template
+# --------------------------------------------------------------------------------------------------
+
+
+def on_care_team(ctx: Ctx, patient_id: uuid.UUID) -> bool:
+    """Whether `ctx`'s clinician is a member of the care team of an open care plan (draft, active or
+    on hold) of the patient here: a care relationship, like an encounter or an appointment.
+
+    SECURITY: part of `care_relationship`."""
+    from phb.clinical.models import CARE_PLAN_OPEN, CarePlanMember
+
+    return (
+        CarePlanMember.objects.for_tenant(ctx)
+        .filter(user_id=ctx.actor_id, plan__patient_id=patient_id, plan__status__in=CARE_PLAN_OPEN)
+        .exists()
+    )
+
+
+def may_approve_template(ctx: Ctx, department_id: uuid.UUID | None) -> bool:
+    """A department head (a role granting `clinical.alert.escalation`, as for escalated alerts)
+    approves, returns and retires care plan templates: those of their department and those of no
+    department; a head with no department heads clinical work across the organization, so any."""
+    if not (can_update(ctx) and ctx.has_perm(ESCALATION)):
+        return False
+    if department_id is None:
+        return True
+    own = department_id_of(ctx)
+    return own is None or own == department_id

@@ -28,7 +28,7 @@ urlpatterns = [
     path("accounts/", include("phb.accounts.urls")),
     path(settings.ADMIN_URL, admin.site.urls),
     path("patient/appointments/", include("phb.scheduling.portal_urls")),
-    path("patient/record/", include("phb.clinical.portal_urls")),
+    path("patient/", include("phb.clinical.portal_urls")),
     path("patient/", include("phb.patients.urls")),
     path("staff/patients/", include("phb.patients.staff_urls")),
     path("staff/scheduling/", include("phb.scheduling.staff_urls")),
