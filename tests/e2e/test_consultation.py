@@ -12,6 +12,7 @@ from phb.clinical import services as clinical_services
 from phb.clinical.models import ClinicalNote, CriticalAlert, Diagnosis, NoteStatus
 from phb.kernel.context import Ctx
 from phb.scheduling import services
+from phb.workforce import services as workforce_services
 from tests.accounts.factories import staff_member, totp_code
 from tests.e2e.test_appointment_day import sign_in
 from tests.kernel.factories import OrganizationFactory
@@ -29,7 +30,7 @@ def test_a_doctor_records_a_consultation(page):
     clinical_services.note_templates_seed(ctx=Ctx.system(reason="test", organization_id=hospital.id))
     department = DepartmentFactory(organization=hospital, name="General Outpatients")
     doctor, device = staff_member(hospital, "doctor", email="doctor@riverside.example", full_name="Bola Ade")
-    profile = services.practitioner_profile_create(
+    profile = workforce_services.practitioner_profile_create(
         ctx=admin_ctx(hospital),
         user_id=doctor.id,
         department_id=department.id,
@@ -37,7 +38,7 @@ def test_a_doctor_records_a_consultation(page):
         licence_number="MDCN-E2E02",
     )
     for weekday in range(7):
-        services.availability_add(
+        workforce_services.availability_add(
             ctx=Ctx.system(reason="test", organization_id=hospital.id),
             practitioner_id=profile.id,
             weekday=weekday,
