@@ -375,9 +375,12 @@ def appointment_accept(*, ctx: Ctx, appointment_id: uuid.UUID) -> Appointment:
     refused: Exception | None = None
     with transaction.atomic():
         # SECURITY: lock order as in booking: the practitioner's profile, then the appointment.
-        profile = workforce.practitioner_of_user(ctx=ctx)
-        if profile is not None:
-            profile = PractitionerProfile.objects.for_tenant(ctx).select_for_update().get(id=profile.id)
+        profile = (
+            PractitionerProfile.objects.for_tenant(ctx)
+            .filter(user_id=ctx.actor_id, is_active=True)
+            .select_for_update()
+            .first()
+        )
         appointment = _locked(ctx, appointment_id)
         if profile is None:
             refused = Forbidden("only a practitioner of this organization accepts appointments")
@@ -387,14 +390,11 @@ def appointment_accept(*, ctx: Ctx, appointment_id: uuid.UUID) -> Appointment:
         ):
             # Another practitioner's, or another department's queue: not this practitioner's to see.
             refused = NotFound("no such appointment here")
-        elif appointment.status != AppointmentStatus.PENDING:
-            raise Conflict(
-                f"an appointment that is {appointment.status} cannot be accepted",
-                code="ILLEGAL_TRANSITION",
-                from_status=appointment.status,
-                to_status=AppointmentStatus.CONFIRMED,
-            )
         else:
+            refused = _allowed(ctx, appointment, AppointmentStatus.CONFIRMED, by_practitioner=True)
+        if refused is None:
+            assert appointment is not None
+            assert profile is not None
             if appointment.practitioner_id is None:
                 mine = Appointment.objects.for_tenant(ctx).filter(practitioner=profile, status__in=OCCUPYING)
                 if slots.overlapping(mine, appointment.start_at, appointment.end_at).exists():
@@ -433,30 +433,17 @@ def _transition(
     patient acts on their own appointment, which the table must allow them (`patient_may`).
     `by_practitioner`: the appointment's practitioner acts on it (`practitioner_may`, with TREAT).
     `own_service`: the caller is the service a transition marked `own_service` must go through."""
-    if appointment is None:
-        return NotFound("no such appointment here")
-    transition = transitions.find(appointment.status, to_status)
-    if transition is None:
-        raise Conflict(
-            f"an appointment that is {appointment.status} cannot become {to_status}",
-            code="ILLEGAL_TRANSITION",
-            from_status=appointment.status,
-            to_status=to_status,
-        )
+    refused = _allowed(ctx, appointment, to_status, by_patient=by_patient, by_practitioner=by_practitioner)
+    if refused is not None:
+        return refused
+    assert appointment is not None
+    transition = _find(appointment, to_status)
     if transition.own_service and not own_service:
         raise ValidationFailed.field(
             "to_status",
             f"use the {transition.action} action, which does what this change leads to",
             code="NEEDS_OWN_ACTION",
         )
-    if by_patient:
-        if not transition.patient_may:
-            return Forbidden("a patient cannot make this change")
-    elif by_practitioner:
-        if not (transition.practitioner_may and ctx.has_perm(transitions.TREAT)):
-            return Forbidden("the practitioner cannot make this change")
-    elif not ctx.has_perm(transition.permission):
-        return Forbidden(f"this change needs {transition.permission}")
     if transition.reason_required and not reason:
         raise ValidationFailed.field("reason", "say why", code="required")
     from_status = appointment.status
@@ -499,13 +486,8 @@ def _locked(ctx: Ctx, appointment_id: uuid.UUID) -> Appointment | None:
     return Appointment.objects.for_tenant(ctx).filter(id=appointment_id).select_for_update().first()
 
 
-def _allowed(
-    ctx: Ctx, appointment: Appointment | None, to_status: str, *, by_patient: bool = False
-) -> Exception | None:
-    """The refusal a move of `appointment` to `to_status` would meet before anything is written.
-    `by_patient`: the patient moves their own appointment, which the table must allow them."""
-    if appointment is None:
-        return NotFound("no such appointment here")
+def _find(appointment: Appointment, to_status: str) -> transitions.Transition:
+    """The table's move of `appointment` to `to_status`; ILLEGAL_TRANSITION when there is none."""
     transition = transitions.find(appointment.status, to_status)
     if transition is None:
         raise Conflict(
@@ -514,9 +496,30 @@ def _allowed(
             from_status=appointment.status,
             to_status=to_status,
         )
+    return transition
+
+
+def _allowed(
+    ctx: Ctx,
+    appointment: Appointment | None,
+    to_status: str,
+    *,
+    by_patient: bool = False,
+    by_practitioner: bool = False,
+) -> Exception | None:
+    """The refusal a move of `appointment` to `to_status` would meet before anything is written (to
+    audit; an illegal move raises). `by_patient`: the patient moves their own appointment, which the
+    table must allow them (`patient_may`). `by_practitioner`: the appointment's practitioner acts on
+    it (`practitioner_may`, with TREAT)."""
+    if appointment is None:
+        return NotFound("no such appointment here")
+    transition = _find(appointment, to_status)
     if by_patient:
         if not transition.patient_may:
             return Forbidden("a patient cannot make this change")
+    elif by_practitioner:
+        if not (transition.practitioner_may and ctx.has_perm(transitions.TREAT)):
+            return Forbidden("the practitioner cannot make this change")
     elif not ctx.has_perm(transition.permission):
         return Forbidden(f"this change needs {transition.permission}")
     return None
