@@ -77,6 +77,8 @@ INSTALLED_APPS = [
     "phb.workforce",
     "phb.scheduling",
     "phb.clinical",
+    "phb.medications",
+    "phb.pharmacy",
     "phb.interop",
     "phb.web",
     "phb.demo",
