@@ -14,6 +14,7 @@ from phb.clinical.models import ClinicalNote, NoteKind, NoteStatus, NoteTemplate
 from phb.kernel import crypto, events, tenancy
 from phb.kernel.context import Ctx
 from phb.kernel.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from phb.kernel.models import AuditEvent
 from phb.organizations import services as organization_services
 from tests.accounts.factories import UserFactory, verified_client
 from tests.clinical.factories import clinician, patient_at, walk_in
@@ -264,3 +265,17 @@ def test_a_new_organization_gets_the_default_templates_and_a_department_finds_it
         subjective="feeding well",
     )
     assert note.template_id == own.id
+
+
+def test_a_refused_change_of_someone_elses_draft_stays_in_the_audit_trail(visit):
+    """The refusal is raised inside the service's transaction; its audit row must outlive the rollback."""
+    note = draft(visit)
+    for change in (services.note_sign, lambda **kw: services.note_update(plan="x", **kw)):
+        with pytest.raises(NotFound):
+            change(ctx=visit["colleague"], note_id=note.id)
+    refused = AuditEvent.objects.for_system(Ctx.system(reason="test")).filter(
+        actor_id=visit["colleague"].actor_id,
+        outcome="denied",
+        action__in=["clinical.note.sign", "clinical.note.update"],
+    )
+    assert sorted(refused.values_list("action", flat=True)) == ["clinical.note.sign", "clinical.note.update"]

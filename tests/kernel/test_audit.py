@@ -237,3 +237,29 @@ def test_retention_may_not_be_shortened_below_six_years(tmp_path):
 
 def test_the_retention_cutoff_is_at_least_six_years_back():
     assert timezone.now() - audit.retention_cutoff() >= dt.timedelta(days=6 * 365)
+
+
+@pytest.mark.django_db
+def test_a_refusal_inside_a_service_transaction_is_recorded_once_the_transaction_has_rolled_back():
+    from phb.kernel.errors import NotFound
+
+    marker = str(uuid.uuid4())
+    with pytest.raises(NotFound), audit.atomic():
+        audit.record(SYSTEM, "kernel.test.write", resource_id=marker)  # rolled back with the block
+        with audit.atomic():  # a nested service: the refusal survives both rollbacks
+            raise audit.denied(SYSTEM, "kernel.test.refused", NotFound("no"), resource_id=marker)
+    kept = list(events().filter(resource_id=marker).values_list("action", "outcome"))
+    assert kept == [("kernel.test.refused", "denied")]
+    assert not events().filter(action="kernel.test.write", resource_id=marker).exists()
+
+
+@pytest.mark.django_db
+def test_a_refusal_raised_outside_any_service_transaction_is_recorded_once():
+    from phb.kernel.errors import NotFound
+
+    marker = str(uuid.uuid4())
+    with pytest.raises(NotFound):
+        with audit.atomic():
+            pass
+        raise audit.denied(SYSTEM, "kernel.test.refused", NotFound("no"), resource_id=marker)
+    assert events().filter(resource_id=marker).count() == 1

@@ -16,7 +16,6 @@ from typing import Any
 
 import structlog
 from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
 
 from phb.accounts.models import Membership, User
@@ -73,7 +72,7 @@ def _context(ctx: Ctx, alert: CriticalAlert) -> dict[str, Any]:
 def critical_alert_notify(*, alert_id: uuid.UUID, organization_id: uuid.UUID) -> bool:
     """Send a raised alert to its recipient, once (the event may be delivered more than once)."""
     ctx = Ctx.system(reason="send a critical alert", organization_id=organization_id)
-    with transaction.atomic():
+    with audit.atomic():
         claimed = (
             CriticalAlert.objects.for_tenant(ctx)
             .filter(id=alert_id, notified_at__isnull=True)
@@ -90,7 +89,7 @@ def critical_alert_notify(*, alert_id: uuid.UUID, organization_id: uuid.UUID) ->
 def critical_alert_acknowledge(*, ctx: Ctx, alert_id: uuid.UUID) -> CriticalAlert:
     """The recipient (or whoever it escalated to, or a department head) has seen the alert."""
     action = "clinical.critical_alert.acknowledge"
-    with transaction.atomic():
+    with audit.atomic():
         alert = CriticalAlert.objects.for_tenant(ctx).select_for_update().filter(id=alert_id).first()
         if alert is None or not policies.may_acknowledge(
             ctx, recipient_id=alert.recipient_id, escalated_to=alert.escalated_to
@@ -134,7 +133,7 @@ def critical_alerts_escalate_due(*, now: dt.datetime | None = None, limit: int =
     escalated = 0
     for alert_id, organization_id in due:
         ctx = system.for_organization(organization_id)
-        with transaction.atomic():
+        with audit.atomic():
             claimed = (
                 CriticalAlert.objects.for_tenant(ctx)
                 .filter(id=alert_id, status=AlertStatus.OPEN, escalated_at__isnull=True)

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from django.db import transaction
 from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 
@@ -308,7 +307,7 @@ def care_plan_templates_seed(*, ctx: Ctx) -> int:
         if t["code"] not in have
     ]
     if missing:
-        with transaction.atomic():
+        with audit.atomic():
             CarePlanTemplate.objects.for_tenant(ctx).bulk_create(missing, ignore_conflicts=True)
             audit.record(ctx, "clinical.care_plan_template.seed", codes=sorted(t.code for t in missing))
     return len(missing)
@@ -337,7 +336,7 @@ def care_plan_template_create(
         "team_roles": _team_roles(errors, team_roles),
     }
     errors.raise_if_any()
-    with transaction.atomic():
+    with audit.atomic():
         template = CarePlanTemplate.objects.create(
             organization_id=ctx.organization_id, created_by_id=ctx.actor_id, status=TemplateStatus.DRAFT, **fields
         )
@@ -412,7 +411,7 @@ def care_plan_template_update(
     if team_roles is not UNCHANGED:
         changes["team_roles"] = _team_roles(errors, team_roles)
     _template_checked(ctx, action, template_id)
-    with transaction.atomic():
+    with audit.atomic():
         template = _template_locked(ctx, template_id)
         if department_id is not UNCHANGED:
             changes["department_id"] = _department(ctx, errors, department_id)
@@ -430,7 +429,7 @@ def care_plan_template_submit(*, ctx: Ctx, template_id: uuid.UUID) -> CarePlanTe
     """The draft goes to the department head for approval; it needs a goal."""
     action = "clinical.care_plan_template.submit"
     _template_checked(ctx, action, template_id)
-    with transaction.atomic():
+    with audit.atomic():
         template = _template_locked(ctx, template_id)
         if template.status == TemplateStatus.DRAFT and not template.goals:
             raise ValidationFailed.field("goals", "a template needs at least one goal", code="no_goals")
@@ -455,7 +454,7 @@ def care_plan_template_approve(*, ctx: Ctx, template_id: uuid.UUID) -> CarePlanT
     """A department head approves a template pending approval: from now on it makes plans."""
     action = "clinical.care_plan_template.approve"
     _template_checked(ctx, action, template_id, head=True)
-    with transaction.atomic():
+    with audit.atomic():
         template = _template_locked(ctx, template_id)
         _template_move(ctx, template, TemplateStatus.APPROVED, action)
     return template
@@ -468,7 +467,7 @@ def care_plan_template_return(*, ctx: Ctx, template_id: uuid.UUID, reason: str) 
     reason = errors.text("reason", reason, limit=TEXT_MAX, required=True)
     errors.raise_if_any()
     _template_checked(ctx, action, template_id, head=True)
-    with transaction.atomic():
+    with audit.atomic():
         template = _template_locked(ctx, template_id)
         template.review_note = reason
         _template_move(ctx, template, TemplateStatus.DRAFT, action)
@@ -480,7 +479,7 @@ def care_plan_template_retire(*, ctx: Ctx, template_id: uuid.UUID) -> CarePlanTe
     """A department head retires an approved template: it makes no more plans (those made stay)."""
     action = "clinical.care_plan_template.retire"
     _template_checked(ctx, action, template_id, head=True)
-    with transaction.atomic():
+    with audit.atomic():
         template = _template_locked(ctx, template_id)
         _template_move(ctx, template, TemplateStatus.RETIRED, action)
     return template
@@ -574,7 +573,7 @@ def care_plan_create(
     if activate and not plan_goals:
         raise ValidationFailed.field("goals", "a plan without goals cannot be active", code="no_goals")
     now = timezone.now()
-    with transaction.atomic():
+    with audit.atomic():
         plan = CarePlan.objects.create(
             organization_id=ctx.organization_id,
             patient_id=patient_id,
@@ -679,7 +678,7 @@ def care_plan_update(
         changes["description"] = errors.text("description", description, limit=TEXT_MAX)
     errors.raise_if_any()
     _, access = _plan_checked(ctx, action, plan_id)
-    with transaction.atomic():
+    with audit.atomic():
         plan = _plan_locked(ctx, plan_id)
         if period_start is not UNCHANGED:
             changes["period_start"] = _period_start(errors, period_start)
@@ -707,7 +706,7 @@ def care_plan_status_set(*, ctx: Ctx, plan_id: uuid.UUID, status: str, reason: s
         errors.add("reason", "say why", "required")
     errors.raise_if_any()
     _, access = _plan_checked(ctx, action, plan_id)
-    with transaction.atomic():
+    with audit.atomic():
         plan = _plan_locked(ctx, plan_id)
         if status not in PLAN_MOVES[plan.status]:
             raise Conflict(
@@ -759,7 +758,7 @@ def care_plan_goal_add(
     """Add a goal to an open plan."""
     action = "clinical.care_plan.goal_add"
     _, access = _plan_checked(ctx, action, plan_id)
-    with transaction.atomic():
+    with audit.atomic():
         plan = _plan_locked(ctx, plan_id)
         errors = _Errors()
         goal = _goal(
@@ -795,7 +794,7 @@ def care_plan_goal_progress_add(
     if plan_id is None:
         raise audit.denied(ctx, action, NotFound("no such goal"), resource_id=str(goal_id))
     _, access = _plan_checked(ctx, action, plan_id)
-    with transaction.atomic():
+    with audit.atomic():
         plan = _plan_locked(ctx, plan_id)
         if plan.status not in PROGRESS_WHILE:
             raise Conflict("progress is recorded on an active plan", code="CARE_PLAN_NOT_ACTIVE")
@@ -834,7 +833,7 @@ def care_plan_activity_add(
     (activity,) = _activities(errors, [{"kind": kind, "description": description, "schedule": schedule}])
     errors.raise_if_any()
     _, access = _plan_checked(ctx, action, plan_id)
-    with transaction.atomic():
+    with audit.atomic():
         plan = _plan_locked(ctx, plan_id)
         have = CarePlanActivity.objects.for_tenant(ctx).filter(plan_id=plan.id).count()
         if have >= ACTIVITIES_MAX:
@@ -857,7 +856,7 @@ def care_plan_activity_status_set(*, ctx: Ctx, activity_id: uuid.UUID, status: s
     if plan_id is None:
         raise audit.denied(ctx, action, NotFound("no such activity"), resource_id=str(activity_id))
     _, access = _plan_checked(ctx, action, plan_id)
-    with transaction.atomic():
+    with audit.atomic():
         plan = _plan_locked(ctx, plan_id)
         activity = CarePlanActivity.objects.for_tenant(ctx).select_for_update().get(id=activity_id)
         if activity.status in ACTIVITY_DONE or status == activity.status:
@@ -888,7 +887,7 @@ def care_plan_member_add(*, ctx: Ctx, plan_id: uuid.UUID, user_id: uuid.UUID, ro
     role = errors.choice("role", role, CareTeamRole.values, "unknown_role")
     errors.raise_if_any()
     _, access = _plan_checked(ctx, action, plan_id)
-    with transaction.atomic():
+    with audit.atomic():
         plan = _plan_locked(ctx, plan_id)
         if user_id not in _clinicians_here(ctx, [user_id]):
             raise ValidationFailed.field("user_id", "not a clinician of this organization", code="not_a_clinician")
@@ -911,7 +910,7 @@ def care_plan_member_remove(*, ctx: Ctx, plan_id: uuid.UUID, member_id: uuid.UUI
     _, access = _plan_checked(ctx, action, plan_id)
     if not CarePlanMember.objects.for_tenant(ctx).filter(id=member_id, plan_id=plan_id).exists():
         raise audit.denied(ctx, action, NotFound("no such member of this care team"), resource_id=str(member_id))
-    with transaction.atomic():
+    with audit.atomic():
         plan = _plan_locked(ctx, plan_id)
         team = list(CarePlanMember.objects.for_tenant(ctx).select_for_update().filter(plan_id=plan.id))
         member = next((m for m in team if m.id == member_id), None)

@@ -19,7 +19,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -146,7 +146,7 @@ def diagnosis_add(
         raise ValidationFailed.field("diagnosed_by_id", "not a clinician of this organization", code="not_a_clinician")
     if category == DiagnosisCategory.ENCOUNTER_DIAGNOSIS and encounter_id is None:
         raise ValidationFailed.field("encounter_id", "an encounter diagnosis names its encounter", code="required")
-    with transaction.atomic():
+    with audit.atomic():
         encounter = None
         if encounter_id is not None:
             encounter = Encounter.objects.for_tenant(ctx).filter(id=encounter_id, patient_id=patient_id).first()
@@ -176,7 +176,7 @@ def diagnosis_add(
             note=note,
         )
         try:
-            with transaction.atomic():
+            with audit.atomic():
                 diagnosis.save(force_insert=True)
         except IntegrityError:
             raise Conflict(
@@ -198,7 +198,7 @@ def diagnosis_update(*, ctx: Ctx, diagnosis_id: uuid.UUID, **changes: Any) -> Di
         raise ValidationFailed.field(unknown[0], "cannot be changed", code="not_updatable")
     if not policies.can_update(ctx):
         raise audit.denied(ctx, action, Forbidden("the clinical record needs a clinical role"))
-    with transaction.atomic():
+    with audit.atomic():
         diagnosis = Diagnosis.objects.for_tenant(ctx).select_for_update().filter(id=diagnosis_id).first()
         if diagnosis is None:
             raise audit.denied(ctx, action, NotFound("no such diagnosis"), resource_id=str(diagnosis_id))
@@ -239,7 +239,7 @@ def diagnosis_update(*, ctx: Ctx, diagnosis_id: uuid.UUID, **changes: Any) -> Di
         if not fields:
             return diagnosis
         try:
-            with transaction.atomic():
+            with audit.atomic():
                 diagnosis.save(update_fields=[*dict.fromkeys(fields), "updated_at"])
         except IntegrityError:
             raise Conflict(

@@ -27,7 +27,6 @@ import structlog
 from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import Storage, storages
-from django.db import transaction
 from django.db.models import TextField
 from django.db.models.functions import Cast
 from django.utils import timezone
@@ -174,7 +173,7 @@ def document_store(
             log.warning("clinical.document.storage_write_failed", error=type(exc).__name__)
             raise DocumentUnavailable("the document could not be stored: try again") from exc
     try:
-        with transaction.atomic():
+        with audit.atomic():
             document = ClinicalDocument.objects.create(
                 id=document_id,
                 organization_id=ctx.organization_id,
@@ -227,7 +226,7 @@ def document_mark_entered_in_error(
     if not policies.can_update(ctx):
         raise audit.denied(ctx, action, Forbidden("the clinical record needs a clinical role"))
     reason = _text("reason", reason, limit=REASON_MAX_CHARS, required=True)
-    with transaction.atomic():
+    with audit.atomic():
         document = ClinicalDocument.objects.for_tenant(ctx).select_for_update().filter(id=document_id).first()
         if document is None or (patient_id is not None and document.patient_id != patient_id):
             raise audit.denied(ctx, action, NotFound("no such document"), resource_id=str(document_id))

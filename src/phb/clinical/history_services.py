@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
 from django.utils import timezone
 
 from phb.clinical import policies
@@ -179,7 +179,7 @@ def _mark_entered_in_error(
     reason = _text("reason", reason, limit=NOTE_MAX_CHARS)
     if not reason:
         raise ValidationFailed.field("reason", "say what was wrong", code="required")
-    with transaction.atomic():
+    with audit.atomic():
         entry, access = _for_change(ctx, action, model, entry_id, what)
         entry.entered_in_error_at = timezone.now()
         entry.entered_in_error_by_id = ctx.actor_id
@@ -346,7 +346,7 @@ def allergy_create(
         born_on=_born_on(patient_id),
     )
     try:
-        with transaction.atomic():
+        with audit.atomic():
             _lock_patient(patient_id)
             allergy = AllergyIntolerance(
                 organization_id=ctx.organization_id, patient_id=patient_id, recorded_by_id=ctx.actor_id, **values
@@ -403,7 +403,7 @@ def allergy_update(*, ctx: Ctx, allergy_id: uuid.UUID, **changes: Any) -> Allerg
     action = "clinical.allergy.update"
     _only(changes, ALLERGY_FIELDS)
     try:
-        with transaction.atomic():
+        with audit.atomic():
             allergy, access = _for_change(ctx, action, AllergyIntolerance, allergy_id, "allergy")
             _lock_patient(allergy.patient_id)
             values = _allergy_values({**_allergy_as_input(allergy), **changes}, born_on=_born_on(allergy.patient_id))
@@ -442,7 +442,7 @@ def no_known_allergies_record(*, ctx: Ctx, patient_id: uuid.UUID, note: str = ""
     action = "clinical.no_known_allergies.record"
     access = require_access(ctx, action, patient_id, write=True)
     note = _text("note", note, limit=NOTE_MAX_CHARS)
-    with transaction.atomic():
+    with audit.atomic():
         _lock_patient(patient_id)
         active = _warning_allergies(ctx, patient_id)
         if active:
@@ -468,7 +468,7 @@ def no_known_allergies_mark_entered_in_error(*, ctx: Ctx, statement_id: uuid.UUI
     action = "clinical.no_known_allergies.entered_in_error"
     if not policies.can_update(ctx):
         raise audit.denied(ctx, action, Forbidden("the clinical record needs a clinical role"))
-    with transaction.atomic():
+    with audit.atomic():
         statement = NoKnownAllergies.objects.for_tenant(ctx).select_for_update().filter(id=statement_id).first()
         if statement is None:
             raise audit.denied(ctx, action, NotFound("no such statement"), resource_id=str(statement_id))
@@ -545,7 +545,7 @@ def history_entry_create(*, ctx: Ctx, patient_id: uuid.UUID, kind: str, **data: 
     kind = _choice("kind", kind, HistoryKind.values)
     _only(data, HISTORY_FIELDS)
     values = _history_values(kind, data, born_on=_born_on(patient_id))
-    with transaction.atomic():
+    with audit.atomic():
         entry = HistoryEntry.objects.create(
             organization_id=ctx.organization_id, patient_id=patient_id, recorded_by_id=ctx.actor_id, kind=kind, **values
         )
@@ -565,7 +565,7 @@ def history_entry_update(*, ctx: Ctx, entry_id: uuid.UUID, **changes: Any) -> Hi
     """Correct or complete a line of history (its kind stays), checked as a whole again."""
     action = "clinical.history.update"
     _only(changes, HISTORY_FIELDS)
-    with transaction.atomic():
+    with audit.atomic():
         entry, access = _for_change(ctx, action, HistoryEntry, entry_id, "history entry")
         merged = {**_history_as_input(entry), **changes}
         values = _history_values(entry.kind, merged, born_on=_born_on(entry.patient_id))
@@ -639,7 +639,7 @@ def social_history_record(
         "living_situation": _choice("living_situation", living_situation, LivingSituation.values),
         "note": _text("note", note, limit=NOTE_MAX_CHARS),
     }
-    with transaction.atomic():
+    with audit.atomic():
         version = SocialHistory.objects.create(
             organization_id=ctx.organization_id, patient_id=patient_id, recorded_by_id=ctx.actor_id, **values
         )
@@ -731,7 +731,7 @@ def immunization_record(*, ctx: Ctx, patient_id: uuid.UUID, **data: Any) -> Immu
     access = require_access(ctx, action, patient_id, write=True)
     _only(data, IMMUNIZATION_FIELDS)
     values = _immunization_values(ctx, data, born_on=_born_on(patient_id))
-    with transaction.atomic():
+    with audit.atomic():
         immunization = Immunization.objects.create(
             organization_id=ctx.organization_id, patient_id=patient_id, recorded_by_id=ctx.actor_id, **values
         )
@@ -756,7 +756,7 @@ def immunization_update(*, ctx: Ctx, immunization_id: uuid.UUID, **changes: Any)
     """Correct or complete a vaccination record, checked as a whole again."""
     action = "clinical.immunization.update"
     _only(changes, IMMUNIZATION_FIELDS)
-    with transaction.atomic():
+    with audit.atomic():
         immunization, access = _for_change(ctx, action, Immunization, immunization_id, "immunization")
         merged = {**_immunization_as_input(immunization), **changes}
         values = _immunization_values(ctx, merged, born_on=_born_on(immunization.patient_id))

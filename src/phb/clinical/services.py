@@ -16,7 +16,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
 from django.utils import timezone
 
 from phb.accounts.models import Membership
@@ -127,7 +127,7 @@ def encounter_start_walk_in(
     if attending_id is not None and not _is_clinician_here(ctx, attending_id):
         raise ValidationFailed.field("attending_id", "not a clinician of this organization", code="not_a_clinician")
     now = timezone.now()
-    with transaction.atomic():
+    with audit.atomic():
         open_here = Encounter.objects.for_tenant(ctx).filter(
             patient_id=patient_id,
             department=department,
@@ -216,14 +216,14 @@ def _encounter_for_change(ctx: Ctx, action: str, encounter_id: uuid.UUID) -> Enc
 def encounter_start(*, ctx: Ctx, encounter_id: uuid.UUID) -> Encounter:
     """A planned encounter begins."""
     action = "clinical.encounter.start"
-    with transaction.atomic():
+    with audit.atomic():
         return _move(ctx, _encounter_for_change(ctx, action, encounter_id), EncounterStatus.IN_PROGRESS, action)
 
 
 def encounter_finish(*, ctx: Ctx, encounter_id: uuid.UUID) -> Encounter:
     """The visit is over."""
     action = "clinical.encounter.finish"
-    with transaction.atomic():
+    with audit.atomic():
         return _move(ctx, _encounter_for_change(ctx, action, encounter_id), EncounterStatus.FINISHED, action)
 
 
@@ -233,7 +233,7 @@ def encounter_cancel(*, ctx: Ctx, encounter_id: uuid.UUID, reason: str) -> Encou
     reason = _text("reason", reason, limit=REASON_MAX_CHARS)
     if not reason:
         raise ValidationFailed.field("reason", "say why", code="required")
-    with transaction.atomic():
+    with audit.atomic():
         encounter = _encounter_for_change(ctx, action, encounter_id)
         return _move(ctx, encounter, EncounterStatus.CANCELLED, action, reason=reason)
 
@@ -253,7 +253,7 @@ def encounter_from_appointment(*, ctx: Ctx, appointment_id: uuid.UUID) -> Encoun
     if row is None:
         return None
     try:
-        with transaction.atomic():
+        with audit.atomic():
             encounter = Encounter.objects.create(
                 organization_id=ctx.organization_id,
                 patient_id=row["patient_id"],
@@ -283,7 +283,7 @@ def _appointment_reason(complaint: Any) -> str:
 def encounter_finish_for_appointment(*, ctx: Ctx, appointment_id: uuid.UUID) -> Encounter | None:
     """The appointment was completed (or referred on from the consultation): its encounter finishes.
     Idempotent: a finished or cancelled encounter stays as it is."""
-    with transaction.atomic():
+    with audit.atomic():
         encounter = Encounter.objects.for_tenant(ctx).select_for_update().filter(appointment_id=appointment_id).first()
         if encounter is None or encounter.status not in (EncounterStatus.IN_PROGRESS, EncounterStatus.PLANNED):
             return encounter
@@ -405,7 +405,7 @@ def vital_signs_record(
     scale = 2 if hypercapnic_respiratory_failure else 1
     if isinstance(cleaned.get("weight"), Decimal) and isinstance(cleaned.get("height"), Decimal):
         cleaned["bmi"] = _bmi(cleaned["weight"], cleaned["height"])  # type: ignore[arg-type]
-    with transaction.atomic():
+    with audit.atomic():
         encounter = None
         if encounter_id is not None:
             encounter = Encounter.objects.for_tenant(ctx).filter(id=encounter_id, patient_id=patient_id).first()
@@ -516,7 +516,7 @@ def note_create(
     if kind not in (NoteKind.SOAP, NoteKind.FREE):
         raise ValidationFailed.field("kind", "a note is soap or free (addenda are added to a signed note)")
     content = _sections(sections)
-    with transaction.atomic():
+    with audit.atomic():
         encounter = None
         if encounter_id is not None:
             encounter = Encounter.objects.for_tenant(ctx).filter(id=encounter_id, patient_id=patient_id).first()
@@ -565,7 +565,7 @@ def note_update(*, ctx: Ctx, note_id: uuid.UUID, **sections: str) -> ClinicalNot
     """Change sections of one's own draft."""
     action = "clinical.note.update"
     content = _sections(sections)
-    with transaction.atomic():
+    with audit.atomic():
         note = _own_draft(ctx, action, note_id)
         for name, value in content.items():
             setattr(note, name, value)
@@ -577,7 +577,7 @@ def note_update(*, ctx: Ctx, note_id: uuid.UUID, **sections: str) -> ClinicalNot
 def note_sign(*, ctx: Ctx, note_id: uuid.UUID) -> ClinicalNote:
     """The author signs their draft: from now on it never changes."""
     action = "clinical.note.sign"
-    with transaction.atomic():
+    with audit.atomic():
         note = _own_draft(ctx, action, note_id)
         if not any(getattr(note, name).strip() for name in NOTE_CONTENT_FIELDS):
             raise ValidationFailed.field("text", "an empty note cannot be signed", code="note_empty")
@@ -605,7 +605,7 @@ def note_addendum_add(*, ctx: Ctx, note_id: uuid.UUID, text: str) -> ClinicalNot
         raise Conflict("a draft is edited, not amended", code="NOTE_NOT_SIGNED")
     if not text:
         raise ValidationFailed.field("text", "write the addendum", code="required")
-    with transaction.atomic():
+    with audit.atomic():
         addendum = ClinicalNote.objects.create(
             organization_id=ctx.organization_id,
             patient_id=note.patient_id,
@@ -653,7 +653,7 @@ def note_templates_seed(*, ctx: Ctx) -> int:
         if (t["department_kind"], t["name"]) not in have
     ]
     if missing:
-        with transaction.atomic():
+        with audit.atomic():
             NoteTemplate.objects.for_tenant(ctx).bulk_create(missing, ignore_conflicts=True)
     return len(missing)
 

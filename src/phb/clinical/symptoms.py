@@ -22,7 +22,6 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from django.db import transaction
 from django.db.models import BooleanField, ExpressionWrapper, Q, QuerySet
 from django.utils import timezone
 
@@ -313,7 +312,7 @@ def symptom_report_create(
         associated_symptoms=associated_symptoms,
     )
     kept = photo_keep(photo) if photo is not None else None
-    with transaction.atomic():
+    with audit.atomic():
         report = SymptomReport.objects.create(
             organization_id=organization_id,
             patient_id=patient.id,
@@ -345,7 +344,7 @@ def symptom_report_photo_attach(*, ctx: Ctx, report_id: uuid.UUID, data: bytes) 
         raise audit.denied(ctx, action, NotFound("no such symptom report"), resource_id=str(report_id))
     at = ctx.as_patient_at(found)
     kept = photo_keep(data)
-    with transaction.atomic():
+    with audit.atomic():
         report = SymptomReport.objects.for_tenant(at).select_for_update().get(id=report_id)
         if report.photo is not None:
             raise Conflict("this report already has a photo: report the symptom again", code="PHOTO_PRESENT")

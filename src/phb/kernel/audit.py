@@ -18,6 +18,8 @@ import datetime as dt
 import hashlib
 import json
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -112,10 +114,40 @@ def record(
         event.save(force_insert=True)
 
 
+@dataclass
+class _Denial:
+    ctx: Ctx
+    action: str
+    detail: dict[str, Any]
+    depth: int  # how many atomic blocks were open when the row was written
+
+
 def denied(ctx: Ctx, action: str, error: Exception, **detail: Any) -> Exception:
-    """Record a refused access and return the error to raise: `raise audit.denied(ctx, action, NotFound())`."""
+    """Record a refused access and return the error to raise: `raise audit.denied(ctx, action, NotFound())`.
+
+    Raised inside a transaction, the refusal's row would be rolled back with it: a service that may
+    refuse inside its transaction opens it with `atomic()` below, which records the refusal again once
+    the transaction has rolled back."""
     record(ctx, action, outcome="denied", read=True, **detail)
+    error._audit_denial = _Denial(ctx, action, detail, len(connection.atomic_blocks))  # type: ignore[attr-defined]
     return error
+
+
+@contextmanager
+def atomic() -> Iterator[None]:
+    """`transaction.atomic()` whose refusals outlive it: an error from `denied()` leaving the block has
+    had its audit row rolled back with the block, so the row is written again outside it (and again by
+    each enclosing `atomic()` that rolls back in turn)."""
+    depth = len(connection.atomic_blocks)
+    try:
+        with transaction.atomic():
+            yield
+    except Exception as exc:
+        denial = getattr(exc, "_audit_denial", None)
+        if isinstance(denial, _Denial) and denial.depth > depth:
+            denial.depth = depth
+            record(denial.ctx, denial.action, outcome="denied", read=True, **denial.detail)
+        raise
 
 
 def event_hash(values: dict[str, Any]) -> str:
