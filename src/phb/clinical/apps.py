@@ -7,4 +7,7 @@ class ClinicalConfig(AppConfig):
     verbose_name = "Clinical record"
 
     def ready(self) -> None:
-        from phb.clinical import handlers  # noqa: F401  (subscribes to other apps' events)
+        from phb.clinical import (
+            handlers,  # noqa: F401  (subscribes to other apps' events)
+            merge,  # noqa: F401  (the record follows a merged patient)
+        )

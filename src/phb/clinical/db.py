@@ -2,9 +2,10 @@
 
 `SealSignedRows("ClinicalNote", ...)` installs a trigger that refuses any UPDATE or DELETE of a row
 whose `signed_at` is set, whoever sends it (the application, a script, a raw SQL session of the
-application role). One change only passes: an encrypted column moving to another key (`phb keys
-reencrypt` after a rotation), recognized by the key id of its ciphertext (`phb1:<key id>:...`)
-changing to another key's (`phb1:<other key id>:...`). A ciphertext that authenticates cannot be made
+application role). Two changes only pass: the row moving between a patient's record and the record it
+is merged into (a merge of duplicate records, or its undo), and an encrypted column moving to another
+key (`phb keys reencrypt` after a rotation), recognized by the key id of its ciphertext
+(`phb1:<key id>:...`) changing to another key's (`phb1:<other key id>:...`). A ciphertext that authenticates cannot be made
 under a key without holding it: anything else written there fails to decrypt, loudly. Nothing on SQLite."""
 
 from __future__ import annotations
@@ -27,8 +28,15 @@ class SealSignedRows(PostgresTableOperation):
         model = to_state.apps.get_model(app_label, self.model_name)
         table, q = model._meta.db_table, schema_editor.quote_name
         (encrypted,) = self.args
-        plain = [f.column for f in model._meta.concrete_fields if f.column not in encrypted]
+        plain = [
+            f.column for f in model._meta.concrete_fields if f.column not in encrypted and f.column != "patient_id"
+        ]
         same_plain = " AND ".join(f"NEW.{q(c)} IS NOT DISTINCT FROM OLD.{q(c)}" for c in plain)
+        if any(f.column == "patient_id" for f in model._meta.concrete_fields):
+            patients = q(to_state.apps.get_model("patients", "Patient")._meta.db_table)
+            # Or moved between a record and the record it is merged into (a merge, or its undo).
+            merged = "(p.id = OLD.patient_id AND p.merged_into_id = NEW.patient_id) OR (p.id = NEW.patient_id AND p.merged_into_id = OLD.patient_id)"
+            same_plain += f" AND (NEW.patient_id IS NOT DISTINCT FROM OLD.patient_id OR EXISTS (SELECT 1 FROM {patients} p WHERE {merged}))"  # noqa: S608  (a quoted table name)
         rekeyed = " AND ".join(
             f"(NEW.{q(c)} IS NOT DISTINCT FROM OLD.{q(c)} OR (NEW.{q(c)} ~ '{CIPHERTEXT}' "
             f"AND split_part(NEW.{q(c)}, ':', 2) IS DISTINCT FROM split_part(OLD.{q(c)}, ':', 2)))"
@@ -45,7 +53,7 @@ class SealSignedRows(PostgresTableOperation):
             params=None,  # '%' is PL/pgSQL's placeholder, not the driver's
         )
         schema_editor.execute(
-            f"CREATE TRIGGER {q(table + '_sealed')} BEFORE UPDATE OR DELETE ON {q(table)} "
+            f"CREATE OR REPLACE TRIGGER {q(table + '_sealed')} BEFORE UPDATE OR DELETE ON {q(table)} "
             f"FOR EACH ROW EXECUTE FUNCTION {q(function)}()"
         )
 

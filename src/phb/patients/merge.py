@@ -6,6 +6,7 @@ other record becomes a redirect (`merged_into`). Each handler returns what it mo
 merge, so that undo moves exactly those rows back.
 
     register_merge_handler("encounters", move=move_encounters, undo=undo_encounters)
+    register_rows_handler("allergies", AllergyIntolerance, keep=...)  # or, for plain row moves
 
 A handler's `move(survivor_id, merged_id)` returns a JSON-able record; `undo(survivor_id, merged_id,
 record)` reverses it. Both run inside the merge's transaction with every tenant's rows reachable.
@@ -84,14 +85,30 @@ def _undo_registrations(survivor_id: uuid.UUID, merged_id: uuid.UUID, record: di
     everywhere.filter(id__in=record["demoted"]).update(is_primary=True)
 
 
-def _rows(model: Any) -> MergeHandler:
+def register_rows_handler(name: str, model: Any, *, keep: Callable[[uuid.UUID, uuid.UUID], Any] | None = None) -> None:
+    """Register a handler that moves the merged record's rows of `model` (every organization's, for a
+    tenant-owned model) to the survivor. `keep(survivor_id, merged_id)` selects rows that stay with the
+    redirect because the survivor already holds their like (an active allergy to the same substance,
+    ...): moving them would break a uniqueness rule, and the survivor's row says the same."""
+    rows = _rows(model, keep)
+    register_merge_handler(name, move=rows.move, undo=rows.undo)
+
+
+def _rows(model: Any, keep: Callable[[uuid.UUID, uuid.UUID], Any] | None = None) -> MergeHandler:
+    def everywhere() -> Any:
+        manager = model.objects
+        return manager.for_system(_system()) if hasattr(manager, "for_system") else manager.all()
+
     def move(survivor_id: uuid.UUID, merged_id: uuid.UUID) -> list[str]:
-        ids = [str(i) for i in model.objects.filter(patient_id=merged_id).values_list("id", flat=True)]
-        model.objects.filter(id__in=ids).update(patient_id=survivor_id)
+        movable = everywhere().filter(patient_id=merged_id)
+        if keep is not None:
+            movable = movable.exclude(keep(survivor_id, merged_id))
+        ids = [str(i) for i in movable.values_list("id", flat=True)]
+        everywhere().filter(id__in=ids).update(patient_id=survivor_id)
         return ids
 
     def undo(survivor_id: uuid.UUID, merged_id: uuid.UUID, ids: list[str]) -> None:
-        model.objects.filter(id__in=ids).update(patient_id=merged_id)
+        everywhere().filter(id__in=ids).update(patient_id=merged_id)
 
     return MergeHandler(move=move, undo=undo)
 
@@ -119,7 +136,7 @@ for _name, _model in (
     ("insurance_policies", InsurancePolicy),
     ("consents", Consent),
 ):
-    register_merge_handler(_name, move=_rows(_model).move, undo=_rows(_model).undo)
+    register_rows_handler(_name, _model)
 register_merge_handler("account", move=_move_account, undo=_undo_account)
 
 
@@ -143,8 +160,10 @@ def patient_merge(*, ctx: Ctx, survivor_id: uuid.UUID, merged_id: uuid.UUID) -> 
             raise NotFound("no such patient")  # SECURITY: records not registered here are not found
         if locked[survivor_id].merged_into_id or locked[merged_id].merged_into_id:
             raise Conflict("One of these records was already merged into another.", code="MERGE_PENDING")
-        moved = {name: handler.move(survivor_id, merged_id) for name, handler in MERGE_HANDLERS.items()}
+        # The redirect first: the database lets a signed row (a note, a prescription) change patient only
+        # between a record and the record it is merged into.
         Patient.objects.filter(id=merged_id).update(merged_into_id=survivor_id, updated_at=timezone.now())
+        moved = {name: handler.move(survivor_id, merged_id) for name, handler in MERGE_HANDLERS.items()}
         merge = PatientMerge.objects.create(
             survivor_id=survivor_id,
             merged_id=merged_id,
