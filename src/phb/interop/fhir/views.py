@@ -29,7 +29,7 @@ from phb.interop.fhir.common import instant
 from phb.interop.fhir.outcome import FhirError, issue, operation_outcome
 from phb.interop.fhir.registry import REGISTRY, ResourceDef, alternatives, chained_patient_identifier
 from phb.interop.fhir.search import SearchState, bad, cursor_decode, cursor_encode
-from phb.kernel import audit
+from phb.kernel import audit, tenancy
 from phb.kernel.context import Ctx
 from phb.kernel.errors import ProblemError
 from phb.kernel.rest import request_ctx
@@ -252,7 +252,8 @@ class ReadView(FhirView):
             parsed = uuid.UUID(resource_id)
         except ValueError:
             parsed = None
-        row = resource.rows(ctx).filter(id=parsed).first() if parsed else None
+        with tenancy.bound(organization_id=ctx.organization_id):
+            row = resource.rows(ctx).filter(id=parsed).first() if parsed else None
         if row is None:
             # SECURITY: another organization's row, or a patient without a care relationship, is not found.
             raise audit.denied(
@@ -327,14 +328,17 @@ class SearchView(FhirView):
         descending = state.sort.startswith("-")
         field = resource.sorts[sort_name]
         model_field = rows.model._meta.get_field(field)
-        total = rows.count() if state.total != "none" else None
         page_rows = rows
         backward = "before" in state.position
         if state.position:
             value, last_id = state.position.get("after") or state.position["before"]
             value = model_field.to_python(value) if value is not None else None
             page_rows = page_rows.filter(_keyset(field, descending, value, last_id, forward=not backward))
-        page = list(page_rows.order_by(*_ordering(field, descending, reverse=backward))[: state.count + 1])
+        # SECURITY: Patient is global; its visibility is a subquery of this organization's registrations,
+        # which row-level security shows only to a session bound to the organization.
+        with tenancy.bound(organization_id=ctx.organization_id):
+            total = rows.count() if state.total != "none" else None
+            page = list(page_rows.order_by(*_ordering(field, descending, reverse=backward))[: state.count + 1])
         more = len(page) > state.count
         page = page[: state.count]
         if backward:
@@ -456,7 +460,8 @@ class SearchView(FhirView):
                     warnings.append(issue(exc.code, f"_{kind}={name} left out: {exc.diagnostics}", severity="warning"))
                     continue
                 ids = {getattr(r, link.source_field) for r in page}
-                rows = list(target.rows(target_ctx).filter(**{f"{link.target_field}__in": ids})[:MAX_REVINCLUDE])
+                with tenancy.bound(organization_id=ctx.organization_id):
+                    rows = list(target.rows(target_ctx).filter(**{f"{link.target_field}__in": ids})[:MAX_REVINCLUDE])
                 context = _page_context(target, target_ctx, rows)
                 out += [self._entry(target.type, target.render(r, context), "include") for r in rows]
                 patients |= {p for p in (_patient_of(target, r) for r in rows) if p}
