@@ -57,8 +57,9 @@ def chart(organization, department, clinician_ctx):
     diagnosis = diagnosis_add(
         ctx=clinician_ctx,
         patient_id=patient.id,
-        system="http://hl7.org/fhir/sid/icd-10-cm",
-        code="I10",
+        system="http://snomed.info/sct",
+        code="38341003",
+        display="Hypertensive disorder",  # SNOMED CT: no code list to load (transactional tests flush it)
         encounter_id=encounter.id,
     )
     allergy_row = allergy(clinician_ctx, patient)
