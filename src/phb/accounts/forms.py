@@ -76,3 +76,13 @@ class InviteForm(forms.Form):
 class ReviewForm(forms.Form):
     verdict = forms.ChoiceField(choices=[("justified", "Justified"), ("not_justified", "Not justified")])
     note = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class ApiClientForm(forms.Form):
+    name = forms.CharField(max_length=100, label="Name", help_text="Which system this is, e.g. “City lab”.")
+    scopes = forms.CharField(
+        max_length=500,
+        label="Scopes",
+        initial="system/Patient.read",
+        help_text="Space-separated, each system/<Resource>.read or system/*.read.",
+    )

@@ -210,3 +210,32 @@ class AnomalyFlag(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.user_id} {self.day}"
+
+
+class ApiClient(TenantModel):
+    """A system that reads an organization's data on its own (a laboratory, a registry, a Bulk Data
+    consumer) with the OAuth2 client-credentials grant. Its secret is shown once and kept only as a
+    hash; revoking it ends its tokens at their next use."""
+
+    name = models.CharField(max_length=100)
+    # 128 random bits: unique across organizations by construction; the constraint leads with the tenant.
+    client_id = models.CharField(max_length=40, editable=False)
+    secret_hash = models.CharField(max_length=64, editable=False)
+    scopes = models.JSONField(default=list)
+    created_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "client_id"], name="api_client_id_unique"),
+        ]
+        # The token endpoint finds a client by its id before it knows the organization.
+        indexes = [models.Index(fields=["client_id"], name="api_client_client_id")]
+
+    def __str__(self) -> str:
+        return f"API client {self.client_id}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None

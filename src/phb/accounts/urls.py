@@ -45,3 +45,10 @@ urlpatterns = [
     path("break-glass/reviews/", views.break_glass_reviews, name="break-glass-reviews"),
     path("organization/", views.organization_switch, name="organization-switch"),
 ]
+
+from phb.accounts import client_views  # noqa: E402
+
+urlpatterns += [
+    path("api-clients/", client_views.api_clients_page, name="api-clients"),
+    path("api-clients/<uuid:api_client_id>/revoke/", client_views.api_client_revoke, name="api-client-revoke"),
+]

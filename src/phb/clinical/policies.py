@@ -134,3 +134,40 @@ def may_approve_template(ctx: Ctx, department_id: uuid.UUID | None) -> bool:
         return True
     own = department_id_of(ctx)
     return own is None or own == department_id
+
+
+# --------------------------------------------------------------------------------------------------
+# The same rule over many patients (searches that name no patient)
+# --------------------------------------------------------------------------------------------------
+
+
+def care_relationship_filter(ctx: Ctx, field: str = "patient_id") -> Q | None:
+    """`care_relationship` as a condition on `field` (a patient id) of a query of this organization's
+    rows: the patients `ctx`'s clinician may see, as subqueries. None: they may see no patient.
+
+    SECURITY: must say exactly what `care_relationship` says, patient by patient (a test compares them)."""
+    from phb.accounts.public import break_glass_patient_ids
+    from phb.clinical.models import CARE_PLAN_OPEN, CarePlanMember
+
+    if not can_view(ctx):
+        return None
+    department_id = department_id_of(ctx)
+    mine = Q(attending_id=ctx.actor_id)
+    booked = Q(practitioner__user_id=ctx.actor_id)
+    if department_id is not None:
+        mine |= Q(department_id=department_id)
+        booked |= Q(department_id=department_id)
+    encounters = Encounter.objects.for_tenant(ctx).filter(mine).values("patient_id")
+    appointments = (
+        Appointment.objects.for_tenant(ctx).filter(booked).exclude(status__in=_NO_RELATIONSHIP).values("patient_id")
+    )
+    team = (
+        CarePlanMember.objects.for_tenant(ctx)
+        .filter(user_id=ctx.actor_id, plan__status__in=CARE_PLAN_OPEN)
+        .values("plan__patient_id")
+    )
+    condition = Q(**{f"{field}__in": encounters}) | Q(**{f"{field}__in": appointments}) | Q(**{f"{field}__in": team})
+    emergency = break_glass_patient_ids(ctx=ctx)
+    if emergency:
+        condition |= Q(**{f"{field}__in": sorted(emergency)})
+    return condition

@@ -53,3 +53,72 @@ def active_allergies(ctx: Ctx, patient_id: uuid.UUID) -> list[ActiveAllergy]:
 
 
 __all__ += ["ActiveAllergy", "active_allergies", "allergy_summary", "history_summary", "immunization_summary"]
+
+
+# --- the clinical record as other systems see it (the FHIR API): visibility as querysets ----------
+from typing import Any  # noqa: E402
+
+from django.db.models import QuerySet  # noqa: E402
+
+from phb.clinical import models as _models  # noqa: E402
+from phb.clinical import policies as _policies  # noqa: E402
+from phb.clinical.vitals import BY_CODE as VITAL_SIGNS_BY_CODE  # noqa: E402
+from phb.patients.public import registered_patient_ids  # noqa: E402
+
+Encounter = _models.Encounter
+Observation = _models.Observation
+Diagnosis = _models.Diagnosis
+AllergyIntolerance = _models.AllergyIntolerance
+Immunization = _models.Immunization
+
+
+def _visible(ctx: Ctx, model: type[Any]) -> QuerySet[Any]:
+    """`model`'s rows of `ctx`'s organization whose patient `ctx` may see: for a clinician, the care
+    relationship (`policies.care_relationship_filter`); for a system client of the organization, every
+    patient registered here (its scopes were checked by the caller). Not audited: the caller records
+    what it returns.
+
+    SECURITY: the only way the FHIR API reaches clinical rows; anyone else sees none."""
+    if ctx.organization_id is None or not ctx.has_perm(_policies.VIEW):
+        return model.objects.none()
+    rows = model.objects.for_tenant(ctx)
+    if ctx.is_client:
+        return rows.filter(patient_id__in=registered_patient_ids(ctx))
+    condition = _policies.care_relationship_filter(ctx)
+    return rows.filter(condition) if condition is not None else model.objects.none()
+
+
+def encounters_visible(ctx: Ctx) -> QuerySet[Any]:
+    return _visible(ctx, Encounter)
+
+
+def observations_visible(ctx: Ctx) -> QuerySet[Any]:
+    return _visible(ctx, Observation)
+
+
+def diagnoses_visible(ctx: Ctx) -> QuerySet[Any]:
+    return _visible(ctx, Diagnosis)
+
+
+def allergies_visible(ctx: Ctx) -> QuerySet[Any]:
+    """Entered-in-error rows included: the FHIR API shows them with that status."""
+    return _visible(ctx, AllergyIntolerance)
+
+
+def immunizations_visible(ctx: Ctx) -> QuerySet[Any]:
+    return _visible(ctx, Immunization)
+
+
+__all__ += [
+    "VITAL_SIGNS_BY_CODE",
+    "AllergyIntolerance",
+    "Diagnosis",
+    "Encounter",
+    "Immunization",
+    "Observation",
+    "allergies_visible",
+    "diagnoses_visible",
+    "encounters_visible",
+    "immunizations_visible",
+    "observations_visible",
+]

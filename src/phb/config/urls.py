@@ -44,3 +44,9 @@ urlpatterns = [
     path("staff/clinical/documents/", include("phb.clinical.document_urls")),
     path("", include("phb.web.urls")),
 ]
+
+# FHIR R4 API (interop/fhir) and the OAuth2 token endpoint its system clients use.
+from phb.accounts import client_views  # noqa: E402
+
+urlpatterns.insert(0, path("fhir/r4/", include("phb.interop.fhir.urls")))
+urlpatterns.insert(0, path("oauth/token", client_views.token, name="oauth-token"))

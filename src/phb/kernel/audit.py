@@ -353,3 +353,15 @@ def retention_cutoff() -> dt.datetime:
     from django.conf import settings
 
     return timezone.now() - dt.timedelta(days=round(365.25 * settings.AUDIT_RETENTION_YEARS))
+
+
+@contextmanager
+def read_batch() -> Iterator[None]:
+    """Many read events of one request (a search page names each patient it shows) in one transaction:
+    on PostgreSQL with `synchronous_commit = off`, as `record(..., read=True)` does for one event."""
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        yield
+        return
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL synchronous_commit = off")
+        yield

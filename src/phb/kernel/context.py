@@ -40,6 +40,8 @@ class Ctx:
     member_of: frozenset[uuid.UUID] | None = None
     # An enrolled device acting on its own (a self check-in kiosk): no user, a narrow permission set.
     device_id: uuid.UUID | None = None
+    # A registered API client (OAuth2 client credentials): the scopes it was granted, e.g. "system/Patient.read".
+    scopes: frozenset[str] = frozenset()
 
     @classmethod
     def system(cls, *, reason: str, organization_id: uuid.UUID | None = None) -> Ctx:
@@ -117,3 +119,34 @@ class Ctx:
     def for_organization(self, organization_id: uuid.UUID | None) -> Ctx:
         """The same actor acting for another organization (system work iterating tenants)."""
         return replace(self, organization_id=organization_id)
+
+    @classmethod
+    def client(
+        cls,
+        *,
+        client_id: uuid.UUID,
+        organization_id: uuid.UUID,
+        scopes: frozenset[str],
+        permissions: frozenset[str],
+        request_id: str | None = None,
+        ip: str | None = None,
+        user_agent: str = "",
+    ) -> Ctx:
+        """Context for a registered system client of one organization (a laboratory, a registry): no
+        user; `actor_id` is the client's id, so the audit trail names it with the actor kind "client".
+        It holds only the permissions its `scopes` grant."""
+        return cls(
+            actor_id=client_id,
+            organization_id=organization_id,
+            permissions=permissions,
+            purpose_of_use=PurposeOfUse.OPERATIONS,
+            request_id=request_id or uuid7().hex,
+            ip=ip,
+            user_agent=user_agent,
+            actor_kind="client",
+            scopes=scopes,
+        )
+
+    @property
+    def is_client(self) -> bool:
+        return self.actor_kind == "client"

@@ -17,3 +17,62 @@ __all__ = [
     "register_rows_handler",
     "staff_page",
 ]
+
+
+# --- patients as other systems see them (the FHIR API): visibility as a queryset -------------------
+import uuid
+
+from django.db.models import Q, QuerySet
+
+from phb.accounts.public import break_glass_patient_ids
+from phb.kernel.context import Ctx
+from phb.patients.models import Patient, PatientRegistration
+from phb.patients.selectors import NOT_IN_RESULTS, VISIBLE
+
+
+def registered_patient_ids(ctx: Ctx) -> QuerySet[PatientRegistration]:
+    """The ids (`patient_id` values) of the patients registered at `ctx`'s organization (pending or
+    approved), as a subquery: the patients a system client of the organization may read."""
+    return PatientRegistration.objects.for_tenant(ctx).filter(status__in=VISIBLE).values("patient_id")
+
+
+def patients_visible(ctx: Ctx) -> QuerySet[Patient]:
+    """The patients `ctx` may look up, as `patient_search` and `patient_open` decide: registered at the
+    organization (pending or approved), and for a clinician also those opened by break-the-glass while
+    it lasts. Merged records are left out (their survivor is listed). Encrypted identifiers, photo and
+    portal answers are not loaded. Not audited: the caller records what it returns.
+
+    SECURITY: another organization's patient is simply absent."""
+    if ctx.organization_id is None or not (
+        ctx.has_perm("patients.demographics.view") or ctx.has_perm("clinical.record.view")
+    ):
+        return Patient.objects.none()
+    condition = Q(id__in=registered_patient_ids(ctx))
+    if not ctx.is_client and ctx.has_perm("clinical.record.view"):
+        emergency = break_glass_patient_ids(ctx=ctx)
+        if emergency:
+            condition |= Q(id__in=sorted(emergency))
+    return Patient.objects.filter(condition, merged_into__isnull=True).defer(*NOT_IN_RESULTS)
+
+
+def medical_record_numbers(ctx: Ctx, patient_ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """The MRN each of these patients has at `ctx`'s organization (those registered here)."""
+    return dict(
+        PatientRegistration.objects.for_tenant(ctx)
+        .filter(patient_id__in=patient_ids, status__in=VISIBLE)
+        .values_list("patient_id", "mrn")
+    )
+
+
+def patient_ids_by_mrn(ctx: Ctx, mrn: str) -> QuerySet[PatientRegistration]:
+    """The patient registered here under this MRN, as a subquery of `patient_id`."""
+    return PatientRegistration.objects.for_tenant(ctx).filter(mrn=mrn, status__in=VISIBLE).values("patient_id")
+
+
+__all__ += [
+    "Patient",
+    "medical_record_numbers",
+    "patient_ids_by_mrn",
+    "patients_visible",
+    "registered_patient_ids",
+]

@@ -28,3 +28,22 @@ __all__ = [
     "window_slots",
     "windows_of_day",
 ]
+
+
+# --- the workforce as other systems see it (the FHIR API) -----------------------------------------
+from typing import Any
+
+from django.db.models import QuerySet
+
+from phb.kernel.context import Ctx
+
+
+def practitioners_visible(ctx: Ctx) -> QuerySet[Any]:
+    """The practitioner profiles of `ctx`'s organization (a directory: no health data), with their user
+    and department, for anyone who may view the organization."""
+    if ctx.organization_id is None or not ctx.has_perm("organizations.organization.view"):
+        return PractitionerProfile.objects.none()
+    return PractitionerProfile.objects.for_tenant(ctx).select_related("user", "department")
+
+
+__all__ += ["practitioners_visible"]

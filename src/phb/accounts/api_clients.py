@@ -1,0 +1,266 @@
+"""API clients: systems that read an organization's data with the OAuth2 client-credentials grant.
+
+An organization administrator (or an operator with `phb api-client create`) registers a client with
+scopes from a closed grammar (`system/<Resource|*>.read`); the secret is shown once and kept only as a
+SHA-256 hash (it is 256 random bits, so a slow password hash would add nothing). The token endpoint
+trades the id and secret for a short-lived JWT naming the organization and the scopes; every request
+with it checks that the client has not been revoked, and acts in a `Ctx.client` of that organization.
+
+SECURITY: client tokens are accepted only by the views that list `ClientTokenAuthentication` (the
+FHIR API), never by the REST API's defaults.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import re
+import secrets
+import uuid
+from typing import Any
+
+from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+from rest_framework import authentication
+from rest_framework.request import Request
+from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.tokens import Token
+
+from phb.accounts.models import ApiClient
+from phb.kernel import audit
+from phb.kernel.context import Ctx
+from phb.kernel.errors import Forbidden, NotFound, ValidationFailed
+
+TOKEN_LIFETIME = dt.timedelta(minutes=5)
+# The resource types a scope may name, with the permission each grants inside PHB. A closed list: a
+# scope naming anything else is refused at registration.
+SCOPE_PERMISSIONS: dict[str, frozenset[str]] = {
+    "Patient": frozenset({"patients.demographics.view"}),
+    "Practitioner": frozenset({"organizations.organization.view"}),
+    "PractitionerRole": frozenset({"organizations.organization.view"}),
+    "Organization": frozenset({"organizations.organization.view"}),
+    "Encounter": frozenset({"clinical.record.view"}),
+    "Observation": frozenset({"clinical.record.view"}),
+    "Condition": frozenset({"clinical.record.view"}),
+    "AllergyIntolerance": frozenset({"clinical.record.view"}),
+    "Immunization": frozenset({"clinical.record.view"}),
+    "Appointment": frozenset({"scheduling.appointment.view"}),
+    "AuditEvent": frozenset({"audit.event.view"}),
+}
+_SCOPE = re.compile(r"^system/(?P<type>\*|[A-Z][A-Za-z]+)\.(?P<access>read)$")
+MANAGE = "organizations.organization.update"
+
+
+def parse_scopes(text: str | list[str]) -> list[str]:
+    """The scopes of a space-separated string (or list), validated against the grammar
+    `system/<Resource|*>.read`, deduplicated and sorted. Raises ValidationFailed naming the first bad one."""
+    items = text.split() if isinstance(text, str) else [s.strip() for s in text]
+    if not items:
+        raise ValidationFailed.field("scopes", "give at least one scope, e.g. system/Patient.read", code="required")
+    for item in items:
+        match = _SCOPE.fullmatch(item)
+        if match is None or (match["type"] != "*" and match["type"] not in SCOPE_PERMISSIONS):
+            raise ValidationFailed.field(
+                "scopes", f"{item[:60]!r} is not a scope PHB grants: system/<Resource or *>.read", code="invalid_scope"
+            )
+    return sorted(set(items))
+
+
+def scope_types(scopes: frozenset[str] | list[str]) -> frozenset[str]:
+    """The resource types a set of (valid) scopes lets a client read."""
+    types: set[str] = set()
+    for scope in scopes:
+        match = _SCOPE.fullmatch(scope)
+        if match is None:
+            continue
+        types |= set(SCOPE_PERMISSIONS) if match["type"] == "*" else {match["type"]}
+    return frozenset(types)
+
+
+def scope_permissions(scopes: frozenset[str] | list[str]) -> frozenset[str]:
+    out: set[str] = set()
+    for resource_type in scope_types(scopes):
+        out |= SCOPE_PERMISSIONS[resource_type]
+    return frozenset(out)
+
+
+def secret_hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+# --------------------------------------------------------------------------------------------------
+# Registering and revoking (organization administrators, operators)
+# --------------------------------------------------------------------------------------------------
+
+
+def _require_manager(ctx: Ctx, action: str) -> None:
+    if not ctx.has_perm(MANAGE):
+        raise audit.denied(ctx, action, Forbidden("registering API clients needs an organization administrator"))
+
+
+def api_client_list(*, ctx: Ctx) -> QuerySet[ApiClient]:
+    """The organization's clients, newest first (no health data)."""
+    _require_manager(ctx, "accounts.api_client.list")
+    return ApiClient.objects.for_tenant(ctx).order_by("-created_at", "-id")
+
+
+def api_client_create(*, ctx: Ctx, name: str, scopes: str | list[str]) -> tuple[ApiClient, str]:
+    """Register a client of `ctx`'s organization; returns it and its secret, which is never shown again."""
+    _require_manager(ctx, "accounts.api_client.create")
+    name = name.strip()
+    if not name:
+        raise ValidationFailed.field("name", "give the client a name", code="required")
+    if len(name) > 100:
+        raise ValidationFailed.field("name", "at most 100 characters")
+    granted = parse_scopes(scopes)
+    secret = secrets.token_urlsafe(32)
+    with transaction.atomic():
+        client = ApiClient.objects.create(
+            organization_id=ctx.organization_id,
+            name=name,
+            client_id=f"phb-{secrets.token_hex(16)}",
+            secret_hash=secret_hash(secret),
+            scopes=granted,
+            created_by_id=ctx.actor_id if ctx.actor_kind == "user" else None,
+        )
+        audit.record(ctx, "accounts.api_client.create", target=client, scopes=granted)
+    return client, secret
+
+
+def api_client_revoke(*, ctx: Ctx, api_client_id: uuid.UUID) -> ApiClient:
+    """Revoke a client: its secret and every token it holds stop working at once."""
+    _require_manager(ctx, "accounts.api_client.revoke")
+    with transaction.atomic():
+        client = ApiClient.objects.for_tenant(ctx).filter(id=api_client_id).select_for_update().first()
+        if client is None:
+            # SECURITY: another organization's client is not found.
+            raise NotFound("no such API client here")
+        if client.revoked_at is None:
+            client.revoked_at = timezone.now()
+            client.save(update_fields=["revoked_at", "updated_at"])
+            audit.record(ctx, "accounts.api_client.revoke", target=client)
+    return client
+
+
+# --------------------------------------------------------------------------------------------------
+# Tokens
+# --------------------------------------------------------------------------------------------------
+
+
+class ClientAccessToken(Token):
+    """A JWT for a client: its own token type, so the user authentication refuses it and the other way round."""
+
+    token_type = "client_access"  # noqa: S105 (a type name, not a secret)
+    lifetime = TOKEN_LIFETIME
+
+
+def _find(client_id: str) -> ApiClient | None:
+    if not client_id or len(client_id) > 40:
+        return None
+    system = Ctx.system(reason="identify an API client by its id")
+    return (
+        ApiClient.objects.for_system(system)
+        .filter(client_id=client_id, revoked_at__isnull=True, organization__is_active=True)
+        .first()
+    )
+
+
+class TokenRefused(Exception):
+    """An OAuth2 error (RFC 6749 §5.2): `error` is its code, `status` the HTTP status."""
+
+    def __init__(self, error: str, description: str, status: int = 400) -> None:
+        self.error, self.description, self.status = error, description, status
+        super().__init__(description)
+
+
+def token_issue(*, ctx: Ctx, client_id: str, secret: str, scope: str = "") -> tuple[str, ApiClient, list[str]]:
+    """Trade a client's id and secret for an access token (all its scopes, or the subset asked for).
+    Raises TokenRefused. Every issue and every refusal is audited."""
+    client = _find(client_id)
+    if client is None or not hmac.compare_digest(client.secret_hash, secret_hash(secret or "")):
+        audit.record(ctx, "accounts.api_client.token", outcome="failure", client=client_id[:40])
+        raise TokenRefused("invalid_client", "unknown client or wrong secret", status=401)
+    granted = list(client.scopes)
+    if scope.strip():
+        try:
+            asked = parse_scopes(scope)
+        except ValidationFailed as exc:
+            raise TokenRefused("invalid_scope", exc.detail) from exc
+        wider = [s for s in asked if s not in granted and not _covered(s, granted)]
+        if wider:
+            raise TokenRefused("invalid_scope", f"not granted to this client: {' '.join(wider)}")
+        granted = asked
+    token = ClientAccessToken()
+    token["cid"] = str(client.id)
+    token["org"] = str(client.organization_id)
+    token["scope"] = " ".join(granted)
+    ApiClient.objects.for_system(Ctx.system(reason="note an API client's last use")).filter(id=client.id).update(
+        last_used_at=timezone.now()
+    )
+    audit.record(
+        ctx.for_organization(client.organization_id),
+        "accounts.api_client.token",
+        target=client,
+        scopes=granted,
+    )
+    return str(token), client, granted
+
+
+def _covered(scope: str, granted: list[str]) -> bool:
+    return "system/*.read" in granted and scope.endswith(".read")
+
+
+class ClientPrincipal:
+    """What `request.user` is for a client token: authenticated, no user."""
+
+    is_authenticated = True
+    is_anonymous = False
+    is_active = True
+    pk = None
+
+    def __init__(self, client_id: uuid.UUID) -> None:
+        self.client_id = client_id
+
+
+class ClientTokenAuthentication(authentication.BaseAuthentication):
+    """`Authorization: Bearer <client token>`. A user's token is left to the next authenticator."""
+
+    def authenticate(self, request: Request) -> tuple[Any, Any] | None:
+        header = request.META.get("HTTP_AUTHORIZATION", "")
+        kind, _, raw = header.partition(" ")
+        if kind.lower() != "bearer" or not raw:
+            return None
+        try:
+            token = ClientAccessToken(raw.strip().encode())
+        except TokenError:
+            return None  # a user's token, or garbage: the user authentication answers
+        from rest_framework.exceptions import AuthenticationFailed
+
+        system = Ctx.system(reason="check that an API client is still registered")
+        client = (
+            ApiClient.objects.for_system(system)
+            .filter(id=token.get("cid"), organization_id=token.get("org"), revoked_at__isnull=True)
+            .only("id", "organization_id")
+            .first()
+        )
+        if client is None:
+            # SECURITY: a revoked client's tokens end at once, not when they expire.
+            raise AuthenticationFailed("This client has been revoked.", code="client_revoked")
+        scopes = frozenset(str(token.get("scope", "")).split())
+        raw_request = request._request
+        ctx = Ctx.client(
+            client_id=client.id,
+            organization_id=client.organization_id,
+            scopes=scopes,
+            permissions=scope_permissions(scopes),
+            request_id=getattr(raw_request, "request_id", None),
+            ip=raw_request.META.get("REMOTE_ADDR") or None,
+            user_agent=raw_request.headers.get("User-Agent", "")[:300],
+        )
+        raw_request.ctx = ctx  # replaces the lazily built user context for this request
+        return ClientPrincipal(client.id), token
+
+    def authenticate_header(self, request: Request) -> str:
+        return 'Bearer realm="phb"'

@@ -1,0 +1,569 @@
+"""The FHIR API's one registry: every resource type it serves, the rows a requester may see, the mapper,
+and each search parameter, sort, _include and _revinclude. The views route requests through it and
+the CapabilityStatement is generated from it, so the statement cannot promise what the server does not do.
+
+Visibility comes from each domain app's `public` module (the same policies as the REST API); this module
+only narrows those querysets by the parameters asked for.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db.models import Q, QuerySet
+
+from phb.clinical import public as clinical
+from phb.interop.fhir import (
+    allergy_intolerance,
+    appointment,
+    audit_event,
+    condition,
+    encounter,
+    immunization,
+    observation,
+    organization,
+    patient,
+    practitioner,
+    practitioner_role,
+)
+from phb.interop.fhir.common import HPN_SYSTEM, LICENCE_SYSTEM, LOINC, MRN_SYSTEM, ORGANIZATION_SYSTEM
+from phb.interop.fhir.search import bad, date_filter, reference_id, split_or, token
+from phb.kernel.context import Ctx
+from phb.kernel.models import AuditEvent, Organization
+from phb.kernel.validators import normalize_phone
+from phb.patients import public as patients
+from phb.scheduling import public as scheduling
+from phb.workforce import public as workforce
+
+Filter = Callable[[str, str, dt.tzinfo, Ctx], Q]
+
+
+@dataclass(frozen=True)
+class SearchParam:
+    """One search parameter: its FHIR type, what it means, and the condition one value (of the
+    comma-separated alternatives) puts on the rows."""
+
+    type: str  # token | string | date | reference
+    doc: str
+    build: Filter
+
+
+@dataclass(frozen=True)
+class Include:
+    """`_include=<Source>:<param>` (or `_revinclude`): rows of `target` whose id (or `field`) links."""
+
+    target: str
+    source_field: str  # on the source rows: the id of the target
+    target_field: str = "id"
+
+
+@dataclass(frozen=True)
+class ResourceDef:
+    type: str
+    doc: str
+    rows: Callable[[Ctx], QuerySet[Any]]
+    render: Callable[[Any, dict[str, Any]], dict[str, Any]]  # (row, page context) -> resource
+    permissions: frozenset[str]  # any of them lets a user search this type (else 403)
+    params: dict[str, SearchParam]
+    sorts: dict[str, str]  # FHIR sort name -> model field
+    default_sort: str  # FHIR sort name, "-" for descending
+    patient_field: str | None  # the patient a row is about (audited); "id" for Patient
+    includes: dict[str, Include] = field(default_factory=dict)
+    revincludes: dict[str, Include] = field(default_factory=dict)
+    page_context: Callable[[Ctx, list[Any]], dict[str, Any]] | None = None
+    clinical: bool = False  # user tokens need the step-up window, as the REST API's clinical endpoints
+    chains: tuple[str, ...] = ()  # chained parameters, e.g. "patient.identifier"
+
+
+# --------------------------------------------------------------------------------------------------
+# Parameter builders
+# --------------------------------------------------------------------------------------------------
+
+
+def _by_id(text: str, name: str, zone: dt.tzinfo, ctx: Ctx) -> Q:
+    try:
+        return Q(id=uuid.UUID(text.strip()))
+    except ValueError:
+        return Q(pk__in=[])
+
+
+def _patient_ref(field_name: str) -> Filter:
+    def build(text: str, name: str, zone: dt.tzinfo, ctx: Ctx) -> Q:
+        return Q(**{field_name: reference_id(text, "Patient", name)})
+
+    return build
+
+
+def _date(field_name: str, *, is_date: bool = False) -> Filter:
+    inner = date_filter(field_name, is_date=is_date)
+
+    def build(text: str, name: str, zone: dt.tzinfo, ctx: Ctx) -> Q:
+        return inner(text, name, zone)
+
+    return build
+
+
+def _coded(system_field: str, code_field: str, *, default_system: str = "") -> Filter:
+    """`code=system|code`: a stored system compares exactly; `|code` asks for no system."""
+
+    def build(text: str, name: str, zone: dt.tzinfo, ctx: Ctx) -> Q:
+        system, code = token(text)
+        if not code:
+            raise bad(f"{name}: give a code (system|code or code)", name)
+        condition = Q(**{code_field: code})
+        if system is not None and system_field:
+            condition &= Q(**{system_field: system})
+        elif system not in (None, default_system):
+            return Q(pk__in=[])
+        return condition
+
+    return build
+
+
+def _mapped(field_name: str, mapping: dict[str, list[str]]) -> Filter:
+    """A token whose FHIR codes map onto PHB's stored values; an unknown code is a 400."""
+
+    def build(text: str, name: str, zone: dt.tzinfo, ctx: Ctx) -> Q:
+        _system, code = token(text)
+        if code not in mapping:
+            raise bad(f"{name}: unknown code {code[:40]!r}; one of {', '.join(sorted(mapping))}", name)
+        return Q(**{f"{field_name}__in": mapping[code]})
+
+    return build
+
+
+def _string(*fields: str) -> Filter:
+    """FHIR string search: case-insensitive, matching the start of any of `fields`."""
+
+    def build(text: str, name: str, zone: dt.tzinfo, ctx: Ctx) -> Q:
+        value = text.strip()
+        if not value:
+            raise bad(f"{name}: give a value", name)
+        condition = Q()
+        for f in fields:
+            condition |= Q(**{f"{f}__istartswith": value})
+        return condition
+
+    return build
+
+
+def _patient_identifier(field_name: str) -> Filter:
+    """Patient identifiers: HPN (any organization) or the MRN here; a bare value tries both."""
+
+    def build(text: str, name: str, zone: dt.tzinfo, ctx: Ctx) -> Q:
+        system, value = token(text)
+        value = value.strip()
+        if not value:
+            raise bad(f"{name}: give an identifier (system|value)", name)
+        condition = Q(pk__in=[])
+        if system in (None, HPN_SYSTEM):
+            condition |= Q(
+                **{f"{field_name}__in": patients.Patient.objects.filter(hpn=value.replace(" ", "")).values("id")}
+            )
+        if system in (None, MRN_SYSTEM):
+            condition |= Q(**{f"{field_name}__in": patients.patient_ids_by_mrn(ctx, value)})
+        return condition
+
+    return build
+
+
+def _patient_phone(text: str, name: str, zone: dt.tzinfo, ctx: Ctx) -> Q:
+    from django.core.exceptions import ValidationError
+
+    try:
+        number = normalize_phone(text.strip())
+    except ValidationError as exc:
+        raise bad("phone: give the number in international form, e.g. +2348031234567", name) from exc
+    return Q(phone=number) | Q(phone_secondary=number)
+
+
+def _literal(values: set[str]) -> Filter:
+    """A token whose only value PHB stores is known (Observation.status is always "final")."""
+
+    def build(text: str, name: str, zone: dt.tzinfo, ctx: Ctx) -> Q:
+        _system, code = token(text)
+        return Q() if code in values else Q(pk__in=[])
+
+    return build
+
+
+def _mrn_context(ctx: Ctx, rows: list[Any]) -> dict[str, Any]:
+    return {"mrns": patients.medical_record_numbers(ctx, [r.id for r in rows]), "organization_id": ctx.organization_id}
+
+
+# --------------------------------------------------------------------------------------------------
+# The resource types
+# --------------------------------------------------------------------------------------------------
+
+PATIENT = "Patient"
+_ID = SearchParam("token", "The resource's id", _by_id)
+
+
+def _patient_param(field_name: str = "patient_id") -> SearchParam:
+    return SearchParam("reference", "The patient the resource is about (Patient/id)", _patient_ref(field_name))
+
+
+_GENDERS = patient.SEX_FOR_GENDER
+_CONDITION_CLINICAL = condition.PHB_STATUS
+_CONDITION_CATEGORY = {k: [v] for k, v in condition.PHB_CATEGORY.items()}
+_ENCOUNTER_STATUS = {k: [v] for k, v in encounter.PHB_STATUS.items()}
+
+
+def _vital_display(row: Any, context: dict[str, Any]) -> dict[str, Any]:
+    sign = clinical.VITAL_SIGNS_BY_CODE.get(row.code)
+    return observation.to_fhir(row, display=sign.display if sign else "")
+
+
+def _observation_category(text: str, name: str, zone: dt.tzinfo, ctx: Ctx) -> Q:
+    system, code = token(text)
+    ok = code == "vital-signs" and system in (None, observation.CATEGORY_SYSTEM)
+    return Q() if ok else Q(pk__in=[])
+
+
+def _allergy_status(field_name: str) -> Filter:
+    def build(text: str, name: str, zone: dt.tzinfo, ctx: Ctx) -> Q:
+        _system, code = token(text)
+        return Q(**{field_name: code})
+
+    return build
+
+
+REGISTRY: dict[str, ResourceDef] = {}
+
+
+def _register(resource: ResourceDef) -> None:
+    REGISTRY[resource.type] = resource
+
+
+_register(
+    ResourceDef(
+        type=PATIENT,
+        doc="Patients registered at the organization (HPN and MRN as identifiers).",
+        rows=patients.patients_visible,
+        render=lambda row, c: patient.to_fhir(row, mrn=c["mrns"].get(row.id), organization_id=c["organization_id"]),
+        permissions=frozenset({"patients.demographics.view", "clinical.record.view"}),
+        params={
+            "_id": _ID,
+            "identifier": SearchParam(
+                "token", f"HPN ({HPN_SYSTEM}|...) or MRN here ({MRN_SYSTEM}|...)", _patient_identifier("id")
+            ),
+            "name": SearchParam(
+                "string",
+                "Start of the family, given or other names",
+                _string("family_name", "given_name", "other_names"),
+            ),
+            "family": SearchParam("string", "Start of the family name", _string("family_name")),
+            "given": SearchParam("string", "Start of the given (or other) names", _string("given_name", "other_names")),
+            "birthdate": SearchParam(
+                "date", "Date of birth (prefixes eq, ge, le, gt, lt)", _date("birth_date", is_date=True)
+            ),
+            "gender": SearchParam("token", "male | female | other | unknown", _mapped("sex", _GENDERS)),
+            "phone": SearchParam("token", "A phone number in international form", _patient_phone),
+        },
+        sorts={"birthdate": "birth_date", "_lastUpdated": "updated_at"},
+        default_sort="-_lastUpdated",
+        patient_field="id",
+        revincludes={"Encounter:patient": Include("Encounter", source_field="id", target_field="patient_id")},
+        page_context=_mrn_context,
+    )
+)
+
+_register(
+    ResourceDef(
+        type="Practitioner",
+        doc="Practitioners of the organization (their profiles).",
+        rows=workforce.practitioners_visible,
+        render=lambda row, c: practitioner.to_fhir(row),
+        permissions=frozenset({"organizations.organization.view"}),
+        params={
+            "_id": _ID,
+            "name": SearchParam("string", "Start of the practitioner's name", _string("user__full_name")),
+            "identifier": SearchParam(
+                "token",
+                f"Licence number ({LICENCE_SYSTEM}|...)",
+                _coded("", "licence_number", default_system=LICENCE_SYSTEM),
+            ),
+        },
+        sorts={"_lastUpdated": "updated_at"},
+        default_sort="-_lastUpdated",
+        patient_field=None,
+    )
+)
+
+_register(
+    ResourceDef(
+        type="PractitionerRole",
+        doc="A practitioner's specialty at the organization (one per practitioner's profile, same id).",
+        rows=workforce.practitioners_visible,
+        render=lambda row, c: practitioner_role.to_fhir(row),
+        permissions=frozenset({"organizations.organization.view"}),
+        params={
+            "_id": _ID,
+            "practitioner": SearchParam(
+                "reference",
+                "The practitioner (Practitioner/id)",
+                lambda t, n, z, c: Q(id=reference_id(t, "Practitioner", n)),
+            ),
+            "specialty": SearchParam(
+                "token", "The specialty as written", lambda t, n, z, c: Q(specialization__iexact=token(t)[1])
+            ),
+        },
+        sorts={"_lastUpdated": "updated_at"},
+        default_sort="-_lastUpdated",
+        patient_field=None,
+    )
+)
+
+
+def _organizations(ctx: Ctx) -> QuerySet[Any]:
+    """The requester's own organization (the tenant registry is no directory of every hospital)."""
+    if ctx.organization_id is None or not ctx.has_perm("organizations.organization.view"):
+        return Organization.objects.none()
+    return Organization.objects.for_tenant(ctx)
+
+
+_register(
+    ResourceDef(
+        type="Organization",
+        doc="The requester's own organization.",
+        rows=_organizations,
+        render=lambda row, c: organization.to_fhir(row),
+        permissions=frozenset({"organizations.organization.view"}),
+        params={
+            "_id": _ID,
+            "name": SearchParam("string", "Start of the name", _string("name")),
+            "identifier": SearchParam(
+                "token",
+                f"Registration number ({ORGANIZATION_SYSTEM}|...)",
+                _coded("", "registration_number", default_system=ORGANIZATION_SYSTEM),
+            ),
+        },
+        sorts={"_lastUpdated": "updated_at"},
+        default_sort="-_lastUpdated",
+        patient_field=None,
+    )
+)
+
+_register(
+    ResourceDef(
+        type="Encounter",
+        doc="Visits (outpatient, telemedicine) of patients the requester may see.",
+        rows=clinical.encounters_visible,
+        render=lambda row, c: encounter.to_fhir(row),
+        permissions=frozenset({"clinical.record.view"}),
+        params={
+            "_id": _ID,
+            "patient": _patient_param(),
+            "subject": _patient_param(),
+            "date": SearchParam("date", "When the encounter started", _date("started_at")),
+            "status": SearchParam(
+                "token", "planned | in-progress | finished | cancelled", _mapped("status", _ENCOUNTER_STATUS)
+            ),
+            "class": SearchParam(
+                "token", "AMB | EMER | IMP | VR (v3 ActCode)", lambda t, n, z, c: Q(encounter_class=token(t)[1])
+            ),
+        },
+        sorts={"date": "started_at", "_lastUpdated": "updated_at"},
+        default_sort="-date",
+        patient_field="patient_id",
+        includes={"Encounter:patient": Include(PATIENT, source_field="patient_id")},
+        clinical=True,
+        chains=("patient.identifier",),
+    )
+)
+
+_register(
+    ResourceDef(
+        type="Observation",
+        doc="Vital signs (LOINC codes, UCUM units) of patients the requester may see.",
+        rows=clinical.observations_visible,
+        render=_vital_display,
+        permissions=frozenset({"clinical.record.view"}),
+        params={
+            "_id": _ID,
+            "patient": _patient_param(),
+            "subject": _patient_param(),
+            "date": SearchParam("date", "When it was measured", _date("effective_at")),
+            "code": SearchParam("token", f"LOINC code ({LOINC}|8867-4)", _coded("", "code", default_system=LOINC)),
+            "category": SearchParam("token", "vital-signs", _observation_category),
+            "status": SearchParam("token", "final (every observation PHB stores)", _literal({"final"})),
+            "encounter": SearchParam(
+                "reference",
+                "The encounter (Encounter/id)",
+                lambda t, n, z, c: Q(encounter_id=reference_id(t, "Encounter", n)),
+            ),
+        },
+        sorts={"date": "effective_at", "_lastUpdated": "updated_at"},
+        default_sort="-date",
+        patient_field="patient_id",
+        includes={"Observation:patient": Include(PATIENT, source_field="patient_id")},
+        clinical=True,
+        chains=("patient.identifier",),
+    )
+)
+
+_register(
+    ResourceDef(
+        type="Condition",
+        doc="Diagnoses and problems of patients the requester may see.",
+        rows=clinical.diagnoses_visible,
+        render=lambda row, c: condition.to_fhir(row),
+        permissions=frozenset({"clinical.record.view"}),
+        params={
+            "_id": _ID,
+            "patient": _patient_param(),
+            "subject": _patient_param(),
+            "code": SearchParam("token", "system|code (ICD-10-CM, SNOMED CT, ...)", _coded("system", "code")),
+            "category": SearchParam(
+                "token", "problem-list-item | encounter-diagnosis", _mapped("category", _CONDITION_CATEGORY)
+            ),
+            "clinical-status": SearchParam(
+                "token", "active | resolved", _mapped("clinical_status", _CONDITION_CLINICAL)
+            ),
+            "recorded-date": SearchParam("date", "When it was recorded", _date("recorded_at")),
+            "onset-date": SearchParam("date", "When it began", _date("onset_date", is_date=True)),
+        },
+        sorts={"recorded-date": "recorded_at", "_lastUpdated": "updated_at"},
+        default_sort="-recorded-date",
+        patient_field="patient_id",
+        clinical=True,
+        chains=("patient.identifier",),
+    )
+)
+
+_register(
+    ResourceDef(
+        type="AllergyIntolerance",
+        doc="Allergies and intolerances of patients the requester may see.",
+        rows=clinical.allergies_visible,
+        render=lambda row, c: allergy_intolerance.to_fhir(row),
+        permissions=frozenset({"clinical.record.view"}),
+        params={
+            "_id": _ID,
+            "patient": _patient_param(),
+            "code": SearchParam("token", "The substance, system|code", _coded("substance_system", "substance_code")),
+            "category": SearchParam(
+                "token", "food | medication | environment | biologic", lambda t, n, z, c: Q(category=token(t)[1])
+            ),
+            "clinical-status": SearchParam("token", "active | inactive | resolved", _allergy_status("clinical_status")),
+            "verification-status": SearchParam(
+                "token", "unconfirmed | confirmed | refuted | entered-in-error", _allergy_status("verification_status")
+            ),
+            "criticality": SearchParam(
+                "token", "low | high | unable-to-assess", lambda t, n, z, c: Q(criticality=token(t)[1])
+            ),
+            "date": SearchParam("date", "When it was recorded", _date("asserted_on", is_date=True)),
+        },
+        sorts={"date": "asserted_on", "_lastUpdated": "updated_at"},
+        default_sort="-date",
+        patient_field="patient_id",
+        clinical=True,
+        chains=("patient.identifier",),
+    )
+)
+
+_register(
+    ResourceDef(
+        type="Immunization",
+        doc="Vaccinations of patients the requester may see.",
+        rows=clinical.immunizations_visible,
+        render=lambda row, c: immunization.to_fhir(row),
+        permissions=frozenset({"clinical.record.view"}),
+        params={
+            "_id": _ID,
+            "patient": _patient_param(),
+            "date": SearchParam("date", "When it was given", _date("occurred_on", is_date=True)),
+            "status": SearchParam(
+                "token",
+                "completed | not-done | entered-in-error",
+                lambda t, n, z, c: (
+                    Q(entered_in_error_at__isnull=False)
+                    if token(t)[1] == "entered-in-error"
+                    else Q(status=token(t)[1], entered_in_error_at__isnull=True)
+                ),
+            ),
+            "vaccine-code": SearchParam("token", "system|code (CVX, ...)", _coded("vaccine_system", "vaccine_code")),
+        },
+        sorts={"date": "occurred_on", "_lastUpdated": "updated_at"},
+        default_sort="-date",
+        patient_field="patient_id",
+        clinical=True,
+        chains=("patient.identifier",),
+    )
+)
+
+_register(
+    ResourceDef(
+        type="Appointment",
+        doc="Appointments at the organization.",
+        rows=scheduling.appointments_visible,
+        render=lambda row, c: appointment.to_fhir(row),
+        permissions=frozenset({"scheduling.appointment.manage", "clinical.record.view"}),
+        params={
+            "_id": _ID,
+            "patient": _patient_param(),
+            "date": SearchParam("date", "When it starts", _date("start_at")),
+            "status": SearchParam(
+                "token",
+                "proposed | booked | checked-in | arrived | fulfilled | cancelled | noshow",
+                _mapped("status", appointment.PHB_STATUS),
+            ),
+            "practitioner": SearchParam(
+                "reference",
+                "The practitioner (Practitioner/id)",
+                lambda t, n, z, c: Q(practitioner_id=reference_id(t, "Practitioner", n)),
+            ),
+        },
+        sorts={"date": "start_at", "_lastUpdated": "updated_at"},
+        default_sort="-date",
+        patient_field="patient_id",
+        chains=("patient.identifier",),
+    )
+)
+
+
+def _audit_events(ctx: Ctx) -> QuerySet[Any]:
+    if ctx.organization_id is None or not ctx.has_perm("audit.event.view"):
+        return AuditEvent.objects.none()
+    return AuditEvent.objects.for_tenant(ctx)
+
+
+_register(
+    ResourceDef(
+        type="AuditEvent",
+        doc="The organization's audit trail (privacy officers; read and search only).",
+        rows=_audit_events,
+        render=lambda row, c: audit_event.to_fhir(row),
+        permissions=frozenset({"audit.event.view"}),
+        params={
+            "_id": _ID,
+            "patient": _patient_param(),
+            "date": SearchParam("date", "When it happened", _date("occurred_at")),
+            "subtype": SearchParam(
+                "token",
+                "PHB's action, e.g. urn:phb:audit-action|clinical.chart.read",
+                lambda t, n, z, c: Q(action=token(t)[1]),
+            ),
+        },
+        sorts={"date": "occurred_at"},
+        default_sort="-date",
+        patient_field=None,  # the events are about access, not a patient's record
+    )
+)
+
+
+def chained_patient_identifier(text: str, ctx: Ctx) -> Q:
+    """`patient.identifier=system|value` on a resource about a patient: one level of chaining."""
+    return _patient_identifier("patient_id")(text, "patient.identifier", dt.UTC, ctx)
+
+
+def alternatives(param: SearchParam, values: str, name: str, zone: dt.tzinfo, ctx: Ctx) -> Q:
+    """One occurrence of a parameter: its comma-separated values are alternatives (OR)."""
+    condition = Q(pk__in=[])
+    for value in split_or(values):
+        condition |= param.build(value, name, zone, ctx)
+    return condition

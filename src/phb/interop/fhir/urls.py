@@ -1,0 +1,18 @@
+"""Routes of the FHIR R4 API under /fhir/r4/."""
+
+from django.urls import path, re_path
+
+from phb.interop.fhir import views
+
+app_name = "fhir"
+_TYPE = r"(?P<resource_type>[A-Z][A-Za-z]{1,63})"
+_ID = r"(?P<resource_id>[A-Za-z0-9\-.]{1,64})"
+urlpatterns = [
+    path("metadata", views.MetadataView.as_view(), name="metadata"),
+    re_path(rf"^{_TYPE}/?$", views.SearchView.as_view(), name="search"),
+    re_path(rf"^{_TYPE}/{_ID}/?$", views.ReadView.as_view(), name="read"),
+    re_path(
+        rf"^{_TYPE}/{_ID}/_history/(?P<version_id>[A-Za-z0-9\-.]{{1,64}})/?$", views.ReadView.as_view(), name="vread"
+    ),
+    re_path(r"^(?P<rest>.*)$", views.NotFoundView.as_view(), name="not-found"),
+]

@@ -1,0 +1,513 @@
+"""The FHIR R4 endpoint `/fhir/r4/`: metadata, read, vread and search of the registry's resource types.
+
+Authentication, tenancy, policies and auditing are the REST API's: a user's JWT (or session) acts with
+the user's roles and care relationships, a client's token with its organization and scopes. Resources
+are built as dicts and written with the standard json module (no serializer on these paths). Every
+error is an OperationOutcome. These views are not part of the OpenAPI schema (FHIR's own
+CapabilityStatement describes them).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+from urllib.parse import urlencode
+
+import structlog
+from django.db.models import F, Q, QuerySet
+from django.http import Http404, HttpResponse
+from django.utils import timezone
+from rest_framework import exceptions as drf_exceptions
+from rest_framework import permissions
+from rest_framework.authentication import SessionAuthentication
+from rest_framework.request import Request
+from rest_framework.views import APIView
+
+from phb.accounts.public import ClientTokenAuthentication, JwtAuthentication, check_med_access, scope_types
+from phb.interop.fhir.common import instant
+from phb.interop.fhir.outcome import FhirError, issue, operation_outcome
+from phb.interop.fhir.registry import REGISTRY, ResourceDef, alternatives, chained_patient_identifier
+from phb.interop.fhir.search import SearchState, bad, cursor_decode, cursor_encode
+from phb.kernel import audit, tenancy
+from phb.kernel.context import Ctx
+from phb.kernel.errors import ProblemError
+from phb.kernel.rest import request_ctx
+
+log = structlog.get_logger("phb.fhir")
+
+FHIR_JSON = "application/fhir+json"
+DEFAULT_COUNT = 20
+MAX_COUNT = 200
+MAX_REVINCLUDE = 500
+CONTROL = ("_count", "_sort", "_total", "_include", "_revinclude", "_format", "_cursor")
+TOTAL_MODES = ("accurate", "none", "estimate")
+
+
+def _json(body: dict[str, Any], status: int = 200, *, content_type: str = FHIR_JSON) -> HttpResponse:
+    return HttpResponse(
+        json.dumps(body, separators=(",", ":"), ensure_ascii=False),
+        status=status,
+        content_type=f"{content_type}; charset=utf-8",
+    )
+
+
+def _outcome(status: int, code: str, diagnostics: str, expression: str | None = None) -> HttpResponse:
+    response = _json(operation_outcome([issue(code, diagnostics, expression=expression)]), status)
+    if status == 401:
+        response["WWW-Authenticate"] = 'Bearer realm="phb"'
+    return response
+
+
+class FhirView(APIView):
+    """Base of the FHIR views: client tokens, user tokens, sessions; errors as OperationOutcome."""
+
+    authentication_classes = [ClientTokenAuthentication, JwtAuthentication, SessionAuthentication]
+    permission_classes = [permissions.AllowAny]  # each handler decides, answering OperationOutcome
+    schema = None  # SECURITY: documented by the CapabilityStatement, kept out of the REST API's schema
+
+    def perform_content_negotiation(self, request: Request, force: bool = False) -> Any:
+        """FHIR's JSON in both spellings (or anything); XML and other formats are refused (406)."""
+        wanted = request.query_params.get("_format", "") or request.META.get("HTTP_ACCEPT", "")
+        acceptable = ("json", "*/*", "application/*")
+        if wanted and not any(token in wanted for token in acceptable):
+            raise FhirError(406, "NOT_ACCEPTABLE", "PHB serves FHIR as JSON: application/fhir+json or application/json")
+        return None, None
+
+    def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
+        self.headers = {}  # responses are built here, not rendered by DRF
+        return response
+
+    def handle_exception(self, exc: Exception) -> HttpResponse:
+        if isinstance(exc, FhirError):
+            return _outcome(exc.status, exc.code, exc.diagnostics, exc.expression)
+        if isinstance(exc, drf_exceptions.NotAuthenticated | drf_exceptions.AuthenticationFailed):
+            return _outcome(401, "UNAUTHORIZED", str(exc.detail))
+        if isinstance(exc, drf_exceptions.Throttled):
+            response = _outcome(429, "RATE_LIMIT_EXCEEDED", "Too many requests")
+            if exc.wait is not None:
+                response["Retry-After"] = str(max(1, int(exc.wait)))
+            return response
+        if isinstance(exc, ProblemError):
+            return _outcome(exc.status, exc.code, exc.detail)
+        if isinstance(exc, Http404):
+            return _outcome(404, "NOT_FOUND", "Not found")
+        if isinstance(exc, drf_exceptions.MethodNotAllowed):
+            return _outcome(405, "METHOD_NOT_ALLOWED", "This interaction is not supported (read and search only)")
+        if isinstance(exc, drf_exceptions.APIException):
+            return _outcome(exc.status_code, "ERROR", str(exc.detail))
+        log.exception("fhir.error", error=type(exc).__name__)  # no request data: it may name patients
+        return _outcome(500, "INTERNAL_ERROR", "Internal error")
+
+    # -- shared steps --------------------------------------------------------------------------------
+    @property
+    def ctx(self) -> Ctx:
+        return request_ctx(self.request)
+
+    def resource_def(self, resource_type: str) -> ResourceDef:
+        resource = REGISTRY.get(resource_type)
+        if resource is None:
+            raise FhirError(404, "UNKNOWN_RESOURCE_TYPE", f"PHB does not serve {resource_type[:60]!r} resources")
+        return resource
+
+    def authorize(self, resource: ResourceDef) -> Ctx:
+        """Who may use `resource` at all: a client within its scopes, a user holding one of the type's
+        permissions (and the step-up window for clinical types, as the REST API asks)."""
+        ctx = self.ctx
+        if not ctx.is_authenticated:
+            raise FhirError(401, "UNAUTHORIZED", "Authentication required (a Bearer token)")
+        if ctx.is_client:
+            if resource.type not in scope_types(ctx.scopes):
+                raise FhirError(
+                    403, "INSUFFICIENT_SCOPE", f"the token's scopes do not include system/{resource.type}.read"
+                )
+            return ctx
+        if ctx.organization_id is None or not any(ctx.has_perm(p) for p in resource.permissions):
+            raise FhirError(403, "FORBIDDEN", f"reading {resource.type} needs a role that grants it")
+        if resource.clinical:
+            check_med_access(self.request)
+        return ctx
+
+    def base_url(self) -> str:
+        return self.request.build_absolute_uri("/fhir/r4/")
+
+
+def _page_context(resource: ResourceDef, ctx: Ctx, rows: list[Any]) -> dict[str, Any]:
+    return (
+        resource.page_context(ctx, rows)
+        if resource.page_context and rows
+        else {"mrns": {}, "organization_id": ctx.organization_id}
+    )
+
+
+def _patient_of(resource: ResourceDef, row: Any) -> uuid.UUID | None:
+    return getattr(row, resource.patient_field) if resource.patient_field else None
+
+
+# --------------------------------------------------------------------------------------------------
+# metadata
+# --------------------------------------------------------------------------------------------------
+
+
+def capability_statement(base_url: str, token_url: str) -> dict[str, Any]:
+    """The CapabilityStatement, generated from the registry the views route through."""
+    resources = []
+    for resource in REGISTRY.values():
+        entry: dict[str, Any] = {
+            "type": resource.type,
+            "documentation": resource.doc,
+            "interaction": [{"code": "read"}, {"code": "vread"}, {"code": "search-type"}],
+            "versioning": "versioned",
+            "readHistory": False,
+            "searchParam": [
+                {
+                    "name": name,
+                    "type": param.type,
+                    "documentation": param.doc
+                    + (
+                        " (chain: patient.identifier)"
+                        if name == "patient" and "patient.identifier" in resource.chains
+                        else ""
+                    ),
+                }
+                for name, param in resource.params.items()
+            ],
+        }
+        if resource.includes:
+            entry["searchInclude"] = sorted(resource.includes)
+        if resource.revincludes:
+            entry["searchRevInclude"] = sorted(resource.revincludes)
+        resources.append(entry)
+    return {
+        "resourceType": "CapabilityStatement",
+        "status": "active",
+        "date": timezone.now().date().isoformat(),
+        "publisher": "PHB",
+        "kind": "instance",
+        "software": {"name": "PHB"},
+        "implementation": {"description": "PHB FHIR R4 API", "url": base_url},
+        "fhirVersion": "4.0.1",
+        "format": [FHIR_JSON, "application/json"],
+        "rest": [
+            {
+                "mode": "server",
+                "documentation": "Read, vread and search. Paging links carry an opaque cursor; "
+                "Prefer: handling=strict makes unknown parameters an error.",
+                "security": {
+                    "cors": False,
+                    "service": [
+                        {
+                            "coding": [
+                                {
+                                    "system": "http://terminology.hl7.org/CodeSystem/restful-security-service",
+                                    "code": "OAuth",
+                                }
+                            ]
+                        }
+                    ],
+                    "description": "Bearer tokens: a user's JWT (/api/v1/auth/token/), or a registered system "
+                    "client's token from the OAuth2 client-credentials grant at the token endpoint, with scopes "
+                    "system/<Resource|*>.read.",
+                    "extension": [
+                        {
+                            "url": "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris",
+                            "extension": [{"url": "token", "valueUri": token_url}],
+                        }
+                    ],
+                },
+                "resource": resources,
+                "searchParam": [
+                    {
+                        "name": "_count",
+                        "type": "number",
+                        "documentation": f"Page size (1-{MAX_COUNT}, default {DEFAULT_COUNT})",
+                    },
+                    {"name": "_sort", "type": "string", "documentation": "date, -date or _lastUpdated (per type)"},
+                    {"name": "_total", "type": "token", "documentation": "accurate (default) | none"},
+                ],
+            }
+        ],
+    }
+
+
+class MetadataView(FhirView):
+    def get(self, request: Request) -> HttpResponse:
+        """Open to anyone (it holds no data): clients discover the server and its token endpoint."""
+        return _json(capability_statement(self.base_url(), request.build_absolute_uri("/oauth/token")))
+
+
+# --------------------------------------------------------------------------------------------------
+# read and vread
+# --------------------------------------------------------------------------------------------------
+
+
+class ReadView(FhirView):
+    def get(
+        self, request: Request, resource_type: str, resource_id: str, version_id: str | None = None
+    ) -> HttpResponse:
+        resource = self.resource_def(resource_type)
+        ctx = self.authorize(resource)
+        action = "interop.fhir.vread" if version_id else "interop.fhir.read"
+        try:
+            parsed = uuid.UUID(resource_id)
+        except ValueError:
+            parsed = None
+        with tenancy.bound(organization_id=ctx.organization_id):
+            row = resource.rows(ctx).filter(id=parsed).first() if parsed else None
+        if row is None:
+            # SECURITY: another organization's row, or a patient without a care relationship, is not found.
+            raise audit.denied(
+                ctx,
+                action,
+                FhirError(404, "NOT_FOUND", f"{resource.type}/{resource_id[:64]} is not known"),
+                resource_type=f"fhir.{resource.type}",
+                resource_id=resource_id[:64],
+            )
+        body = resource.render(row, _page_context(resource, ctx, [row]))
+        version = body["meta"]["versionId"]
+        audit.record(
+            ctx,
+            action,
+            resource_type=f"fhir.{resource.type}",
+            resource_id=row.id,
+            patient_id=_patient_of(resource, row),
+            read=True,
+        )
+        if version_id is not None and version_id != version:
+            raise FhirError(
+                404, "VERSION_NOT_FOUND", f"PHB keeps only the current version of {resource.type}/{row.id} ({version})"
+            )
+        response = _json(body)
+        response["ETag"] = f'W/"{version}"'
+        if "lastUpdated" in body["meta"]:
+            response["Last-Modified"] = body["meta"]["lastUpdated"]
+        response["Content-Location"] = f"{self.base_url()}{resource.type}/{row.id}/_history/{version}"
+        return response
+
+
+# --------------------------------------------------------------------------------------------------
+# search
+# --------------------------------------------------------------------------------------------------
+
+
+def _keyset(field: str, descending: bool, value: Any, last_id: str, *, forward: bool) -> Q:
+    """Rows after (or, going back, before) the row with sort key (value, last_id), in the order
+    `field` (nulls last), then id, each ascending or descending."""
+    beyond = "lt" if descending == forward else "gt"
+    if value is None:
+        same = Q(**{f"{field}__isnull": True, f"id__{beyond}": last_id})
+        return same if forward else same | Q(**{f"{field}__isnull": False})
+    condition = Q(**{f"{field}__{beyond}": value}) | Q(**{field: value, f"id__{beyond}": last_id})
+    if forward:
+        condition |= Q(**{f"{field}__isnull": True})
+    return condition
+
+
+def _ordering(field: str, descending: bool, *, reverse: bool = False) -> list[Any]:
+    desc = descending != reverse
+    nulls = {"nulls_first": True} if reverse else {"nulls_last": True}
+    key = F(field).desc(**nulls) if desc else F(field).asc(**nulls)
+    return [key, "-id" if desc else "id"]
+
+
+class SearchView(FhirView):
+    def get(self, request: Request, resource_type: str) -> HttpResponse:
+        resource = self.resource_def(resource_type)
+        ctx = self.authorize(resource)
+        strict = "handling=strict" in request.META.get("HTTP_PREFER", "").replace(" ", "")
+        cursor = request.query_params.get("_cursor")
+        if cursor:
+            state = cursor_decode(cursor, ctx, resource.type)
+        else:
+            params = [(k, v) for k in request.query_params for v in request.query_params.getlist(k) if k != "_cursor"]
+            state = SearchState(resource.type, params, "", 0, "")
+        warnings: list[dict[str, Any]] = []
+        rows, names, options = self._filtered(resource, ctx, state, warnings, strict)
+        state.sort, state.count, state.total = options["sort"], options["count"], options["total"]
+        sort_name = state.sort.lstrip("-")
+        descending = state.sort.startswith("-")
+        field = resource.sorts[sort_name]
+        model_field = rows.model._meta.get_field(field)
+        page_rows = rows
+        backward = "before" in state.position
+        if state.position:
+            value, last_id = state.position.get("after") or state.position["before"]
+            value = model_field.to_python(value) if value is not None else None
+            page_rows = page_rows.filter(_keyset(field, descending, value, last_id, forward=not backward))
+        # SECURITY: Patient is global; its visibility is a subquery of this organization's registrations,
+        # which row-level security shows only to a session bound to the organization.
+        with tenancy.bound(organization_id=ctx.organization_id):
+            total = rows.count() if state.total != "none" else None
+            page = list(page_rows.order_by(*_ordering(field, descending, reverse=backward))[: state.count + 1])
+        more = len(page) > state.count
+        page = page[: state.count]
+        if backward:
+            page.reverse()
+        has_next = more if not backward else True
+        has_previous = bool(state.position) and (more if backward else True)
+
+        context = _page_context(resource, ctx, page)
+        entries = [self._entry(resource.type, resource.render(r, context), "match") for r in page]
+        included, audited = self._includes(resource, ctx, page, options, entries, warnings, strict)
+        patients = {p for p in (_patient_of(resource, r) for r in page) if p} | audited
+        self._audit(ctx, resource, names, len(page), patients)
+
+        links = [
+            {"relation": "self", "url": self._link(resource.type, state, ctx, None if not cursor else state.position)}
+        ]
+        if page and has_next:
+            last = page[-1]
+            links.append(
+                {"relation": "next", "url": self._link(resource.type, state, ctx, {"after": self._key(last, field)})}
+            )
+        if page and has_previous:
+            first = page[0]
+            links.append(
+                {
+                    "relation": "previous",
+                    "url": self._link(resource.type, state, ctx, {"before": self._key(first, field)}),
+                }
+            )
+        if warnings:
+            entries.append({"resource": operation_outcome(warnings), "search": {"mode": "outcome"}})
+        bundle: dict[str, Any] = {
+            "resourceType": "Bundle",
+            "id": uuid.uuid4().hex,
+            "meta": {"lastUpdated": instant(timezone.now())},
+            "type": "searchset",
+        }
+        if total is not None:
+            bundle["total"] = total
+        bundle["link"] = links
+        bundle["entry"] = entries + included
+        return _json(bundle)
+
+    # -- steps ---------------------------------------------------------------------------------------
+    def _filtered(
+        self, resource: ResourceDef, ctx: Ctx, state: SearchState, warnings: list[dict[str, Any]], strict: bool
+    ) -> tuple[QuerySet[Any], list[str], dict[str, Any]]:
+        rows = resource.rows(ctx)
+        zone = timezone.get_current_timezone()
+        names: list[str] = []
+        options: dict[str, Any] = {
+            "count": DEFAULT_COUNT,
+            "sort": resource.default_sort,
+            "total": "accurate",
+            "include": [],
+            "revinclude": [],
+        }
+        for name, value in state.params:
+            if name == "_count":
+                if not value.isdigit() or not 1 <= int(value) <= MAX_COUNT:
+                    raise bad(f"_count: a whole number from 1 to {MAX_COUNT}", "_count")
+                options["count"] = int(value)
+            elif name == "_sort":
+                if value.lstrip("-") not in resource.sorts:
+                    raise bad(f"_sort: one of {', '.join(sorted(resource.sorts))} (with - for descending)", "_sort")
+                options["sort"] = value
+            elif name == "_total":
+                if value not in TOTAL_MODES:
+                    raise bad("_total: accurate or none", "_total")
+                options["total"] = "none" if value == "none" else "accurate"
+            elif name in ("_include", "_revinclude"):
+                table = resource.includes if name == "_include" else resource.revincludes
+                if value in table:
+                    options[name[1:]].append(value)
+                else:
+                    self._unknown(f"{name}={value[:60]}", warnings, strict)
+            elif name == "_format":
+                continue
+            elif name == "patient.identifier" and name in resource.chains:
+                rows = rows.filter(chained_patient_identifier(value, ctx))
+                names.append(name)
+            elif name in resource.params:
+                rows = rows.filter(alternatives(resource.params[name], value, name, zone, ctx))
+                names.append(name)
+            else:
+                self._unknown(name[:60], warnings, strict)
+        return rows, names, options
+
+    @staticmethod
+    def _unknown(name: str, warnings: list[dict[str, Any]], strict: bool) -> None:
+        diagnostics = f"unknown or unsupported search parameter {name!r} (ignored)"
+        if strict:
+            raise FhirError(400, "UNKNOWN_PARAMETER", diagnostics.replace(" (ignored)", ""), expression=name)
+        warnings.append(issue("UNKNOWN_PARAMETER", diagnostics, severity="warning", expression=name))
+
+    def _includes(
+        self,
+        resource: ResourceDef,
+        ctx: Ctx,
+        page: list[Any],
+        options: dict[str, Any],
+        entries: list[dict[str, Any]],
+        warnings: list[dict[str, Any]],
+        strict: bool,
+    ) -> tuple[list[dict[str, Any]], set[uuid.UUID]]:
+        out: list[dict[str, Any]] = []
+        patients: set[uuid.UUID] = set()
+        if not page:
+            return out, patients
+        for kind in ("include", "revinclude"):
+            for name in options[kind]:
+                link = (resource.includes if kind == "include" else resource.revincludes)[name]
+                target = REGISTRY[link.target]
+                try:
+                    target_ctx = self.authorize(target)
+                except FhirError as exc:
+                    if strict:
+                        raise
+                    warnings.append(issue(exc.code, f"_{kind}={name} left out: {exc.diagnostics}", severity="warning"))
+                    continue
+                ids = {getattr(r, link.source_field) for r in page}
+                with tenancy.bound(organization_id=ctx.organization_id):
+                    rows = list(target.rows(target_ctx).filter(**{f"{link.target_field}__in": ids})[:MAX_REVINCLUDE])
+                context = _page_context(target, target_ctx, rows)
+                out += [self._entry(target.type, target.render(r, context), "include") for r in rows]
+                patients |= {p for p in (_patient_of(target, r) for r in rows) if p}
+        return out, patients
+
+    def _entry(self, resource_type: str, body: dict[str, Any], mode: str) -> dict[str, Any]:
+        return {"fullUrl": f"{self.base_url()}{resource_type}/{body['id']}", "resource": body, "search": {"mode": mode}}
+
+    @staticmethod
+    def _key(row: Any, field: str) -> list[Any]:
+        value = getattr(row, field)
+        return [value.isoformat() if value is not None else None, str(row.id)]
+
+    def _link(self, resource_type: str, state: SearchState, ctx: Ctx, position: dict[str, Any] | None) -> str:
+        """The self link of a first page is the client's own query; every other link is one opaque cursor."""
+        url = f"{self.base_url()}{resource_type}"
+        if position is None:
+            query = urlencode(state.params)
+            return f"{url}?{query}" if query else url
+        continued = SearchState(state.resource_type, state.params, state.sort, state.count, state.total, position)
+        return f"{url}?{urlencode({'_cursor': cursor_encode(continued, ctx)})}"
+
+    @staticmethod
+    def _audit(ctx: Ctx, resource: ResourceDef, names: list[str], results: int, patients: set[uuid.UUID]) -> None:
+        """One event per patient shown (match or include), naming the patient; one without patient when
+        none is. The parameters are named, never their values."""
+        with audit.read_batch():
+            for patient_id in sorted(patients) or [None]:
+                audit.record(
+                    ctx,
+                    "interop.fhir.search",
+                    resource_type=f"fhir.{resource.type}",
+                    patient_id=patient_id,
+                    read=True,
+                    criteria=sorted(set(names)),
+                    results=results,
+                )
+
+
+class NotFoundView(FhirView):
+    """Anything else under /fhir/r4/ (history, operations, a malformed path): an OperationOutcome."""
+
+    def get(self, request: Request, rest: str = "") -> HttpResponse:
+        raise FhirError(404, "NOT_FOUND", "PHB's FHIR API serves metadata, read, vread and search")
+
+    post = put = patch = delete = get
+
+
+__all__ = ["MetadataView", "NotFoundView", "ReadView", "SearchView", "capability_statement"]

@@ -1,0 +1,79 @@
+"""API clients: scopes of a closed grammar, the token endpoint, the administrator's page and the
+operator's command. Secrets are kept only as hashes."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from django.core.management import call_command
+
+from phb.accounts import api_clients
+from phb.accounts.models import ApiClient
+from phb.kernel.context import Ctx
+from phb.kernel.errors import ValidationFailed
+from tests.interop.fhir_helpers import staff_client
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize(
+    "scopes", ["system/Patient.write", "user/Patient.read", "system/Spaceship.read", "", "system/*.*"]
+)
+def test_scopes_outside_the_grammar_are_refused(scopes):
+    with pytest.raises(ValidationFailed):
+        api_clients.parse_scopes(scopes)
+
+
+def test_the_command_prints_the_secret_once_and_keeps_its_hash(org_a, api_client):
+    out = io.StringIO()
+    call_command(
+        "api-client",
+        "create",
+        "--organization",
+        str(org_a.id),
+        "--scopes",
+        "system/Patient.read",
+        stdout=out,
+        stderr=io.StringIO(),
+    )
+    lines = dict(line.split(": ", 1) for line in out.getvalue().splitlines())
+    stored = ApiClient.objects.for_tenant(Ctx.system(reason="test", organization_id=org_a.id)).get()
+    assert stored.client_id == lines["client_id"]
+    assert lines["client_secret"] not in stored.secret_hash
+    assert stored.secret_hash == api_clients.secret_hash(lines["client_secret"])
+    wrong = api_client.post(
+        "/oauth/token", {"grant_type": "client_credentials", "client_id": lines["client_id"], "client_secret": "x"}
+    )
+    assert (wrong.status_code, wrong.json()["error"]) == (401, "invalid_client")
+    wider = api_client.post(
+        "/oauth/token",
+        {
+            "grant_type": "client_credentials",
+            "client_id": lines["client_id"],
+            "client_secret": lines["client_secret"],
+            "scope": "system/Observation.read",
+        },
+    )
+    assert (wider.status_code, wider.json()["error"]) == (400, "invalid_scope")
+    granted = api_client.post(
+        "/oauth/token",
+        {"grant_type": "client_credentials", "client_id": lines["client_id"], "client_secret": lines["client_secret"]},
+    )
+    assert granted.json()["scope"] == "system/Patient.read"
+    assert api_client.post("/oauth/token", {"grant_type": "password"}).json()["error"] == "unsupported_grant_type"
+
+
+def test_an_administrator_registers_and_revokes_a_client_on_the_page(org_a, org_b):
+    admin = staff_client(org_a, "hospital_admin")
+    response = admin.post("/accounts/api-clients/", {"name": "City lab", "scopes": "system/Observation.read"})
+    assert response.status_code == 200
+    assert b"not shown again" in response.content
+    client = ApiClient.objects.for_tenant(Ctx.system(reason="test", organization_id=org_a.id)).get()
+    assert staff_client(org_b, "hospital_admin").post(f"/accounts/api-clients/{client.id}/revoke/").status_code == 404
+    assert staff_client(org_a, "doctor").get("/accounts/api-clients/").status_code == 403
+    assert admin.post(f"/accounts/api-clients/{client.id}/revoke/").status_code == 302
+    client.refresh_from_db()
+    assert client.revoked_at is not None
+    bad = admin.post("/accounts/api-clients/", {"name": "X", "scopes": "system/Patient.write"})
+    assert bad.status_code == 400
