@@ -220,6 +220,11 @@ _knowledge: tuple[Any, drug_safety.Knowledge] | None = None
 _knowledge_lock = threading.Lock()
 
 
+def drug_knowledge_release() -> models.DrugKnowledgeRelease | None:
+    """The knowledge release in force (the latest loaded), or None."""
+    return models.DrugKnowledgeRelease.objects.order_by("-loaded_at", "-id").first()
+
+
 def drug_knowledge() -> drug_safety.Knowledge:
     """The index of the release in force, built once per process and per release: each call costs one
     indexed query (the latest release's id), a rebuild about as long as reading the ~2,000 rows."""
