@@ -89,12 +89,12 @@ def test_a_bad_release_is_refused_and_the_loaded_one_stays(tmp_path, monkeypatch
 
 def test_a_class_member_or_a_catalogue_class_that_does_not_exist_is_refused(tmp_path):
     folder = copy_release(tmp_path)
-    edit(folder / "properties.yaml", "members: [clarithromycin,", "members: [clarithromycine,")
+    edit(folder / "properties.yaml", "members: [amiodarone,", "members: [amiodarne,")
     edit(folder / "catalogue" / "analgesics.yaml", "classes: [nsaids]", "classes: [nsaid]")
     with pytest.raises(KnowledgeInvalid) as raised:
         read_drug_release(folder / "release.json")
     text = str(raised.value)
-    assert "properties.yaml: entry 1 (qt-prolonging): member 'clarithromycine' is not a drug of the catalogue" in text
+    assert "properties.yaml: entry 1 (qt-prolonging): member 'amiodarne' is not a drug of the catalogue" in text
     assert "analgesics.yaml: entry 2 (ibuprofen): class 'nsaid' is not in the classes file" in text
 
 

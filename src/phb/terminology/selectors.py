@@ -297,6 +297,7 @@ def _build_knowledge(version: str) -> drug_safety.Knowledge:
                 management=r.management,
                 source=r.source,
                 note=r.note,
+                group=r.group,
             )
             for r in models.DrugInteraction.objects.order_by("rule_id")
         ],

@@ -319,6 +319,7 @@ def _drug_knowledge_replace(using: str, release: DrugRelease, loaded_at: Any) ->
             management=r.management,
             source=r.source,
             note=r.note,
+            group=r.group,
         )
         for r in release.interactions
     )
