@@ -1,4 +1,5 @@
-"""Reads of terminology: look a code up, search a system by code or words, check a coding.
+"""Reads of terminology: look a code up, search a system by code or words, check a coding; the drug
+catalogue and the medication-safety check, from an in-process index of the release in force.
 
 Code systems are reference data: no organization owns them and they hold no personal data, so these
 reads take no request context and record nothing (callers decide who may search, see `policies`).
