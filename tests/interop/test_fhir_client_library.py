@@ -38,10 +38,10 @@ def test_fhirclient_reads_and_searches_through_the_live_server(live_server, org_
     assert patient.name[0].family == record["patient"].family_name
     assert patient.identifier[0].value == record["patient"].hpn
 
-    found = Patient.where(struct={"identifier": record["patient"].hpn}).perform_resources(server)
+    found = list(Patient.where(struct={"identifier": record["patient"].hpn}).perform_resources_iter(server))
     assert [p.id for p in found] == [str(record["patient"].id)]
 
-    bundle = Observation.where(struct={"patient": str(record["patient"].id), "_count": "3"}).perform(server)
+    bundle = next(Observation.where(struct={"patient": str(record["patient"].id), "_count": "3"}).perform_iter(server))
     assert isinstance(bundle, Bundle)
     assert bundle.total == 7
     next_url = next(link.url for link in bundle.link if link.relation == "next")
