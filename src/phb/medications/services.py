@@ -495,7 +495,7 @@ def prescription_check(
             prescription.pregnant = prescription.pregnant if pregnant is None else bool(pregnant)
             prescription.lactating = prescription.lactating if lactating is None else bool(lactating)
             prescription.save(update_fields=["pregnant", "lactating", "updated_at"])
-        items = list(prescription.items.all().order_by("position"))
+        items = list(PrescriptionItem.objects.for_tenant(ctx).filter(prescription=prescription).order_by("position"))
         outcome = _run_check(ctx, prescription, items)
         check = _store_check(
             ctx,
@@ -642,7 +642,7 @@ def sign_locked(
     cancelled, history, audit, event) and return `Signed`; otherwise write nothing and return the
     outcome with the alerts still needing a reason (the caller records the refusal after rolling back)."""
     transitions.require(prescription.status, PrescriptionStatus.SIGNED)
-    items = list(prescription.items.all().order_by("position"))
+    items = list(PrescriptionItem.objects.for_tenant(ctx).filter(prescription=prescription).order_by("position"))
     if not items:
         raise ValidationFailed.field("items", "an empty prescription cannot be signed", code="required")
     outcome = _run_check(ctx, prescription, items)
@@ -765,7 +765,7 @@ def prescription_cancel(*, ctx: Ctx, prescription_id: uuid.UUID, reason: str = "
     return prescription
 
 
-def _copied_items(prescription: Prescription) -> list[dict[str, Any]]:
+def _copied_items(ctx: Ctx, prescription: Prescription) -> list[dict[str, Any]]:
     return [
         {
             "drug_code": i.drug_code,
@@ -783,7 +783,7 @@ def _copied_items(prescription: Prescription) -> list[dict[str, Any]]:
             "indication_code": i.indication_code if i.indication_system == terminology.ICD10_CM else "",
             "instructions": i.instructions,
         }
-        for i in prescription.items.all().order_by("position")
+        for i in PrescriptionItem.objects.for_tenant(ctx).filter(prescription=prescription).order_by("position")
     ]
 
 
@@ -807,7 +807,7 @@ def prescription_replace(
     return prescription_create(
         ctx=ctx,
         patient_id=old.patient_id,
-        items=items if items is not None else _copied_items(old),
+        items=items if items is not None else _copied_items(ctx, old),
         encounter_id=encounter_id or old.encounter_id,
         pharmacy_department_id=old.pharmacy_department_id,
         pregnant=old.pregnant,
