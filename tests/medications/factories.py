@@ -11,11 +11,12 @@ from typing import Any
 
 from django.utils import timezone
 
+from phb.accounts.step_up import SESSION_KEY
 from phb.kernel.context import Ctx
 from phb.medications import services
 from phb.medications.models import Prescription, PrescriptionItem, PrescriptionStatus
 from phb.terminology.public import DRUGS
-from tests.accounts.factories import UserFactory
+from tests.accounts.factories import UserFactory, verified_client
 from tests.clinical.factories import clinician, patient_at, walk_in
 from tests.organizations.factories import DepartmentFactory
 from tests.terminology.factories import ensure_code_systems
@@ -150,3 +151,18 @@ def overriding_everything(ctx: Ctx, patient, *items: dict[str, Any], reason: str
     check = services.prescription_check(ctx=ctx, prescription_id=prescription.id)
     reasons = {a["key"]: reason for a in check.alerts if a["requires_override"]}
     return services.prescription_sign(ctx=ctx, prescription_id=prescription.id, overrides=reasons)
+
+
+def with_med_access(client):
+    """`client` with an open step-up window (a fresh second factor), as after the step-up page."""
+    session = client.session
+    session[SESSION_KEY] = (timezone.now() + dt.timedelta(minutes=30)).isoformat()
+    session.save()
+    return client
+
+
+def staff_client(organization, *roles: str, department=None):
+    """(ctx, API client with the step-up window) of a new member of staff holding `roles`."""
+    user = UserFactory()
+    ctx = clinician(organization, *roles, department=department, user=user)
+    return ctx, with_med_access(verified_client(user))

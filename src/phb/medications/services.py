@@ -689,11 +689,17 @@ def sign_locked(
 
 
 def record_refusal(
-    ctx: Ctx, action: str, prescription: Prescription, outcome: safety.Outcome, missing: list[dict[str, Any]]
+    ctx: Ctx,
+    action: str,
+    prescription: Prescription,
+    outcome: safety.Outcome,
+    missing: list[dict[str, Any]],
+    *,
+    purpose: str = CheckPurpose.SIGN,
 ) -> OverrideReasonRequired:
     """After the signing transaction rolled back: the check that refused, kept, and the audited refusal."""
     with transaction.atomic():
-        check = _store_check(ctx, prescription, outcome, purpose=CheckPurpose.SIGN, result=CheckOutcome.REFUSED)
+        check = _store_check(ctx, prescription, outcome, purpose=purpose, result=CheckOutcome.REFUSED)
     refusal = _refusal(outcome, missing)
     audit.denied(
         ctx,
