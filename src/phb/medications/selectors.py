@@ -23,6 +23,7 @@ from phb.medications import adherence, dosing, policies, repeats
 from phb.medications.models import (
     ACTIVE_STATUSES,
     DoseEvent,
+    Frequency,
     Prescription,
     PrescriptionEvent,
     PrescriptionItem,
@@ -174,6 +175,7 @@ def encounter_prescriptions(*, ctx: Ctx, encounter: Any) -> dict[str, Any]:
         "draft": draft,
         "check": check,
         "can_prescribe": policies.can_prescribe(ctx),
+        "frequencies": Frequency.choices,
     }
 
 

@@ -771,26 +771,29 @@ def prescription_cancel(*, ctx: Ctx, prescription_id: uuid.UUID, reason: str = "
     return prescription
 
 
+def item_as_input(i: PrescriptionItem) -> dict[str, Any]:
+    """An item as the services take it (to copy it into a replacement, a repeat, or a draft being edited)."""
+    return {
+        "drug_code": i.drug_code,
+        "form": i.form,
+        "strength": i.strength,
+        "dose_quantity": i.dose_quantity,
+        "dose_unit": i.dose_unit,
+        "route": i.route,
+        "frequency": i.frequency,
+        "interval_hours": i.interval_hours,
+        "duration_days": i.duration_days,
+        "quantity": i.quantity,
+        "quantity_unit": i.quantity_unit,
+        "refills": i.refills,
+        "indication_code": i.indication_code if i.indication_system == terminology.ICD10_CM else "",
+        "instructions": i.instructions,
+    }
+
+
 def _copied_items(ctx: Ctx, prescription: Prescription) -> list[dict[str, Any]]:
-    return [
-        {
-            "drug_code": i.drug_code,
-            "form": i.form,
-            "strength": i.strength,
-            "dose_quantity": i.dose_quantity,
-            "dose_unit": i.dose_unit,
-            "route": i.route,
-            "frequency": i.frequency,
-            "interval_hours": i.interval_hours,
-            "duration_days": i.duration_days,
-            "quantity": i.quantity,
-            "quantity_unit": i.quantity_unit,
-            "refills": i.refills,
-            "indication_code": i.indication_code if i.indication_system == terminology.ICD10_CM else "",
-            "instructions": i.instructions,
-        }
-        for i in PrescriptionItem.objects.for_tenant(ctx).filter(prescription=prescription).order_by("position")
-    ]
+    items = PrescriptionItem.objects.for_tenant(ctx).filter(prescription=prescription).order_by("position")
+    return [item_as_input(i) for i in items]
 
 
 def prescription_replace(
