@@ -19,6 +19,8 @@ from phb.terminology.public import DRUGS
 from tests.accounts.factories import UserFactory, verified_client
 from tests.clinical.factories import clinician, patient_at, walk_in
 from tests.organizations.factories import DepartmentFactory
+from tests.patients.factories import make_patient, register_at_desk
+from tests.scheduling.factories import desk_ctx
 from tests.terminology.factories import ensure_code_systems
 
 AMOXICILLIN = {
@@ -115,16 +117,36 @@ class Ward:
     nurse: Ctx
     patient: Any
     encounter: Any
+    patient_user: Any = None
 
 
-def ward(organization, *, doctor_user=None) -> Ward:
+def patient_with_account(organization):
+    """(user, patient): a patient who signs in to the portal, registered at `organization`."""
+    user = UserFactory(email_verified_at=timezone.now())
+    patient = make_patient(user=user)
+    patient.onboarded_at = timezone.now()
+    patient.save(update_fields=["onboarded_at"])
+    register_at_desk(desk_ctx(organization), patient)
+    return user, patient
+
+
+def ward(organization, *, doctor_user=None, with_account: bool = False) -> Ward:
     ensure_code_systems()
     department = DepartmentFactory(organization=organization)
     doctor = clinician(organization, "doctor", department=department, user=doctor_user)
     nurse = clinician(organization, "nurse", department=department)
-    patient = patient_at(organization)
+    user = None
+    if with_account:
+        user, patient = patient_with_account(organization)
+    else:
+        patient = patient_at(organization)
     encounter = walk_in(doctor, patient, department)
-    return Ward(organization, department, doctor, nurse, patient, encounter)
+    return Ward(organization, department, doctor, nurse, patient, encounter, user)
+
+
+def patient_client(user):
+    """The portal client of a patient, second factor fresh."""
+    return with_med_access(verified_client(user))
 
 
 AMOX = {"form": "capsule", "strength": "500 mg"}  # amoxicillin 500 mg capsules

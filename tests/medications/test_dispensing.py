@@ -220,6 +220,7 @@ def test_a_status_that_cannot_be_dispensed_is_refused(org_a, pharmacy, status):
     with pytest.raises(Conflict) as refused:
         public.prescription_record_dispensing(ctx=pharmacy, prescription_id=prescription.id, quantities={item.id: 1})
     assert refused.value.code == "PRESCRIPTION_NOT_DISPENSABLE"
+    assert refused.value.as_problem()["prescription_status"] == status  # renders as problem details
     assert _items(prescription)["amoxicillin"].quantity_dispensed == 0
 
 

@@ -394,7 +394,7 @@ def _own_draft(ctx: Ctx, prescription_id: uuid.UUID) -> Prescription:
         raise Conflict(
             f"a {prescription.get_status_display().lower()} prescription cannot change: replace it instead",
             code="PRESCRIPTION_NOT_DRAFT",
-            status=prescription.status,
+            prescription_status=prescription.status,
         )
     return prescription
 
@@ -607,7 +607,7 @@ def _cancel_replaced(ctx: Ctx, prescription: Prescription) -> None:
         raise Conflict(
             f"the prescription it replaces is {old.get_status_display().lower()}: it can no longer be replaced",
             code="PRESCRIPTION_NOT_REPLACEABLE",
-            status=old.status,
+            prescription_status=old.status,
         )
     transitions.require(old.status, PrescriptionStatus.CANCELLED)
     from_status = old.status
@@ -811,7 +811,7 @@ def prescription_replace(
         raise Conflict(
             f"a {old.get_status_display().lower()} prescription cannot be replaced",
             code="PRESCRIPTION_NOT_REPLACEABLE",
-            status=old.status,
+            prescription_status=old.status,
         )
     return prescription_create(
         ctx=ctx,
@@ -883,7 +883,7 @@ def prescription_record_dispensing(
             raise Conflict(
                 f"a {prescription.get_status_display().lower()} prescription cannot be dispensed",
                 code="PRESCRIPTION_NOT_DISPENSABLE",
-                status=prescription.status,
+                prescription_status=prescription.status,
             )
         items = {i.id: i for i in PrescriptionItem.objects.for_tenant(ctx).filter(prescription=prescription)}
         errors = []
