@@ -3,6 +3,7 @@ form and strength, fills the dose, checks, reads the interaction alert with the 
 gives an override reason and signs."""
 
 import pytest
+from playwright.sync_api import expect
 
 from phb.kernel.context import Ctx
 from phb.medications.models import Prescription, SafetyOverride
@@ -43,8 +44,9 @@ def test_a_doctor_prescribes_checks_overrides_and_signs(page):
     page.locator("#rx-dose").fill("1")
     page.locator("#rx-frequency").select_option("OD")
     page.locator("#rx-duration").fill("28")
-    page.get_by_test_id("dose-preview").wait_for()
-    assert "Take 1 tablet once a day for 28 days" in page.get_by_test_id("dose-preview").inner_text()
+    page.locator("#rx-duration").press("Tab")  # a change: the preview follows
+    expect(page.get_by_test_id("dose-preview")).to_contain_text("Take 1 tablet once a day for 28 days")
+    expect(page.get_by_test_id("dose-preview")).to_contain_text("28 tablet")
     page.locator("#rx-check").click()
 
     alert = page.locator("[data-testid=safety-alert][data-rule='DDI-0001']")
