@@ -122,3 +122,46 @@ __all__ += [
     "immunizations_visible",
     "observations_visible",
 ]
+
+
+# --- for prescribing: the chart's and the workspace's registries, the patient's active conditions ----
+from phb.clinical.chart import register_chart_section, register_encounter_panel  # noqa: E402
+from phb.clinical.diagnoses import ICD10_WHO, diagnosis_list  # noqa: E402
+from phb.terminology.public import ICD10_CM  # noqa: E402
+
+
+def active_condition_codes(ctx: Ctx, patient_id: uuid.UUID) -> list[str]:
+    """The ICD-10 (CM or WHO) codes of the patient's active diagnoses here (each once), for prescribing safety
+    (contraindications). Needs the care relationship (else NotFound) and is audited."""
+    codes: list[str] = []
+    for code in (
+        diagnosis_list(ctx=ctx, patient_id=patient_id, clinical_status="active")
+        .filter(system__in=[ICD10_CM, ICD10_WHO])
+        .values_list("code", flat=True)
+    ):
+        if code not in codes:
+            codes.append(code)
+    return codes
+
+
+__all__ += ["active_condition_codes", "register_chart_section", "register_encounter_panel"]
+
+
+@dataclass(frozen=True)
+class EncounterRef:
+    """What a prescription needs of the encounter it is written in."""
+
+    id: uuid.UUID
+    patient_id: uuid.UUID
+    status: str
+
+
+def encounter_for_prescribing(ctx: Ctx, encounter_id: uuid.UUID) -> EncounterRef:
+    """The encounter, when `ctx` may read its patient's record (else NotFound or Forbidden); audited."""
+    from phb.clinical.selectors import encounter_get
+
+    encounter = encounter_get(ctx=ctx, encounter_id=encounter_id)
+    return EncounterRef(id=encounter.id, patient_id=encounter.patient_id, status=encounter.status)
+
+
+__all__ += ["EncounterRef", "encounter_for_prescribing"]
