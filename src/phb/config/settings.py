@@ -409,3 +409,9 @@ SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(
         "DocumentSourceEnum": "phb.clinical.models.DocumentSource",
     }
 )
+
+# --- pharmacy (phb.pharmacy) ----------------------------------------------------------------------
+# A batch held in stock that expires within this many days raises a near-expiry alert.
+PHARMACY_NEAR_EXPIRY_DAYS = env.int("PHB_PHARMACY_NEAR_EXPIRY_DAYS", default=90)
+if PHARMACY_NEAR_EXPIRY_DAYS < 0:
+    raise SystemExit("PHB_PHARMACY_NEAR_EXPIRY_DAYS must not be negative")

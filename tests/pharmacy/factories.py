@@ -1,0 +1,89 @@
+"""Pharmacy stock for tests: pharmacy staff, locations, products of catalogue drugs, suppliers, and
+batches received into stock."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from decimal import Decimal
+
+from phb.kernel.context import Ctx
+from phb.pharmacy import services
+from phb.pharmacy.models import Batch, LocationKind, Product, StockLocation, StockMovement
+from tests.workforce.factories import staff_ctx
+
+_N = itertools.count(1)
+
+
+def drug_code(name: str = "amoxicillin") -> str:
+    """The catalogue's code of a generic drug, by name."""
+    return name
+
+
+def pharmacist(organization, user=None) -> Ctx:
+    return staff_ctx(organization, "pharmacist", user=user)
+
+
+def technician(organization, user=None) -> Ctx:
+    return staff_ctx(organization, "pharmacy_technician", user=user)
+
+
+def location(ctx: Ctx, name: str | None = None, kind: str = LocationKind.MAIN_PHARMACY, **kwargs) -> StockLocation:
+    return services.location_create(ctx=ctx, name=name or f"Pharmacy {next(_N)}", kind=kind, **kwargs)
+
+
+def product(ctx: Ctx, drug: str = "amoxicillin", **kwargs) -> Product:
+    fields = {"name": f"{drug.title()} {next(_N)}", "unit_of_issue": "capsule", "form": "", "strength": ""}
+    fields.update(kwargs)
+    return services.product_create(ctx=ctx, drug_code=drug_code(drug), **fields)
+
+
+def supplier(ctx: Ctx, name: str | None = None, **kwargs):
+    return services.supplier_create(ctx=ctx, name=name or f"Supplier {next(_N)}", **kwargs)
+
+
+def in_days(days: int) -> dt.date:
+    return dt.date.today() + dt.timedelta(days=days)
+
+
+def receive(
+    ctx: Ctx,
+    where: StockLocation,
+    what: Product,
+    quantity: int | str | Decimal = 100,
+    *,
+    expires_in: int = 365,
+    lot: str | None = None,
+    unit_cost: str = "0.50",
+    supplier_id=None,
+) -> Batch:
+    movement: StockMovement = services.stock_receive(
+        ctx=ctx,
+        location_id=where.id,
+        product_id=what.id,
+        lot_number=lot or f"LOT-{next(_N):05d}",
+        expiry_on=in_days(expires_in),
+        quantity=quantity,
+        unit_cost=unit_cost,
+        supplier_id=supplier_id,
+    )
+    return Batch.objects.for_tenant(ctx).get(id=movement.batch_id)
+
+
+def backdate_expiry(ctx: Ctx, batch: Batch, *, days_ago: int = 1) -> Batch:
+    """Make a batch already received expire in the past (receiving an expired batch is refused)."""
+    Batch.objects.for_tenant(ctx).filter(id=batch.id).update(expiry_on=in_days(-days_ago))
+    batch.refresh_from_db()
+    return batch
+
+
+def stocked(organization):
+    """A pharmacist, a technician, a main pharmacy and a ward store, and a product of amoxicillin."""
+    ctx = pharmacist(organization)
+    return {
+        "ctx": ctx,
+        "tech": technician(organization),
+        "main": location(ctx, "Main pharmacy"),
+        "ward": location(ctx, "Ward 3 store", kind=LocationKind.WARD_STORE),
+        "product": product(ctx, "amoxicillin", name="Amoxicillin 500 mg capsules", form="capsule", strength="500 mg"),
+    }
