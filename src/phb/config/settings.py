@@ -415,3 +415,14 @@ SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(
 PHARMACY_NEAR_EXPIRY_DAYS = env.int("PHB_PHARMACY_NEAR_EXPIRY_DAYS", default=90)
 if PHARMACY_NEAR_EXPIRY_DAYS < 0:
     raise SystemExit("PHB_PHARMACY_NEAR_EXPIRY_DAYS must not be negative")
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(
+    {
+        "StockLocationKindEnum": "phb.pharmacy.models.LocationKind",
+        "StockMovementKindEnum": "phb.pharmacy.models.MovementKind",
+        "StockAlertKindEnum": "phb.pharmacy.models.AlertKind",
+        "StockAlertStatusEnum": "phb.pharmacy.models.AlertStatus",
+        "PurchaseOrderStatusEnum": "phb.pharmacy.models.PurchaseOrderStatus",
+    }
+)
+# With the pharmacy's, more than one choice set is called "kind": the consents' gets its own name too.
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]["ConsentKindEnum"] = "phb.patients.models.ConsentKind"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -88,7 +89,7 @@ class ProductStock:
 
 
 def stock_overview(
-    ctx: Ctx, *, products: QuerySet[Product] | None = None, location_id: uuid.UUID | None = None
+    ctx: Ctx, *, products: Iterable[Product] | None = None, location_id: uuid.UUID | None = None
 ) -> list[ProductStock]:
     """Each product (of `products`, default all) with its holding at each location: two grouped
     queries (balances, reorder levels) whatever the number of products."""
