@@ -65,7 +65,8 @@ def test_look_a_code_up(doctor):
 
 def test_the_systems_held(doctor):
     systems = {s["slug"]: s for s in doctor.get(ROOT).json()}
-    assert set(systems) == {"icd10-cm", "loinc"}
+    assert set(systems) == {"icd10-cm", "loinc", "drugs"}
+    assert systems["drugs"]["uri"] == "https://phb.health/fhir/CodeSystem/drugs"
     assert systems["icd10-cm"]["concept_count"] == 98_466
     assert systems["icd10-cm"]["uri"] == "http://hl7.org/fhir/sid/icd-10-cm"
     assert "Regenstrief" in systems["loinc"]["copyright"]

@@ -21,6 +21,8 @@ ICD10_CM = "http://hl7.org/fhir/sid/icd-10-cm"
 LOINC = "http://loinc.org"
 SNOMED_CT = "http://snomed.info/sct"
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
+# PHB's own drug catalogue (generics, see `data/drugs/`): codes are lower-case slugs of the INN.
+DRUGS = "https://phb.health/fhir/CodeSystem/drugs"
 
 MAX_SYSTEM = 255
 MAX_CODE = 40
@@ -88,6 +90,7 @@ KNOWN_SYSTEMS = (
     KnownSystem(LOINC, "loinc", "LOINC", re.compile(r"[0-9]{1,7}-[0-9]"), "8480-6", _loinc_check_digit_ok),
     KnownSystem(SNOMED_CT, "snomed-ct", "SNOMED CT", re.compile(r"[1-9][0-9]{5,17}"), "44054006"),
     KnownSystem(RXNORM, "rxnorm", "RxNorm", re.compile(r"[1-9][0-9]{0,9}"), "860975"),
+    KnownSystem(DRUGS, "drugs", "PHB drug catalogue", re.compile(r"[a-z0-9]+(-[a-z0-9]+)*"), "amoxicillin"),
 )
 BY_SLUG = {s.slug: s for s in KNOWN_SYSTEMS}
 BY_URI = {s.uri: s for s in KNOWN_SYSTEMS}

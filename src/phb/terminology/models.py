@@ -62,3 +62,130 @@ class Concept(models.Model):
 
     def __str__(self) -> str:
         return f"{self.code} {self.display}"
+
+
+# --------------------------------------------------------------------------------------------------
+# Medication-safety knowledge (data/drugs/): shared reference data like the concepts, not tenant-owned.
+# The drug catalogue itself is a code system (concepts of DRUGS); these tables hold the rules about its
+# drugs, replaced as a whole by each release (services.code_system_load of "drugs").
+# --------------------------------------------------------------------------------------------------
+
+
+class DrugKnowledgeRelease(BaseModel):
+    """One load of a knowledge release; the latest is the one in force. Its id keys the in-process
+    index of the rules (selectors.drug_knowledge), and its version is recorded with each check."""
+
+    version = models.CharField(max_length=40)
+    sha256 = models.CharField(
+        max_length=64, help_text="Of the release's files (data/drugs/release.json and those it lists)."
+    )
+    loaded_at = models.DateTimeField()
+    counts = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["-loaded_at"], name="terminology_drugrelease_latest")]
+
+    def __str__(self) -> str:
+        return f"drug knowledge {self.version}"
+
+
+class DrugClass(models.Model):
+    """A class of drugs: therapeutic, pharmacologic (qt-prolonging, strong-cyp3a4-inhibitors), an allergy
+    group, or a duplicate-therapy group. `members` is flattened (sub-classes and combinations in)."""
+
+    id = models.BigAutoField(primary_key=True)
+    code = models.CharField(max_length=60, unique=True)
+    name = models.CharField(max_length=200)
+    kind = models.CharField(max_length=20)
+    atc = models.CharField(max_length=10, blank=True)
+    includes = models.JSONField(default=list, blank=True)
+    members = models.JSONField(default=list, blank=True)
+    aliases = models.JSONField(default=list, blank=True)
+    severity = models.CharField(max_length=20, blank=True)
+    advice = models.TextField(blank=True)
+    source = models.TextField(blank=True)
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class DrugInteraction(models.Model):
+    """A drug-drug interaction rule; `a` and `b` are each a drug code or a class code."""
+
+    id = models.BigAutoField(primary_key=True)
+    rule_id = models.CharField(max_length=20, unique=True)
+    a = models.CharField(max_length=60)
+    b = models.CharField(max_length=60)
+    severity = models.CharField(max_length=20)
+    effect = models.CharField(max_length=200)
+    mechanism = models.TextField()
+    management = models.TextField()
+    source = models.TextField()
+    note = models.TextField(blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.rule_id} {self.a} x {self.b}"
+
+
+class DrugAllergyCross(models.Model):
+    """A recorded allergen of class `allergen` may cross-react with drugs of `reacts_with`."""
+
+    id = models.BigAutoField(primary_key=True)
+    rule_id = models.CharField(max_length=60, unique=True)
+    allergen = models.CharField(max_length=60)
+    reacts_with = models.CharField(max_length=60)
+    severity = models.CharField(max_length=20)
+    mechanism = models.TextField()
+    management = models.TextField()
+    source = models.TextField()
+
+    def __str__(self) -> str:
+        return self.rule_id
+
+
+class DrugMaxDose(models.Model):
+    """The usual adult maximum daily amount of a drug by a route."""
+
+    id = models.BigAutoField(primary_key=True)
+    rule_id = models.CharField(max_length=80, unique=True)
+    drug = models.CharField(max_length=40)
+    route = models.CharField(max_length=20)
+    amount = models.DecimalField(max_digits=14, decimal_places=4)
+    unit = models.CharField(max_length=20)
+    note = models.TextField(blank=True)
+    source = models.TextField()
+
+    def __str__(self) -> str:
+        return self.rule_id
+
+
+class DrugReproductiveCaution(models.Model):
+    """Pregnancy and lactation cautions of a drug or a class."""
+
+    id = models.BigAutoField(primary_key=True)
+    subject = models.CharField(max_length=60, unique=True)
+    pregnancy = models.CharField(max_length=20, blank=True)
+    pregnancy_text = models.TextField(blank=True)
+    lactation = models.CharField(max_length=20, blank=True)
+    lactation_text = models.TextField(blank=True)
+    source = models.TextField()
+
+    def __str__(self) -> str:
+        return self.subject
+
+
+class DrugConditionRule(models.Model):
+    """A drug or class to avoid (or use with care) in a condition, named by ICD-10-CM code prefixes."""
+
+    id = models.BigAutoField(primary_key=True)
+    rule_id = models.CharField(max_length=80, unique=True)
+    subject = models.CharField(max_length=60)
+    icd10 = models.JSONField(default=list)
+    condition = models.CharField(max_length=200)
+    severity = models.CharField(max_length=20)
+    mechanism = models.TextField()
+    management = models.TextField()
+    source = models.TextField()
+
+    def __str__(self) -> str:
+        return self.rule_id

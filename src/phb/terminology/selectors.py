@@ -9,7 +9,9 @@ and a full-text GIN index on the folded display, on SQLite by plain matching."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+import threading
+from collections.abc import Iterable, Sequence
+from decimal import Decimal
 from functools import reduce
 from operator import or_
 from types import MappingProxyType
@@ -20,8 +22,8 @@ from django.db import connection
 from django.db.models import Case, Count, Q, QuerySet, Value, When
 from django.db.models.functions import Length
 
-from phb.kernel.errors import ValidationFailed
-from phb.terminology import coding, models
+from phb.kernel.errors import NotFound, ProblemError, ValidationFailed
+from phb.terminology import coding, drug_safety, models
 from phb.terminology.coding import Coding, Concept, UnknownCodeSystem
 
 MAX_QUERY = 100
@@ -197,3 +199,244 @@ def validate_coding(system: str, code: str, display: str = "", *, field: str = "
             f"{concept.code} ({concept.display}) groups more specific codes: choose one of them",
         )
     return Coding(uri, concept.code, display or concept.display)
+
+
+# --------------------------------------------------------------------------------------------------
+# The drug catalogue and its safety knowledge, as an in-process index
+# --------------------------------------------------------------------------------------------------
+
+
+class DrugUnknown(NotFound):
+    code, title = "DRUG_UNKNOWN", "Unknown drug"
+
+
+class DrugKnowledgeMissing(ProblemError):
+    """No drug release is loaded: a safety check cannot be trusted, so none is made (fail closed)."""
+
+    status, code, title = 503, "DRUG_KNOWLEDGE_NOT_LOADED", "Drug knowledge not loaded"
+
+
+_knowledge: tuple[Any, drug_safety.Knowledge] | None = None
+_knowledge_lock = threading.Lock()
+
+
+def drug_knowledge() -> drug_safety.Knowledge:
+    """The index of the release in force, built once per process and per release: each call costs one
+    indexed query (the latest release's id), a rebuild about as long as reading the ~2,000 rows."""
+    global _knowledge
+    latest = models.DrugKnowledgeRelease.objects.order_by("-loaded_at", "-id").values_list("id", "version").first()
+    if latest is None:
+        raise DrugKnowledgeMissing("no drug knowledge release is loaded: run `phb terminology load drugs`")
+    cached = _knowledge
+    if cached is not None and cached[0] == latest[0]:
+        return cached[1]
+    with _knowledge_lock:
+        cached = _knowledge
+        if cached is not None and cached[0] == latest[0]:
+            return cached[1]
+        knowledge = _build_knowledge(latest[1])
+        _knowledge = (latest[0], knowledge)
+        return knowledge
+
+
+def _build_knowledge(version: str) -> drug_safety.Knowledge:
+    drugs = []
+    rows = models.Concept.objects.filter(system__uri=coding.DRUGS).values_list(
+        "code", "display", "active", "properties"
+    )
+    for code, display, active, p in rows:
+        drugs.append(
+            drug_safety.Drug(
+                code=code,
+                name=display,
+                synonyms=tuple(p.get("synonyms", ())),
+                brands=tuple(p.get("brands", ())),
+                atc=p.get("atc", ""),
+                classes=tuple(p.get("classes", ())),
+                forms=tuple(
+                    drug_safety.DrugForm(f["form"], f["route"], tuple(f["strengths"]), f["unit"])
+                    for f in p.get("forms", ())
+                ),
+                controlled=bool(p.get("controlled")),
+                rxnorm=tuple(p.get("rxnorm", ())),
+                ingredients=tuple(p.get("ingredients", ())),
+                active=active,
+            )
+        )
+    return drug_safety.Knowledge.build(
+        version=version,
+        drugs=drugs,
+        classes=[
+            drug_safety.DrugClass(
+                code=c.code,
+                name=c.name,
+                kind=c.kind,
+                members=tuple(c.members),
+                includes=tuple(c.includes),
+                aliases=tuple(c.aliases),
+                atc=c.atc,
+                severity=c.severity,
+                advice=c.advice,
+                source=c.source,
+            )
+            for c in models.DrugClass.objects.order_by("code")
+        ],
+        interactions=[
+            drug_safety.InteractionRule(
+                id=r.rule_id,
+                a=r.a,
+                b=r.b,
+                severity=r.severity,
+                effect=r.effect,
+                mechanism=r.mechanism,
+                management=r.management,
+                source=r.source,
+                note=r.note,
+            )
+            for r in models.DrugInteraction.objects.order_by("rule_id")
+        ],
+        allergy_cross=[
+            drug_safety.AllergyCrossRule(
+                id=r.rule_id,
+                allergen=r.allergen,
+                reacts_with=r.reacts_with,
+                severity=r.severity,
+                mechanism=r.mechanism,
+                management=r.management,
+                source=r.source,
+            )
+            for r in models.DrugAllergyCross.objects.order_by("rule_id")
+        ],
+        max_doses=[
+            drug_safety.MaxDose(
+                id=d.rule_id,
+                drug=d.drug,
+                route=d.route,
+                amount=d.amount.normalize(),
+                unit=d.unit,
+                note=d.note,
+                source=d.source,
+            )
+            for d in models.DrugMaxDose.objects.order_by("rule_id")
+        ],
+        cautions=[
+            drug_safety.ReproductiveCaution(
+                subject=c.subject,
+                pregnancy=c.pregnancy,
+                pregnancy_text=c.pregnancy_text,
+                lactation=c.lactation,
+                lactation_text=c.lactation_text,
+                source=c.source,
+            )
+            for c in models.DrugReproductiveCaution.objects.order_by("subject")
+        ],
+        condition_rules=[
+            drug_safety.ConditionRule(
+                id=r.rule_id,
+                subject=r.subject,
+                icd10=tuple(r.icd10),
+                condition=r.condition,
+                severity=r.severity,
+                mechanism=r.mechanism,
+                management=r.management,
+                source=r.source,
+            )
+            for r in models.DrugConditionRule.objects.order_by("rule_id")
+        ],
+    )
+
+
+def drug_get(code: str) -> drug_safety.Drug:
+    """The catalogue's drug `code` (one a newer release dropped included); DrugUnknown otherwise."""
+    drug = drug_knowledge().drugs.get((code or "").strip()) if isinstance(code, str) else None
+    if drug is None:
+        raise DrugUnknown(f"{str(code)[:60]!r} is not a drug of the catalogue")
+    return drug
+
+
+def drug_search(query: str, limit: int = DEFAULT_LIMIT) -> list[drug_safety.Drug]:
+    """Drugs by name, synonym or brand: whole term, then prefix, then every word a word's prefix;
+    best first. ValidationFailed for an empty or over-long query or a bad limit."""
+    query = (query or "").strip()
+    if not query:
+        raise ValidationFailed.field("q", "type a drug name, a synonym or a brand", code="required")
+    if len(query) > MAX_QUERY:
+        raise ValidationFailed.field("q", f"at most {MAX_QUERY} characters", code="max_length")
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
+        raise ValidationFailed.field("limit", f"a number from 1 to {MAX_LIMIT}", code="invalid")
+    if len(coding.fold(query).split()) > MAX_WORDS:
+        raise ValidationFailed.field("q", f"at most {MAX_WORDS} words", code="max_length")
+    return drug_knowledge().search(query, limit)
+
+
+def drug_for_coding(value: Coding) -> drug_safety.Drug | None:
+    """The drug a coding names: a code of the catalogue, or an RxNorm code the catalogue lists."""
+    if value is None or not value.code:
+        return None
+    return drug_knowledge().drug_for_coding(Coding(coding.system_uri(value.system) or value.system, value.code))
+
+
+def drug_for_text(text: str) -> drug_safety.Drug | None:
+    """The drug whose name, synonym or brand is exactly `text` (whatever its case and accents)."""
+    if not text or len(text) > MAX_QUERY:
+        return None
+    return drug_knowledge().drug_for_text(text)
+
+
+MAX_PROPOSED = 50
+MAX_CURRENT = 200
+MAX_ALLERGIES = 100
+MAX_CONDITIONS = 200
+
+
+def safety_check(
+    *,
+    proposed: Sequence[drug_safety.ProposedDrug],
+    current: Sequence[str],
+    allergies: Sequence[drug_safety.AllergySubstance] = (),
+    conditions: Sequence[str] = (),
+    pregnant: bool = False,
+    lactating: bool = False,
+) -> list[drug_safety.SafetyAlert]:
+    """The alerts of prescribing `proposed` to a patient on `current` drug codes, with `allergies`,
+    active problems `conditions` (ICD-10-CM codes) and pregnancy or breastfeeding; most severe first.
+    DrugUnknown for a proposed code the catalogue lacks; ValidationFailed for malformed input."""
+    problems = []
+    for name, values, most in (
+        ("proposed", proposed, MAX_PROPOSED),
+        ("current", current, MAX_CURRENT),
+        ("allergies", allergies, MAX_ALLERGIES),
+        ("conditions", conditions, MAX_CONDITIONS),
+    ):
+        if len(values) > most:
+            problems.append({"field": name, "message": f"at most {most}", "code": "max_length"})
+    keys = [p.key for p in proposed]
+    if len(set(keys)) != len(keys) or not all(isinstance(k, str) and k for k in keys):
+        problems.append({"field": "proposed", "message": "each proposed drug needs its own key", "code": "invalid"})
+    for index, p in enumerate(proposed):
+        if p.daily_amount is not None and (
+            not isinstance(p.daily_amount, Decimal) or not p.daily_amount.is_finite() or p.daily_amount < 0
+        ):
+            problems.append(
+                {"field": f"proposed[{index}].daily_amount", "message": "a number, zero or more", "code": "invalid"}
+            )
+    if problems:
+        raise ValidationFailed("The safety check's input is not valid.", errors=problems)
+    knowledge = drug_knowledge()
+    for p in proposed:
+        if p.drug_code not in knowledge.drugs:
+            raise DrugUnknown(f"{str(p.drug_code)[:60]!r} is not a drug of the catalogue")
+    return drug_safety.check(
+        knowledge,
+        proposed=proposed,
+        current=[c for c in current if isinstance(c, str)],
+        allergies=allergies,
+        conditions=[c for c in conditions if isinstance(c, str)],
+        pregnant=pregnant,
+        lactating=lactating,
+    )
+
+
+def knowledge_version() -> str:
+    """The knowledge release in force: record it with each check."""
+    return drug_knowledge().version

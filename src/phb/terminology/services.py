@@ -18,8 +18,19 @@ from django.utils import timezone
 from phb.kernel import db
 from phb.kernel.context import Ctx
 from phb.terminology.coding import UnknownCodeSystem, code_key, fold
-from phb.terminology.models import CodeSystem, Concept
-from phb.terminology.sources import SOURCES, Row, Source
+from phb.terminology.drug_data import DrugRelease
+from phb.terminology.models import (
+    CodeSystem,
+    Concept,
+    DrugAllergyCross,
+    DrugClass,
+    DrugConditionRule,
+    DrugInteraction,
+    DrugKnowledgeRelease,
+    DrugMaxDose,
+    DrugReproductiveCaution,
+)
+from phb.terminology.sources import SOURCES, DrugSource, Row, Source
 
 log = structlog.get_logger("phb.terminology")
 
@@ -72,14 +83,22 @@ def code_system_load(*, ctx: Ctx, slug: str, force: bool = False, using: str = D
         system = CodeSystem.objects.using(using).select_for_update().filter(uri=source.uri).first()
         if system is None:
             system = CodeSystem(uri=source.uri, slug=source.slug)
-        elif not force and system.source_sha256 == source.sha256 and system.version == source.version:
+        elif (
+            not force
+            and system.source_sha256 == source.sha256
+            and system.version == source.version
+            and (not isinstance(source, DrugSource) or _drug_knowledge_loaded(using, source.sha256))
+        ):
             count = Concept.objects.using(using).filter(system=system, active=True).count()
             return LoadResult(source.slug, source.version, count, unchanged=True)
+        rows = source.read()  # read (and, for the drug release, validated) before anything is written
         system.name, system.version, system.content = source.name, source.version, source.content
         system.copyright, system.source_sha256, system.loaded_at = source.copyright, source.sha256, timezone.now()
         system.save(using=using)
         merge = _merge_postgresql if connection.vendor == "postgresql" else _merge_generic
-        added, changed, deactivated = merge(connection, system, source.read())
+        added, changed, deactivated = merge(connection, system, rows)
+        if isinstance(source, DrugSource):
+            _drug_knowledge_replace(using, source.release, system.loaded_at)
         count = Concept.objects.using(using).filter(system=system, active=True).count()
         if (
             connection.vendor == "postgresql"
@@ -102,7 +121,7 @@ def code_system_load(*, ctx: Ctx, slug: str, force: bool = False, using: str = D
 
 def _values(row: Row) -> tuple[Any, ...]:
     """A row's values in FIELDS order, with the derived search columns."""
-    search_text = fold(row.display)[:600]
+    search_text = row.search_text or fold(row.display)[:600]
     return (
         row.code,
         row.display,
@@ -244,3 +263,107 @@ def load_after_migrate(*, using: str = DEFAULT_DB_ALIAS, verbosity: int = 1, pla
         result = code_system_load(ctx=ctx, slug=slug, using=using)
         if verbosity >= 1 and not result.unchanged:
             print(f"  Loaded {result.concepts:,} concepts of {slug} {result.version} in {result.seconds} s")
+
+
+# --------------------------------------------------------------------------------------------------
+# The medication-safety knowledge of the drug release, written with its catalogue
+# --------------------------------------------------------------------------------------------------
+
+KNOWLEDGE_TABLES = (
+    DrugClass,
+    DrugInteraction,
+    DrugAllergyCross,
+    DrugMaxDose,
+    DrugReproductiveCaution,
+    DrugConditionRule,
+)
+
+
+def _drug_knowledge_loaded(using: str, sha256: str) -> bool:
+    """Whether the release in force is the one with these files."""
+    latest = (
+        DrugKnowledgeRelease.objects.using(using).order_by("-loaded_at", "-id").values_list("sha256", flat=True).first()
+    )
+    return latest == sha256
+
+
+def _drug_knowledge_replace(using: str, release: DrugRelease, loaded_at: Any) -> None:
+    """Replace the rules in force by the release's, inside the caller's transaction (readers see the
+    old release until it commits), and record the release: its new row is what tells each process's
+    index (selectors.drug_knowledge) to rebuild."""
+    for model in KNOWLEDGE_TABLES:
+        model.objects.using(using).all().delete()
+    DrugClass.objects.using(using).bulk_create(
+        DrugClass(
+            code=c.code,
+            name=c.name,
+            kind=c.kind,
+            atc=c.atc,
+            includes=list(c.includes),
+            members=list(c.members),
+            aliases=list(c.aliases),
+            severity=c.severity,
+            advice=c.advice,
+            source=c.source,
+        )
+        for c in release.classes
+    )
+    DrugInteraction.objects.using(using).bulk_create(
+        DrugInteraction(
+            rule_id=r.id,
+            a=r.a,
+            b=r.b,
+            severity=r.severity,
+            effect=r.effect,
+            mechanism=r.mechanism,
+            management=r.management,
+            source=r.source,
+            note=r.note,
+        )
+        for r in release.interactions
+    )
+    DrugAllergyCross.objects.using(using).bulk_create(
+        DrugAllergyCross(
+            rule_id=r.id,
+            allergen=r.allergen,
+            reacts_with=r.reacts_with,
+            severity=r.severity,
+            mechanism=r.mechanism,
+            management=r.management,
+            source=r.source,
+        )
+        for r in release.allergy_cross
+    )
+    DrugMaxDose.objects.using(using).bulk_create(
+        DrugMaxDose(
+            rule_id=d.id, drug=d.drug, route=d.route, amount=d.amount, unit=d.unit, note=d.note, source=d.source
+        )
+        for d in release.max_doses
+    )
+    DrugReproductiveCaution.objects.using(using).bulk_create(
+        DrugReproductiveCaution(
+            subject=c.subject,
+            pregnancy=c.pregnancy,
+            pregnancy_text=c.pregnancy_text,
+            lactation=c.lactation,
+            lactation_text=c.lactation_text,
+            source=c.source,
+        )
+        for c in release.cautions
+    )
+    DrugConditionRule.objects.using(using).bulk_create(
+        DrugConditionRule(
+            rule_id=r.id,
+            subject=r.subject,
+            icd10=list(r.icd10),
+            condition=r.condition,
+            severity=r.severity,
+            mechanism=r.mechanism,
+            management=r.management,
+            source=r.source,
+        )
+        for r in release.condition_rules
+    )
+    DrugKnowledgeRelease.objects.using(using).create(
+        version=release.version, sha256=release.sha256, loaded_at=loaded_at, counts=release.counts()
+    )

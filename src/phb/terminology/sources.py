@@ -8,13 +8,15 @@ from __future__ import annotations
 import csv
 import gzip
 import hashlib
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from phb.terminology.coding import ICD10_CM, LOINC
+from phb.terminology.coding import DRUGS, ICD10_CM, LOINC, fold
+from phb.terminology.drug_data import DrugRelease, read_drug_release, release_sha256
 from phb.terminology.models import Content
 
 DATA = Path(__file__).parent / "data"
@@ -40,6 +42,7 @@ class Row:
     selectable: bool = True
     heading: bool = False
     properties: dict[str, Any] = field(default_factory=dict)
+    search_text: str = ""  # what search matches (folded); the folded display when blank
 
 
 def read_icd10_cm(path: Path) -> list[Row]:
@@ -141,3 +144,82 @@ SOURCES = {
         ),
     )
 }
+
+
+# --------------------------------------------------------------------------------------------------
+# The drug catalogue: a code system whose release also carries the medication-safety knowledge.
+# --------------------------------------------------------------------------------------------------
+
+DRUGS_NOTICE = (
+    "PHB drug catalogue and medication-safety knowledge, written by the PHB project from public sources "
+    "(FDA prescribing information, the ONC high-priority interaction list, the HL7 PDDI-CDS guide, standard "
+    "pharmacology references; each rule names its source), under PHB's licence. This product uses publicly "
+    "available data courtesy of the U.S. National Library of Medicine (NLM), National Institutes of Health, "
+    "Department of Health and Human Services; NLM is not responsible for the product and does not endorse or "
+    "recommend this or any other product."
+)
+
+
+def catalogue_rows(release: DrugRelease) -> list[Row]:
+    """The catalogue's generics as concepts: code, name, and the rest as properties; searched by name,
+    synonyms and brands ("Augmentin", "acetaminophen", "coartem")."""
+    return [
+        Row(
+            code=drug.code,
+            display=drug.name,
+            level="combination" if drug.ingredients else "generic",
+            properties={
+                "synonyms": list(drug.synonyms),
+                "brands": list(drug.brands),
+                "atc": drug.atc,
+                "classes": list(drug.classes),
+                "ingredients": list(drug.ingredients),
+                "forms": [
+                    {"form": f.form, "route": f.route, "strengths": list(f.strengths), "unit": f.unit}
+                    for f in drug.forms
+                ],
+                "controlled": drug.controlled,
+                "rxnorm": list(drug.rxnorm),
+            },
+            search_text=fold(" ".join((drug.name, *drug.synonyms, *drug.brands)))[:600],
+        )
+        for drug in release.drugs
+    ]
+
+
+@dataclass(frozen=True)
+class DrugSource(Source):
+    """The drug release: `filename` is its manifest (release.json), which names the other files."""
+
+    @cached_property
+    def sha256(self) -> str:
+        return release_sha256(self.path)
+
+    @cached_property
+    def release(self) -> DrugRelease:
+        """Read and validated once per process (KnowledgeInvalid when a file breaks a rule)."""
+        return read_drug_release(self.path)
+
+    def read(self) -> list[Row]:
+        return catalogue_rows(self.release)
+
+
+def _drug_version(path: Path) -> str:
+    return json.loads(path.read_text(encoding="utf-8")).get("version", "")
+
+
+def drug_source(filename: str = "drugs/release.json", slug: str = "drugs", uri: str = DRUGS) -> DrugSource:
+    """The drug release at `filename` (relative to `data/`, or absolute) as a source."""
+    return DrugSource(
+        slug,
+        uri,
+        "PHB drug catalogue",
+        _drug_version(DATA / filename),
+        Content.COMPLETE,
+        filename,
+        DRUGS_NOTICE,
+        lambda path: catalogue_rows(read_drug_release(path)),
+    )
+
+
+SOURCES["drugs"] = drug_source()
