@@ -542,3 +542,40 @@ _PARAMETRIZED = {
 @pytest.mark.parametrize("name", sorted(set(CALLS) - _PARAMETRIZED))
 def test_readers_added_below_record_an_audit_event_when_they_answer_and_when_they_refuse(world, name):
     test_the_reader_records_an_audit_event_when_it_answers_and_when_it_refuses(world, name)
+
+
+# --- prescriptions (phb.medications) ---------------------------------------------------------------
+from phb.kernel.models import Organization  # noqa: E402
+from phb.medications import dispensing as medications_dispensing  # noqa: E402
+from tests.medications.factories import signed_prescription  # noqa: E402
+from tests.workforce.factories import staff_ctx as _staff_ctx  # noqa: E402
+
+
+def _to_dispense(w):
+    """A signed prescription of the world's patient at hospital A, and a pharmacist there, on first use."""
+    if "to_dispense" not in w:
+        system = Ctx.system(reason="test")
+        organization = Organization.objects.for_platform(system).get(id=w["doctor"].organization_id)
+        w["to_dispense"] = signed_prescription(organization, patient=w["patient"])
+        w["pharmacist"] = _staff_ctx(organization, "pharmacist")
+    return w["to_dispense"]
+
+
+_MEDICATIONS = {
+    "phb.medications.dispensing.prescriptions_to_dispense": (
+        lambda w: _to_dispense(w) and medications_dispensing.prescriptions_to_dispense(ctx=w["pharmacist"]),
+        lambda w: medications_dispensing.prescriptions_to_dispense(ctx=w["desk"]),
+    ),
+    "phb.medications.dispensing.prescription_to_dispense": (
+        lambda w: medications_dispensing.prescription_to_dispense(
+            ctx=(_to_dispense(w) and w["pharmacist"]), prescription_id=_to_dispense(w).id
+        ),
+        lambda w: medications_dispensing.prescription_to_dispense(ctx=w["desk"], prescription_id=_to_dispense(w).id),
+    ),
+}
+CALLS.update(_MEDICATIONS)
+
+
+@pytest.mark.parametrize("name", sorted(_MEDICATIONS))
+def test_medications_readers_record_an_audit_event_when_they_answer_and_when_they_refuse(world, name):
+    test_the_reader_records_an_audit_event_when_it_answers_and_when_it_refuses(world, name)

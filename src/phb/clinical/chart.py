@@ -575,3 +575,36 @@ def encounter_for_appointment(*, ctx: Ctx, appointment_id: uuid.UUID) -> uuid.UU
         **_basis(access),
     )
     return row["id"]
+
+
+# --------------------------------------------------------------------------------------------------
+# Panels of the encounter workspace added by apps above clinical (prescriptions, orders, ...)
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EncounterPanel:
+    """A panel of the encounter workspace another app provides, as chart sections are: `fn(*, ctx,
+    encounter)` returns plain data for the panel (a fixed number of queries; the workspace has checked
+    the care relationship), `template` renders it (it receives `panel`, `data`, `encounter`, `open`)."""
+
+    key: str
+    title: str
+    order: int
+    fn: SectionFn
+    template: str
+
+
+_panels: dict[str, EncounterPanel] = {}
+
+
+def register_encounter_panel(key: str, fn: SectionFn, *, title: str, order: int, template: str) -> None:
+    """Add (or replace, by key) a panel of every encounter workspace. The clinical app imports no app
+    above it: the app that owns the panel registers it from its AppConfig.ready."""
+    if not key.replace("_", "").isalnum() or key != key.lower():
+        raise ValueError(f"an encounter panel key is lower-case letters, digits and underscores: {key!r}")
+    _panels[key] = EncounterPanel(key=key, title=title, order=order, fn=fn, template=template)
+
+
+def encounter_panels() -> list[EncounterPanel]:
+    return sorted(_panels.values(), key=lambda p: (p.order, p.key))

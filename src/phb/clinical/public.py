@@ -53,3 +53,26 @@ def active_allergies(ctx: Ctx, patient_id: uuid.UUID) -> list[ActiveAllergy]:
 
 
 __all__ += ["ActiveAllergy", "active_allergies", "allergy_summary", "history_summary", "immunization_summary"]
+
+
+# --- for prescribing: the chart's and the workspace's registries, the patient's active conditions ----
+from phb.clinical.chart import register_chart_section, register_encounter_panel  # noqa: E402
+from phb.clinical.diagnoses import ICD10_WHO, diagnosis_list  # noqa: E402
+from phb.terminology.public import ICD10_CM  # noqa: E402
+
+
+def active_condition_codes(ctx: Ctx, patient_id: uuid.UUID) -> list[str]:
+    """The ICD-10 (CM or WHO) codes of the patient's active diagnoses here (each once), for prescribing safety
+    (contraindications). Needs the care relationship (else NotFound) and is audited."""
+    codes: list[str] = []
+    for code in (
+        diagnosis_list(ctx=ctx, patient_id=patient_id, clinical_status="active")
+        .filter(system__in=[ICD10_CM, ICD10_WHO])
+        .values_list("code", flat=True)
+    ):
+        if code not in codes:
+            codes.append(code)
+    return codes
+
+
+__all__ += ["active_condition_codes", "register_chart_section", "register_encounter_panel"]

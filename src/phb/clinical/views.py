@@ -199,6 +199,8 @@ def _workspace(request: HttpRequest, encounter_id: uuid.UUID, *, status: int = 2
         "vital_values": {},
         "diagnosis_errors": {},
         "note_errors": {},
+        # Panels of apps above clinical (prescriptions, ...), registered with chart.register_encounter_panel.
+        "panels": [(p, p.fn(ctx=ctx, encounter=space.encounter)) for p in chart.encounter_panels()],
         **extra,
     }
     return render(request, "clinical/encounter.html", context, status=status)

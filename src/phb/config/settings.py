@@ -410,6 +410,20 @@ SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(
     }
 )
 
+# --- medications (phb.medications) -----------------------------------------------------------------
+# A signed prescription may be dispensed for this many days; a patient may ask for a repeat of a
+# prescription whose course ended at most MEDICATIONS_REPEAT_RECENT_DAYS ago (or with refills left).
+MEDICATIONS_PRESCRIPTION_VALID_DAYS = env.int("PHB_PRESCRIPTION_VALID_DAYS", default=30)
+MEDICATIONS_REPEAT_RECENT_DAYS = env.int("PHB_REPEAT_RECENT_DAYS", default=28)
+# Adherence: doses due are generated this many days ahead; a dose may be marked this early; one left
+# unmarked this long after it was due becomes missed; this many missed in a row tell the prescriber.
+MEDICATIONS_DOSE_WINDOW_DAYS = env.int("PHB_DOSE_WINDOW_DAYS", default=7)
+MEDICATIONS_DOSE_EARLY_MINUTES = env.int("PHB_DOSE_EARLY_MINUTES", default=60)
+MEDICATIONS_DOSE_GRACE_MINUTES = env.int("PHB_DOSE_GRACE_MINUTES", default=180)
+MEDICATIONS_MISSED_DOSES_ALERT = env.int("PHB_MISSED_DOSES_ALERT", default=3)
+if MEDICATIONS_MISSED_DOSES_ALERT < 1 or MEDICATIONS_DOSE_WINDOW_DAYS < 1:
+    raise SystemExit("PHB_MISSED_DOSES_ALERT and PHB_DOSE_WINDOW_DAYS must be at least 1")
+
 # --- pharmacy (phb.pharmacy) ----------------------------------------------------------------------
 # A batch held in stock that expires within this many days raises a near-expiry alert.
 PHARMACY_NEAR_EXPIRY_DAYS = env.int("PHB_PHARMACY_NEAR_EXPIRY_DAYS", default=90)
