@@ -10,14 +10,27 @@ from decimal import Decimal
 from phb.kernel.context import Ctx
 from phb.pharmacy import services
 from phb.pharmacy.models import Batch, LocationKind, Product, StockLocation, StockMovement
+from phb.terminology.public import drug_search
 from tests.workforce.factories import staff_ctx
 
 _N = itertools.count(1)
 
 
+def ensure_drugs() -> None:
+    """The drug catalogue, loaded by `migrate`, is emptied by a transactional test's flush: load it
+    again when it is missing (a query when it is there)."""
+    from phb.terminology import services as terminology
+    from phb.terminology.models import DrugKnowledgeRelease
+
+    if not DrugKnowledgeRelease.objects.exists():
+        terminology.code_system_load(ctx=Ctx.system(reason="test: load the drug catalogue"), slug="drugs")
+
+
 def drug_code(name: str = "amoxicillin") -> str:
-    """The catalogue's code of a generic drug, by name."""
-    return name
+    """The catalogue's code of a generic drug, by name (or the name itself when it names none)."""
+    ensure_drugs()
+    found = drug_search(name, 1) if name.replace(" ", "").isalnum() else []
+    return found[0].code if found else name
 
 
 def pharmacist(organization, user=None) -> Ctx:
@@ -87,3 +100,28 @@ def stocked(organization):
         "ward": location(ctx, "Ward 3 store", kind=LocationKind.WARD_STORE),
         "product": product(ctx, "amoxicillin", name="Amoxicillin 500 mg capsules", form="capsule", strength="500 mg"),
     }
+
+
+# --- prescriptions to dispense ----------------------------------------------------------------------
+
+
+def amoxicillin_item(quantity: int = 15, **overrides):
+    """A prescription item of amoxicillin 500 mg capsules (coded in the drug catalogue)."""
+    from phb.terminology.public import DRUGS
+    from tests.medications.factories import AMOXICILLIN
+
+    return {**AMOXICILLIN, "drug_system": DRUGS, "drug_code": "amoxicillin", "quantity": Decimal(quantity), **overrides}
+
+
+def prescription(organization, *items, patient=None, **kwargs):
+    """A signed prescription of `items` (default: 15 capsules of amoxicillin), for a patient with an
+    account (so that they can be told their medicines are ready)."""
+    from tests.accounts.factories import UserFactory
+    from tests.medications.factories import signed_prescription
+    from tests.patients.factories import make_patient, register_at_desk
+    from tests.scheduling.factories import desk_ctx
+
+    if patient is None:
+        patient = make_patient(user=UserFactory(), email="")
+        register_at_desk(desk_ctx(organization), patient)
+    return signed_prescription(organization, patient=patient, items=items or (amoxicillin_item(),), **kwargs)

@@ -150,3 +150,62 @@ def test_concurrent_receipts_of_a_new_lot_create_one_balance_row(org_a):
     level = StockLevel.objects.for_tenant(system).get()
     assert level.on_hand == 16
     assert _ledger_and_level(ctx, s["main"], level.batch_id) == (Decimal(16), Decimal(16))
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_sixteen_prescriptions_dispensed_at_once_from_one_batch_take_exactly_what_it_holds(org_a):
+    """16 x 15 capsules asked of a batch of 100: six prescriptions in full, one in part (10), nine
+    refused with INSUFFICIENT_STOCK; no lost update, no negative balance, the ledger is the balance."""
+    from phb.medications.models import PrescriptionItem
+    from phb.pharmacy import dispensing
+    from tests.pharmacy.factories import prescription
+
+    s = stocked(org_a)
+    ctx = s["ctx"]
+    batch = receive(ctx, s["main"], s["product"], 100)
+    prescriptions = [prescription(org_a) for _ in range(WORKERS)]
+    system = Ctx.system(reason="test", organization_id=org_a.id)
+
+    def dispense(i: int) -> str:
+        done = dispensing.prescription_dispense(ctx=ctx, prescription_id=prescriptions[i].id, location_id=s["main"].id)
+        return done.prescription_status
+
+    outcomes = _race(WORKERS, dispense)
+    assert outcomes.count("dispensed") == 6, outcomes
+    assert outcomes.count("partially_dispensed") == 1, outcomes
+    assert outcomes.count("INSUFFICIENT_STOCK") == 9, outcomes
+    assert _ledger_and_level(ctx, s["main"], batch) == (Decimal(0), Decimal(0))
+    handed = PrescriptionItem.objects.for_tenant(system).aggregate(t=Sum("quantity_dispensed"))["t"]
+    assert handed == 100
+    dispensed = StockMovement.objects.for_tenant(system).filter(kind="dispense").aggregate(t=Sum("quantity"))["t"]
+    assert dispensed == -100
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_adjustments_down_racing_dispensings_never_oversell(org_a):
+    from phb.pharmacy import dispensing
+    from tests.pharmacy.factories import prescription
+
+    s = stocked(org_a)
+    ctx = s["ctx"]
+    batch = receive(ctx, s["main"], s["product"], 60)
+    prescriptions = [prescription(org_a) for _ in range(WORKERS // 2)]
+
+    def work(i: int) -> str:
+        if i % 2:
+            services.stock_adjust(ctx=ctx, location_id=s["main"].id, batch_id=batch.id, quantity=-7, reason="breakage")
+            return "adjusted"
+        done = dispensing.prescription_dispense(
+            ctx=ctx, prescription_id=prescriptions[i // 2].id, location_id=s["main"].id
+        )
+        return done.prescription_status
+
+    outcomes = _race(WORKERS, work)
+    assert set(outcomes) <= {"adjusted", "dispensed", "partially_dispensed", "INSUFFICIENT_STOCK"}, outcomes
+    ledger, level = _ledger_and_level(ctx, s["main"], batch)
+    assert ledger == level >= 0
+    moved = StockMovement.objects.for_tenant(ctx).filter(batch=batch).exclude(kind="receive")
+    assert -sum(m.quantity for m in moved) == 60 - level
+    assert 7 * outcomes.count("adjusted") + 15 * outcomes.count("dispensed") <= 60

@@ -177,7 +177,11 @@ def test_products_are_mapped_to_a_drug_and_a_gtin_is_checked_and_unique(s):
     ctx = s["ctx"]
     with pytest.raises(ValidationFailed) as exc:
         product(ctx, "no such drug!")
-    assert exc.value.extra["errors"][0]["code"] == "DRUG_UNKNOWN"
+    assert exc.value.code == "DRUG_UNKNOWN"
+    controlled = product(ctx, "morphine", name="Morphine 10 mg tablets")
+    assert (controlled.drug_code, controlled.drug_name, controlled.controlled) == ("morphine", "Morphine", True)
+    assert s["product"].drug_name == "Amoxicillin"
+    assert not s["product"].controlled
     with pytest.raises(ValidationFailed):
         product(ctx, gtin="4006381333932")  # wrong check digit
     product(ctx, gtin="4006381333931")

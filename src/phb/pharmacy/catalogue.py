@@ -3,12 +3,10 @@ name, and whether it is a controlled substance (copied onto the product)."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
-from phb.kernel.errors import ValidationFailed
-
-_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,39}$")
+from phb.kernel.errors import NotFound, ValidationFailed
+from phb.terminology.public import drug_get
 
 
 @dataclass(frozen=True)
@@ -19,8 +17,16 @@ class DrugRef:
 
 
 def drug_of(code: str) -> DrugRef:
-    """The catalogue's drug for `code`; ValidationFailed DRUG_UNKNOWN (on `drug_code`) otherwise."""
-    code = (code or "").strip()
-    if not _CODE.match(code):
-        raise ValidationFailed.field("drug_code", "not a drug of the catalogue", code="DRUG_UNKNOWN")
-    return DrugRef(code=code, name=code, controlled=False)
+    """The catalogue's drug for `code`; ValidationFailed DRUG_UNKNOWN (on `drug_code`) when the
+    catalogue has no such drug, or no longer lists it (a product is made for a drug in use)."""
+    try:
+        drug = drug_get((code or "").strip())
+    except NotFound:
+        drug = None
+    if drug is None or not drug.active:
+        raise ValidationFailed(
+            "not a drug of the catalogue",
+            code="DRUG_UNKNOWN",
+            errors=[{"field": "drug_code", "message": "not a drug of the catalogue", "code": "DRUG_UNKNOWN"}],
+        )
+    return DrugRef(code=drug.code, name=drug.name, controlled=drug.controlled)

@@ -13,3 +13,13 @@ class StockAlertRaised(Event):
     name = "pharmacy.stock_alert_raised"
     alert_id: uuid.UUID
     organization_id: uuid.UUID
+
+
+@dataclass(frozen=True)
+class MedicinesDispensed(Event):
+    """A pharmacy handed out medicines of a prescription: the patient is told they are ready."""
+
+    name = "pharmacy.medicines_dispensed"
+    dispensing_id: uuid.UUID
+    organization_id: uuid.UUID
+    patient_id: uuid.UUID

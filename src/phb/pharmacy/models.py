@@ -338,6 +338,7 @@ class Dispensing(TenantModel):
     dispensed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     dispensed_at = models.DateTimeField()
     prescription_status = models.CharField(max_length=30, help_text="The prescription's status after it.")
+    notified_at = models.DateTimeField(null=True, blank=True, help_text="When the patient was told it is ready.")
 
     class Meta:
         ordering = ["-dispensed_at"]

@@ -64,6 +64,10 @@ class Migration(migrations.Migration):
                     models.CharField(help_text="The prescription's status after it.", max_length=30),
                 ),
                 (
+                    "notified_at",
+                    models.DateTimeField(blank=True, help_text="When the patient was told it is ready.", null=True),
+                ),
+                (
                     "dispensed_by",
                     models.ForeignKey(
                         on_delete=django.db.models.deletion.PROTECT, related_name="+", to=settings.AUTH_USER_MODEL
