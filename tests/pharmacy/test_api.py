@@ -242,3 +242,90 @@ def test_another_organizations_ids_are_not_found_on_every_endpoint(w):
 def test_malformed_ids_are_not_found(w):
     assert w["pharmacist"].get(f"{API}/batches/not-a-uuid/").status_code == 404
     assert w["pharmacist"].get(f"{API}/purchase-orders/123/").status_code == 404
+
+
+# --- dispensing ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def rx(w, org_a):
+    from tests.pharmacy.factories import prescription
+
+    return prescription(org_a)
+
+
+def test_the_worklist_the_proposal_and_dispensing_through_the_api(w, rx):
+    api, main = w["pharmacist"], str(w["main"].id)
+    listed = api.get(f"{API}/worklist/", {"location": main})
+    assert listed.status_code == 200
+    assert [p["number"] for p in listed.json()] == [rx.number]
+    item_id = listed.json()[0]["items"][0]["item_id"]
+    proposal = api.get(f"{API}/prescriptions/{rx.id}/proposal/", {"location": main}).json()
+    assert proposal["may_dispense_here"] is True
+    assert [(b["lot_number"], b["take"]) for b in proposal["items"][0]["batches"]] == [
+        (w["batch"].lot_number, "15.000")
+    ]
+    done = api.post(
+        f"{API}/prescriptions/{rx.id}/dispense/", {"location_id": main, "quantities": {item_id: "10"}}, format="json"
+    )
+    assert done.status_code == 201, done.json()
+    body = done.json()
+    assert body["dispensing"]["prescription_status"] == "partially_dispensed"
+    assert [(line["lot_number"], line["quantity"]) for line in body["lines"]] == [(w["batch"].lot_number, "10.000")]
+    assert body["label_url"].endswith("/labels/")
+    rest = api.post(f"{API}/prescriptions/{rx.id}/dispense/", {"location_id": main}, format="json")
+    assert rest.json()["dispensing"]["prescription_status"] == "dispensed"
+    assert len(api.get(f"{API}/dispensings/", {"prescription": str(rx.id)}).json()) == 2
+    one = api.get(f"{API}/dispensings/{body['dispensing']['id']}/")
+    assert one.status_code == 200
+    gone = api.get(f"{API}/prescriptions/{rx.id}/proposal/", {"location": main})
+    assert gone.status_code == 404  # fully dispensed: no longer on the worklist
+
+
+def test_dispensing_refusals_through_the_api(w, rx):
+    api, main = w["pharmacist"], str(w["main"].id)
+    item_id = api.get(f"{API}/worklist/", {"location": main}).json()[0]["items"][0]["item_id"]
+    for quantities, status, code in [
+        ({item_id: "41"}, 400, "OVER_DISPENSED"),
+        ({str(w["batch"].id): "1"}, 400, "UNKNOWN_ITEM"),
+        ({item_id: "0"}, 400, "VALIDATION_ERROR"),
+        ({item_id: "-1"}, 400, "VALIDATION_ERROR"),
+    ]:
+        response = api.post(
+            f"{API}/prescriptions/{rx.id}/dispense/", {"location_id": main, "quantities": quantities}, format="json"
+        )
+        assert (response.status_code, response.json()["code"]) == (status, code), quantities
+    services_adjust = api.post(
+        f"{API}/stock/adjust/",
+        {"location_id": main, "batch_id": str(w["batch"].id), "quantity": "-35", "reason": "count"},
+        format="json",
+    )
+    assert services_adjust.status_code == 201
+    short = api.post(
+        f"{API}/prescriptions/{rx.id}/dispense/", {"location_id": main, "quantities": {item_id: "6"}}, format="json"
+    )
+    assert (short.status_code, short.json()["code"]) == (409, "INSUFFICIENT_STOCK")
+    assert api.get(f"{API}/worklist/").status_code == 400  # the location is required
+
+
+def test_dispensing_needs_the_capability_and_other_organizations_ids_are_not_found(w, rx):
+    main = str(w["main"].id)
+    assert w["nurse"].get(f"{API}/worklist/", {"location": main}).status_code == 403
+    assert (
+        w["nurse"].post(f"{API}/prescriptions/{rx.id}/dispense/", {"location_id": main}, format="json").status_code
+        == 403
+    )
+    done = w["technician"].post(f"{API}/prescriptions/{rx.id}/dispense/", {"location_id": main}, format="json")
+    assert done.status_code == 201
+    outsider = w["outsider"]
+    theirs = outsider.post(f"{API}/locations/", {"name": "Their pharmacy"}, format="json").json()["id"]
+    for method, path, body in [
+        ("get", f"prescriptions/{rx.id}/proposal/?location={theirs}", None),
+        ("get", f"prescriptions/{rx.id}/proposal/?location={main}", None),
+        ("get", f"worklist/?location={main}", None),
+        ("post", f"prescriptions/{rx.id}/dispense/", {"location_id": theirs}),
+        ("get", f"dispensings/{done.json()['dispensing']['id']}/", None),
+    ]:
+        response = getattr(outsider, method)(f"{API}/{path}", body, format="json")
+        assert response.status_code == 404, (path, response.status_code)
+    assert outsider.get(f"{API}/dispensings/").json() == []

@@ -18,11 +18,13 @@ from rest_framework.response import Response
 
 from phb.kernel.api import PagePagination, PhbApiView
 from phb.kernel.errors import NotFound
-from phb.pharmacy import policies, purchasing, selectors, services
+from phb.pharmacy import dispensing, policies, purchasing, selectors, services
 from phb.pharmacy.models import (
     AlertKind,
     AlertStatus,
     Batch,
+    Dispensing,
+    DispensingLine,
     LocationKind,
     MovementKind,
     Product,
@@ -718,3 +720,198 @@ class ValuationApi(StockApi):
     def get(self, request: Request) -> Response:
         f = _valid(ValuationFilters, request.query_params)
         return Response(ValuationOutput(selectors.stock_valuation(self.ctx, location_id=f.get("location"))).data)
+
+
+# --- dispensing ---------------------------------------------------------------------------------------
+# Prescriptions and dispensings name patients: every read here is audited by its selector.
+
+DISPENSE = policies.DISPENSE
+
+
+class DispensableItemOutput(serializers.Serializer):
+    item_id = serializers.UUIDField()
+    drug_code = serializers.CharField(source="drug.code")
+    drug_system = serializers.CharField(source="drug.system")
+    drug_name = serializers.CharField()
+    form = serializers.CharField()
+    strength = serializers.CharField()
+    quantity = serializers.DecimalField(max_digits=12, decimal_places=3)
+    quantity_unit = serializers.CharField()
+    quantity_dispensed = serializers.DecimalField(max_digits=12, decimal_places=3)
+    directions = serializers.CharField()
+    instructions = serializers.CharField()
+
+
+class DispensablePrescriptionOutput(serializers.Serializer):
+    prescription_id = serializers.UUIDField()
+    number = serializers.CharField()
+    patient_id = serializers.UUIDField()
+    patient_name = serializers.CharField()
+    prescriber_name = serializers.CharField()
+    status = serializers.CharField()
+    signed_at = serializers.DateTimeField()
+    pharmacy_department_id = serializers.UUIDField(allow_null=True)
+    items = DispensableItemOutput(many=True)
+
+
+class LocationFilter(serializers.Serializer):
+    location = serializers.UUIDField(help_text="The stock location the pharmacist works at.")
+
+
+class WorklistApi(StockApi):
+    required_permission = DISPENSE
+
+    @extend_schema(
+        parameters=[LocationFilter],
+        responses=DispensablePrescriptionOutput(many=True),
+        summary="Prescriptions to dispense at a location, oldest signed first (audited)",
+    )
+    def get(self, request: Request) -> Response:
+        location_id = _valid(LocationFilter, request.query_params)["location"]
+        rows = dispensing.worklist(self.ctx, location_id=location_id)
+        return Response(DispensablePrescriptionOutput(rows, many=True).data)
+
+
+class BatchOfferOutput(serializers.Serializer):
+    batch_id = serializers.UUIDField()
+    product_id = serializers.UUIDField()
+    product_name = serializers.CharField()
+    lot_number = serializers.CharField()
+    expiry_on = serializers.DateField()
+    on_hand = serializers.DecimalField(max_digits=12, decimal_places=3)
+    take = serializers.DecimalField(max_digits=12, decimal_places=3, help_text="Proposed from this batch.")
+
+
+class ItemProposalOutput(serializers.Serializer):
+    item = DispensableItemOutput()
+    remaining = serializers.DecimalField(max_digits=12, decimal_places=3)
+    available = serializers.DecimalField(max_digits=14, decimal_places=3)
+    proposed = serializers.DecimalField(max_digits=12, decimal_places=3)
+    batches = BatchOfferOutput(many=True)
+    problem = serializers.ChoiceField(choices=["", "no_product", "out_of_stock", "done"])
+
+
+class ProposalOutput(serializers.Serializer):
+    prescription = DispensablePrescriptionOutput()
+    location = LocationOutput()
+    may_dispense_here = serializers.BooleanField()
+    items = ItemProposalOutput(many=True)
+
+
+class ProposalApi(StockApi):
+    required_permission = DISPENSE
+
+    @extend_schema(
+        parameters=[LocationFilter],
+        responses=ProposalOutput,
+        summary="What dispensing a prescription here would hand out, batch by batch, first expiry first (audited)",
+    )
+    def get(self, request: Request, prescription_id: str) -> Response:
+        location_id = _valid(LocationFilter, request.query_params)["location"]
+        proposal = dispensing.dispensing_proposal(
+            self.ctx, prescription_id=self.parse_id(prescription_id), location_id=location_id
+        )
+        return Response(ProposalOutput(proposal).data)
+
+
+class DispenseInput(serializers.Serializer):
+    location_id = serializers.UUIDField()
+    quantities = serializers.DictField(
+        child=serializers.DecimalField(max_digits=12, decimal_places=3, min_value=0),
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Item id → quantity (0: not now). Absent: each item what remains, or what is in stock if less.",
+    )
+
+
+class DispensingLineOutput(serializers.ModelSerializer):
+    product_name = serializers.CharField(source="product.name")
+    lot_number = serializers.CharField(source="batch.lot_number")
+    expiry_on = serializers.DateField(source="batch.expiry_on")
+
+    class Meta:
+        model = DispensingLine
+        fields = ["item_id", "product_id", "product_name", "batch_id", "lot_number", "expiry_on", "quantity"]
+
+
+class DispensingOutput(serializers.ModelSerializer):
+    location_name = serializers.CharField(source="location.name")
+
+    class Meta:
+        model = Dispensing
+        fields = [
+            "id",
+            "prescription_id",
+            "prescription_number",
+            "patient_id",
+            "location_id",
+            "location_name",
+            "dispensed_by_id",
+            "dispensed_at",
+            "prescription_status",
+        ]
+
+
+class DispensingDetailOutput(serializers.Serializer):
+    dispensing = DispensingOutput()
+    lines = DispensingLineOutput(many=True)
+    label_url = serializers.CharField(help_text="The printable labels.")
+
+
+def _dispensing_detail(view: PhbApiView, dispensing_id: Any) -> dict[str, Any]:
+    from django.urls import reverse
+
+    record = dispensing.dispensing_get(view.ctx, dispensing_id=dispensing_id)
+    return dict(
+        DispensingDetailOutput(
+            {
+                "dispensing": record.dispensing,
+                "lines": record.lines,
+                "label_url": reverse("pharmacy_staff:labels", args=[record.dispensing.id]),
+            }
+        ).data
+    )
+
+
+class DispenseApi(StockApi):
+    required_permission = DISPENSE
+
+    @extend_schema(
+        request=DispenseInput,
+        responses={201: DispensingDetailOutput},
+        summary="Dispense a signed prescription from a location (first expiry first out)",
+    )
+    def post(self, request: Request, prescription_id: str) -> Response:
+        prescription_uuid = self.parse_id(prescription_id)
+        data = _valid(DispenseInput, request.data)
+        done = dispensing.prescription_dispense(
+            ctx=self.ctx,
+            prescription_id=prescription_uuid,
+            location_id=data["location_id"],
+            quantities=data["quantities"],
+        )
+        return Response(_dispensing_detail(self, done.id), status=status.HTTP_201_CREATED)
+
+
+class DispensingFilters(serializers.Serializer):
+    prescription = serializers.UUIDField(required=False)
+    location = serializers.UUIDField(required=False)
+
+
+class DispensingsApi(StockApi):
+    @extend_schema(
+        parameters=[DispensingFilters], responses=DispensingOutput(many=True), summary="Recent dispensings (audited)"
+    )
+    def get(self, request: Request) -> Response:
+        f = _valid(DispensingFilters, request.query_params)
+        rows = dispensing.dispensing_list(
+            self.ctx, prescription_id=f.get("prescription"), location_id=f.get("location")
+        )
+        return Response(DispensingOutput(rows, many=True).data)
+
+
+class DispensingApi(StockApi):
+    @extend_schema(responses=DispensingDetailOutput, summary="One dispensing with its batches (audited)")
+    def get(self, request: Request, dispensing_id: str) -> Response:
+        return Response(_dispensing_detail(self, self.parse_id(dispensing_id)))

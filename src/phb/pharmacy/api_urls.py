@@ -43,3 +43,20 @@ urlpatterns = [
     path("pharmacy/alerts/", api.AlertsApi.as_view(), name="pharmacy-alerts"),
     path("pharmacy/valuation/", api.ValuationApi.as_view(), name="pharmacy-valuation"),
 ]
+
+# --- dispensing ---
+urlpatterns += [
+    path("pharmacy/worklist/", api.WorklistApi.as_view(), name="pharmacy-worklist"),
+    path(
+        "pharmacy/prescriptions/<str:prescription_id>/proposal/",
+        api.ProposalApi.as_view(),
+        name="pharmacy-prescription-proposal",
+    ),
+    path(
+        "pharmacy/prescriptions/<str:prescription_id>/dispense/",
+        api.DispenseApi.as_view(),
+        name="pharmacy-prescription-dispense",
+    ),
+    path("pharmacy/dispensings/", api.DispensingsApi.as_view(), name="pharmacy-dispensings"),
+    path("pharmacy/dispensings/<str:dispensing_id>/", api.DispensingApi.as_view(), name="pharmacy-dispensing"),
+]
