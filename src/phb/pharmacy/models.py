@@ -36,7 +36,7 @@ class StockLocation(TenantModel):
     name = models.CharField(max_length=120)
     kind = models.CharField(max_length=20, choices=LocationKind.choices, default=LocationKind.MAIN_PHARMACY)
     department = models.ForeignKey(
-        "organizations.Department", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        "organizations.Department", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     is_active = models.BooleanField(default=True)
 
