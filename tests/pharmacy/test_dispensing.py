@@ -271,3 +271,45 @@ def test_a_return_of_a_dispensing_goes_back_to_its_batch_up_to_what_it_handed_ou
         services.stock_return(ctx=ctx, location_id=s["main"].id, batch_id=batch.id, quantity=11, dispensing_id=done.id)
     assert exc.value.code == "OVER_RETURNED"
     assert selectors.ledger_balance(ctx, location_id=s["main"].id, batch_id=batch.id) == (30, 30)
+
+
+def _stock_taken_before_the_lock(s, monkeypatch, *, times: int):
+    """Make another writer take the batch's stock between the plan and the lock, `times` times."""
+    calls = {"n": 0}
+    record = dispensing.prescription_record_dispensing
+
+    def meanwhile(**kwargs):
+        calls["n"] += 1
+        if calls["n"] <= times:
+            held = selectors.ledger_balance(s["ctx"], location_id=s["main"].id, batch_id=s["batch"].id)[1]
+            services.stock_adjust(
+                ctx=s["ctx"], location_id=s["main"].id, batch_id=s["batch"].id, quantity=-held, reason="meanwhile"
+            )
+        return record(**kwargs)
+
+    monkeypatch.setattr(dispensing, "prescription_record_dispensing", meanwhile)
+    return calls
+
+
+def test_stock_taken_between_the_plan_and_the_lock_makes_the_attempt_again_from_scratch(org_a, s, monkeypatch):
+    s["batch"] = receive(s["ctx"], s["main"], s["product"], 20)
+    rx = prescription(org_a)
+    calls = _stock_taken_before_the_lock(s, monkeypatch, times=1)
+    done = dispensing.prescription_dispense(ctx=s["ctx"], prescription_id=rx.id, location_id=s["main"].id)
+    assert calls["n"] == 2  # the first attempt was rolled back whole, the adjustment with it
+    assert done.prescription_status == "dispensed"
+    assert Dispensing.objects.for_tenant(s["ctx"]).count() == 1
+    assert selectors.ledger_balance(s["ctx"], location_id=s["main"].id, batch_id=s["batch"].id) == (5, 5)
+    assert _dispensed(rx) == {"amoxicillin": 15}
+
+
+def test_stock_that_keeps_moving_is_refused_with_stock_busy_and_nothing_written(org_a, s, monkeypatch):
+    s["batch"] = receive(s["ctx"], s["main"], s["product"], 20)
+    rx = prescription(org_a)
+    _stock_taken_before_the_lock(s, monkeypatch, times=100)
+    with pytest.raises(Conflict) as exc:
+        dispensing.prescription_dispense(ctx=s["ctx"], prescription_id=rx.id, location_id=s["main"].id)
+    assert exc.value.code == "STOCK_BUSY"
+    assert not Dispensing.objects.for_tenant(s["ctx"]).exists()
+    assert _status(rx) == "signed"
+    assert selectors.ledger_balance(s["ctx"], location_id=s["main"].id, batch_id=s["batch"].id) == (20, 20)

@@ -8,15 +8,19 @@ expiry date) never is. By default each item gets what remains to dispense or wha
 (partial dispensing: the rest stays to dispense); the pharmacist may ask for other quantities, which
 must then be in stock (INSUFFICIENT_STOCK otherwise).
 
-`prescription_dispense` runs in one transaction: it locks the candidate balances (in id order, so that
-concurrent dispensings never deadlock), reads what they hold under the lock, allocates first expiry
-first, appends the dispense movements, records the dispensing and its lines, and has the prescription
-record it (`medications.public.prescription_record_dispensing`, which locks the prescription and moves
-its status). Any refusal rolls everything back. The patient is told their medicines are ready after
-the commit, through the outbox."""
+`prescription_dispense` runs in one transaction: it plans what each item gets from an unlocked read,
+has the prescription record it (`medications.public.prescription_record_dispensing`, which locks the
+prescription, refuses more than remains and moves its status), records the dispensing, its audit and
+its event, and only then locks the candidate balances (in id order: concurrent dispensings never
+deadlock), checks they still hold the plan, and appends the dispense movements and the lines. When
+another writer took that stock in between, the attempt is rolled back whole and made again from a
+fresh read; any refusal rolls everything back. Locking the stock last keeps the time a balance is
+held locked short: concurrent dispensings from one batch queue only for the movements' writes. The
+patient is told their medicines are ready after the commit, through the outbox."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import uuid
 from collections.abc import Mapping
@@ -90,14 +94,18 @@ def matching_products(ctx: Ctx, item: DispensableItem) -> list[Product]:
     ]
 
 
-def _usable_levels(ctx: Ctx, location: StockLocation, product_ids: list[uuid.UUID], *, lock: bool) -> list[StockLevel]:
+def _usable_levels(
+    ctx: Ctx, location: StockLocation, product_ids: list[uuid.UUID], *, lock: bool, on: dt.date | None = None
+) -> list[StockLevel]:
     """The balances of in-date batches of `product_ids` held at `location`, first expiry first. With
     `lock`, they are locked in id order (one order for every dispensing: no deadlock); PostgreSQL
     re-reads a row it waited for and re-checks `on_hand > 0` on what the other writer left."""
     levels = (
         StockLevel.objects.for_tenant(ctx)
         .select_related("batch", "product")
-        .filter(location=location, product_id__in=product_ids, on_hand__gt=0, batch__expiry_on__gt=services.today(ctx))
+        .filter(
+            location=location, product_id__in=product_ids, on_hand__gt=0, batch__expiry_on__gt=on or services.today(ctx)
+        )
     )
     if lock:
         levels = levels.select_for_update(of=("self",)).order_by("id")
@@ -159,11 +167,11 @@ def _may_dispense_at(prescription: DispensablePrescription, location: StockLocat
 
 
 def _propose(ctx: Ctx, prescription: DispensablePrescription, location: StockLocation) -> tuple[ItemProposal, ...]:
-    out = []
+    out, on = [], services.today(ctx)
     for item in prescription.items:
         remaining = item.quantity - item.quantity_dispensed
         products = matching_products(ctx, item)
-        levels = _usable_levels(ctx, location, [p.id for p in products], lock=False) if products else []
+        levels = _usable_levels(ctx, location, [p.id for p in products], lock=False, on=on) if products else []
         available = sum((lv.on_hand for lv in levels), Decimal(0))
         takes = dict((lv.id, take) for lv, take in _allocate(levels, remaining))
         offers = tuple(
@@ -279,6 +287,47 @@ def _is_zero(raw: Any) -> bool:
         return False
 
 
+class _StockMoved(Exception):
+    """Between the plan (read without a lock) and the lock, another writer took stock the plan counted
+    on: the attempt is rolled back whole and made again from a fresh read."""
+
+
+def _plan(
+    items: dict[uuid.UUID, DispensableItem],
+    wanted: dict[uuid.UUID, Decimal | None],
+    products: dict[uuid.UUID, list[Product]],
+    levels: list[StockLevel],
+) -> dict[uuid.UUID, Decimal]:
+    """Item id → what to hand out of it, from what `levels` hold (first expiry first, shared between
+    the items): an asked quantity, or what remains to dispense if less is not in stock."""
+    left = {lv.id: lv.on_hand for lv in levels}
+    totals: dict[uuid.UUID, Decimal] = {}
+    for item_id, asked in wanted.items():
+        item = items[item_id]
+        mine = {p.id for p in products[item_id]}
+        available = sum((left[lv.id] for lv in levels if lv.product_id in mine), Decimal(0))
+        if asked is not None and available < asked:
+            raise Conflict(
+                f"{item.drug_name}: {available.normalize():f} {item.quantity_unit} in stock here, "
+                f"{asked.normalize():f} asked",
+                code="INSUFFICIENT_STOCK",
+                item_id=str(item_id),
+                available=str(available),
+            )
+        goal = min(asked if asked is not None else item.quantity - item.quantity_dispensed, available)
+        for lv in levels:
+            if goal <= 0:
+                break
+            if lv.product_id in mine and left[lv.id] > 0:
+                take = min(left[lv.id], goal)
+                left[lv.id] -= take
+                goal -= take
+                totals[item_id] = totals.get(item_id, Decimal(0)) + take
+    if not totals:
+        raise Conflict("none of these medicines is in stock here", code="INSUFFICIENT_STOCK", available="0")
+    return totals
+
+
 def prescription_dispense(
     *,
     ctx: Ctx,
@@ -290,47 +339,50 @@ def prescription_dispense(
     item ids to what to hand out (0 or absent: not now); None dispenses every item what remains, or
     what is in stock if less. Refusals: INSUFFICIENT_STOCK (409: an asked quantity is not in stock, or
     nothing at all is), WRONG_PHARMACY (409), PRESCRIPTION_NOT_DISPENSABLE (409), UNKNOWN_ITEM and
-    OVER_DISPENSED (400)."""
+    OVER_DISPENSED (400), STOCK_BUSY (409: the stock kept changing under every attempt; try again)."""
     action = "pharmacy.dispensing.create"
     _require_dispense(ctx, action, resource_id=str(prescription_id))
     location = services._resolve(ctx, action, services.location_get, location_id)
-    prescription = prescription_to_dispense(ctx=ctx, prescription_id=prescription_id)
-    if not _may_dispense_at(prescription, location):
-        raise audit.denied(
-            ctx,
-            action,
-            Conflict("this prescription is nominated to another pharmacy", code="WRONG_PHARMACY"),
-            resource_id=str(prescription_id),
-        )
-    wanted = _wanted(prescription, quantities)
+    for _ in range(ATTEMPTS):
+        prescription = prescription_to_dispense(ctx=ctx, prescription_id=prescription_id)
+        if not _may_dispense_at(prescription, location):
+            raise audit.denied(
+                ctx,
+                action,
+                Conflict("this prescription is nominated to another pharmacy", code="WRONG_PHARMACY"),
+                resource_id=str(prescription_id),
+            )
+        try:
+            return _dispense(ctx, action, prescription, location, _wanted(prescription, quantities))
+        except _StockMoved:
+            continue
+    raise Conflict("the stock here kept changing while dispensing: try again", code="STOCK_BUSY")
+
+
+ATTEMPTS = 8
+
+
+def _dispense(
+    ctx: Ctx,
+    action: str,
+    prescription: DispensablePrescription,
+    location: StockLocation,
+    wanted: dict[uuid.UUID, Decimal | None],
+) -> Dispensing:
+    """One attempt, in one transaction. The stock is locked last, so that concurrent dispensings from
+    the same batches wait for each other only while their movements are written (the prescription,
+    its history, the audit and the outbox are written before): the plan is made from an unlocked read,
+    and checked again under the lock (_StockMoved when it no longer holds)."""
     items = {i.item_id: i for i in prescription.items}
     products = {item_id: matching_products(ctx, items[item_id]) for item_id in wanted}
-    now = timezone.now()
+    every_product = sorted({p.id for found in products.values() for p in found})
+    now, on = timezone.now(), services.today(ctx)
     with transaction.atomic():
-        every_product = sorted({p.id for found in products.values() for p in found})
-        locked = _usable_levels(ctx, location, every_product, lock=True) if every_product else []
-        plan: dict[uuid.UUID, list[tuple[StockLevel, Decimal]]] = {}
-        for item_id, asked in wanted.items():
-            mine = {p.id for p in products[item_id]}
-            levels = [lv for lv in locked if lv.product_id in mine]
-            available = sum((lv.on_hand for lv in levels), Decimal(0))
-            item = items[item_id]
-            goal = asked if asked is not None else item.quantity - item.quantity_dispensed
-            if asked is not None and available < asked:
-                raise Conflict(
-                    f"{item.drug_name}: {available.normalize():f} {item.quantity_unit} in stock here, "
-                    f"{asked.normalize():f} asked",
-                    code="INSUFFICIENT_STOCK",
-                    item_id=str(item_id),
-                    available=str(available),
-                )
-            allocation = _allocate(levels, goal)
-            for level, take in allocation:
-                level.on_hand -= take  # what another item of this prescription may still take of it
-            if allocation:
-                plan[item_id] = allocation
-        if not plan:
-            raise Conflict("none of these medicines is in stock here", code="INSUFFICIENT_STOCK", available="0")
+        seen = _usable_levels(ctx, location, every_product, lock=False, on=on) if every_product else []
+        totals = _plan(items, wanted, products, seen)
+        status = prescription_record_dispensing(
+            ctx=ctx, prescription_id=prescription.prescription_id, quantities=totals
+        )
         dispensing = Dispensing.objects.create(
             organization_id=ctx.organization_id,
             prescription_id=prescription.prescription_id,
@@ -340,12 +392,36 @@ def prescription_dispense(
             location=location,
             dispensed_by_id=ctx.actor_id,
             dispensed_at=now,
-            prescription_status="",
+            prescription_status=status,
         )
+        audit.record(
+            ctx,
+            action,
+            target=dispensing,
+            patient_id=prescription.patient_id,
+            prescription=str(prescription.prescription_id),
+            location=str(location.id),
+            quantities={str(k): str(v) for k, v in totals.items()},
+        )
+        events.publish(
+            ctx,
+            MedicinesDispensed(
+                dispensing_id=dispensing.id,
+                organization_id=dispensing.organization_id,
+                patient_id=dispensing.patient_id,
+            ),
+        )
+        # SECURITY: the stock, locked (in id order) and re-read; it must still hold the plan.
+        locked = _usable_levels(ctx, location, every_product, lock=True, on=on)
         lines = []
-        for item_id, allocation in plan.items():
+        for item_id, total in totals.items():
+            mine = {p.id for p in products[item_id]}
+            allocation = _allocate([lv for lv in locked if lv.product_id in mine], total)
+            if sum((take for _, take in allocation), Decimal(0)) < total:
+                raise _StockMoved
             item = items[item_id]
             for level, take in allocation:
+                level.on_hand -= take  # what another item of this prescription may still take of it
                 services._move(
                     ctx,
                     location=location,
@@ -370,28 +446,6 @@ def prescription_dispense(
                     )
                 )
         DispensingLine.objects.for_tenant(ctx).bulk_create(lines)
-        totals = {item_id: sum((take for _, take in allocation), Decimal(0)) for item_id, allocation in plan.items()}
-        dispensing.prescription_status = prescription_record_dispensing(
-            ctx=ctx, prescription_id=prescription.prescription_id, quantities=totals
-        )
-        dispensing.save(update_fields=["prescription_status", "updated_at"])
-        audit.record(
-            ctx,
-            action,
-            target=dispensing,
-            patient_id=prescription.patient_id,
-            prescription=str(prescription.prescription_id),
-            location=str(location.id),
-            quantities={str(k): str(v) for k, v in totals.items()},
-        )
-        events.publish(
-            ctx,
-            MedicinesDispensed(
-                dispensing_id=dispensing.id,
-                organization_id=dispensing.organization_id,
-                patient_id=dispensing.patient_id,
-            ),
-        )
     return dispensing
 
 

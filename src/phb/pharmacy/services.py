@@ -629,28 +629,20 @@ def stock_transfer(
         raise Conflict("this batch has expired: write it off instead", code="BATCH_EXPIRED", batch_id=str(batch.id))
     transfer_id = uuid7()
     now = timezone.now()
+    moves = {
+        source.id: {"location": source, "kind": MovementKind.TRANSFER_OUT, "quantity": -amount},
+        target.id: {"location": target, "kind": MovementKind.TRANSFER_IN, "quantity": amount},
+    }
+    made: dict[uuid.UUID, StockMovement] = {}
     with transaction.atomic():
-        # Out first: a transfer of units the source does not hold fails before anything is written.
-        out = _move(
-            ctx,
-            location=source,
-            batch=batch,
-            kind=MovementKind.TRANSFER_OUT,
-            quantity=-amount,
-            reason=reason,
-            transfer_id=transfer_id,
-            at=now,
-        )
-        into = _move(
-            ctx,
-            location=target,
-            batch=batch,
-            kind=MovementKind.TRANSFER_IN,
-            quantity=amount,
-            reason=reason,
-            transfer_id=transfer_id,
-            at=now,
-        )
+        # In location-id order, whichever way the units go: two opposite transfers of one batch lock its
+        # two balances in the same order and never deadlock. A short source fails either way, and
+        # rolls the other movement back with it.
+        for location_id in sorted(moves):
+            made[location_id] = _move(
+                ctx, batch=batch, reason=reason, transfer_id=transfer_id, at=now, **moves[location_id]
+            )
+        out, into = made[source.id], made[target.id]
         _audit_movement(ctx, action, out, to_location=str(target.id), transfer_id=str(transfer_id))
     return out, into
 
@@ -745,7 +737,7 @@ def stock_expire(*, ctx: Ctx, location_id: uuid.UUID, reason: str = "") -> list[
             .select_for_update(of=("self",))
             .select_related("batch")
             .filter(location=location, on_hand__gt=0, batch__expiry_on__lte=on)
-            .order_by("batch__expiry_on", "batch_id")
+            .order_by("id")  # the order every writer locks balances in
         )
         for level in levels:
             movement = _move(
