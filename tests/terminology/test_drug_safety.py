@@ -102,7 +102,7 @@ def test_a_safe_regimen_gives_no_alert():
 
 
 def test_current_medications_are_not_checked_against_each_other():
-    assert check("paracetamol", current=["warfarin", "aspirin"]) == []
+    assert check("metformin", current=["warfarin", "aspirin"]) == []
 
 
 def test_unknown_current_codes_are_ignored_and_an_unknown_proposed_code_is_refused():
@@ -272,3 +272,60 @@ def test_bad_input_is_a_validation_error():
 
 def test_the_knowledge_version_is_the_release_loaded():
     assert knowledge_version() == "2026.11.1"
+
+
+# ---- how rules combine --------------------------------------------------------------------------------
+
+
+def test_a_named_pair_refines_its_class_rule_in_the_same_group():
+    """Tramadol + sertraline is the named rule, not also serotonergic x serotonergic; simvastatin +
+    clarithromycin the named rule, not also strong CYP3A4 inhibitor x substrate."""
+    assert [a.rule for a in check("tramadol", current=["sertraline"])] == ["DDI-0007"]
+    assert [a.rule for a in check("simvastatin", current=["clarithromycin"])] == ["DDI-0003"]
+
+
+def test_between_class_rules_the_narrower_classes_win():
+    """Ritonavir + rivaroxaban: the DOAC rule, not the general CYP3A4 substrate rule."""
+    alerts = [a for a in check("ritonavir", current=["rivaroxaban"]) if a.kind == "interaction"]
+    assert len(alerts) == 1
+    assert "rivaroxaban" in alerts[0].source.lower() or "Xarelto" in alerts[0].source
+
+
+def test_the_narrowest_cross_sensitivity_decides():
+    """A COX-2 inhibitor in aspirin hypersensitivity, aztreonam in penicillin allergy: minor."""
+    assert [
+        (a.rule, a.severity) for a in allergy(check("celecoxib", allergies=[AllergySubstance(None, "aspirin")]))
+    ] == [("ALG-nsaids-cox2", "minor")]
+    assert [
+        (a.rule, a.severity) for a in allergy(check("ibuprofen", allergies=[AllergySubstance(None, "aspirin")]))
+    ] == [("ALG-nsaids", "major")]
+    assert [a.severity for a in allergy(check("aztreonam", allergies=[AllergySubstance(None, "penicillin")]))] == [
+        "minor"
+    ]
+    ceftazidime = allergy(check("aztreonam", allergies=[AllergySubstance(Coding(DRUGS, "ceftazidime"))]))
+    assert [(a.rule, a.severity) for a in ceftazidime] == [("ALG-ceftazidime-aztreonam", "moderate")]
+
+
+def test_west_african_regimens():
+    """TB/HIV co-treatment, malaria in pregnancy, G6PD deficiency, IPTp with co-trimoxazole."""
+    tld = check("tenofovir-lamivudine-dolutegravir", current=["rhze", "co-trimoxazole"])
+    assert [a.rule for a in tld if a.kind == "interaction"] == ["DDI-0039"]
+    iptp = check("sulfadoxine-pyrimethamine", current=["co-trimoxazole"], pregnant=True)
+    assert any(a.kind == "interaction" and a.severity == "major" for a in iptp)
+    assert any(
+        a.kind == "allergy" for a in check("sulfadoxine-pyrimethamine", allergies=[AllergySubstance(None, "sulfa")])
+    )
+    primaquine = check("primaquine", conditions=["D55.0"], pregnant=True)
+    assert [(a.kind, a.severity) for a in primaquine] == [
+        ("pregnancy", "contraindicated"),
+        ("condition", "contraindicated"),
+    ]
+    assert check("artemether-lumefantrine", current=["rifampicin"])[0].severity == "contraindicated"
+    assert check("artemether-lumefantrine", pregnant=True)[0].severity == "moderate"
+
+
+def test_an_intrauterine_system_is_not_checked_for_interactions():
+    iud = [ProposedDrug("ius", "levonorgestrel", "intrauterine")]
+    assert safety_check(proposed=iud, current=["rifampicin"]) == []
+    pill = [ProposedDrug("pill", "ethinylestradiol-levonorgestrel", "oral")]
+    assert safety_check(proposed=pill, current=["rifampicin"])[0].rule.startswith("DDI-")

@@ -1,6 +1,7 @@
 """The drug catalogue: loaded as a code system with its knowledge, looked up by code, RxNorm code and
 text, searched by name, synonym and brand; every RxNorm code of the test data resolves."""
 
+import csv
 from pathlib import Path
 
 import pytest
@@ -113,6 +114,24 @@ def test_drug_for_coding():
     assert drug_for_coding(Coding(RXNORM, "855332")).code == "warfarin"
     assert drug_for_coding(Coding(RXNORM, "1")) is None
     assert drug_for_coding(Coding(SNOMED_CT, "387458008")) is None
+
+
+def test_every_rxnorm_code_of_the_test_patients_resolves():
+    with SYNTHEA_CODES.open(encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 94
+    unresolved = [
+        (r["rxcui"], r["display_in_source"]) for r in rows if drug_for_coding(Coding(RXNORM, r["rxcui"])) is None
+    ]
+    assert unresolved == []
+    for rxcui, expected in {
+        "562251": "amoxicillin-clavulanate",
+        "1870230": "adrenaline",
+        "748962": "norethisterone",
+        "705129": "glyceryl-trinitrate",
+        "861467": "pethidine",
+    }.items():
+        assert drug_for_coding(Coding(RXNORM, rxcui)).code == expected
 
 
 def test_every_name_synonym_and_brand_finds_its_drug():

@@ -315,6 +315,12 @@ def read_drug_release(release_path: Path) -> DrugRelease:
             "advice": advice,
             "source": source,
         }
+    for code, entry in class_entries.items():
+        for alias in (entry["name"], *entry["aliases"]):
+            if fold(alias) in seen_names:
+                check.problems.append(
+                    f"classes: {code}: the name or alias {alias!r} is also {seen_names[fold(alias)]}'s name or synonym"
+                )
     _check_cycles(class_entries, "includes", "classes", check)
     _check_cycles(drugs, "ingredients", "catalogue", check)
     if check.problems:
@@ -366,7 +372,7 @@ def read_drug_release(release_path: Path) -> DrugRelease:
     interactions = []
     rule_ids: set[str] = set()
     pairs: dict[tuple[str, str, str], str] = {}
-    ddi_fields = {"id", "a", "b", "severity", "effect", "mechanism", "management", "source", "note"}
+    ddi_fields = {"id", "a", "b", "severity", "effect", "mechanism", "management", "source", "note", "group"}
     for path in files["interactions"]:
         for number, entry in enumerate(_load(path), 1):
             problem = check.entry(path, number, entry, "id")
@@ -398,6 +404,7 @@ def read_drug_release(release_path: Path) -> DrugRelease:
                     management=_text(entry, "management", problem),
                     source=_text(entry, "source", problem),
                     note=_text(entry, "note", problem, required=False),
+                    group=_text(entry, "group", problem, required=False),
                 )
             )
 

@@ -76,7 +76,7 @@ _ROUTE_ALIASES = {
 } | {route.lower(): route for route in ROUTES}
 # Routes whose systemic exposure is negligible: such a proposed drug is not checked for interactions,
 # condition rules or dose (allergies, duplicates, pregnancy and lactation still apply).
-LOCAL_ROUTES = frozenset({"topical", "ophthalmic", "otic"})
+LOCAL_ROUTES = frozenset({"topical", "ophthalmic", "otic", "intrauterine"})
 _RANK = {severity: rank for rank, severity in enumerate(SEVERITIES)}
 _KIND_RANK = {kind: rank for rank, kind in enumerate(ALERT_KINDS)}
 # Mass units a dose may be given in, as milligrams.
@@ -224,6 +224,7 @@ class InteractionRule:
     management: str
     source: str
     note: str = ""
+    group: str = ""  # rules of one group are one concern: a pair reports only the most specific (default: effect)
 
 
 @dataclass(frozen=True, slots=True)
@@ -477,6 +478,11 @@ class Knowledge:
         scored.sort(key=lambda pair: pair[0])
         return [drug for _, drug in scored[:limit]]
 
+    def breadth(self, key: str) -> int:
+        """How many drugs a rule's side covers: 1 for a drug, a class's number of members."""
+        found = self.classes.get(key)
+        return len(found.members) if found is not None else 1
+
     def class_members(self, class_code: str) -> tuple[str, ...]:
         found = self.classes.get(class_code)
         return found.members if found else ()
@@ -484,8 +490,9 @@ class Knowledge:
     # ---- the rules of a pair, a drug ------------------------------------------------------------
 
     def interactions_between(self, x: str, y: str) -> list[InteractionRule]:
-        """The rules that apply to drugs `x` and `y`: for each clinical effect, the most specific
-        (drug-drug before drug-class before class-class), then the most severe."""
+        """The rules that apply to drugs `x` and `y`: for each concern (a rule's group, else its
+        effect), the most specific (drug-drug before drug-class before class-class, narrower classes
+        before broader), then the most severe: a named pair refines its class rule, not repeats it."""
         keys_y = self.keys[y]
         found: dict[str, InteractionRule] = {}
         for key in self.keys[x]:
@@ -496,14 +503,17 @@ class Knowledge:
             return list(found.values())
         best: dict[str, InteractionRule] = {}
         for rule in found.values():
-            current = best.get(rule.effect)
+            group = rule.group or rule.effect
+            current = best.get(group)
             if current is None or self._rule_order(rule) < self._rule_order(current):
-                best[rule.effect] = rule
+                best[group] = rule
         return sorted(best.values(), key=self._rule_order)
 
-    def _rule_order(self, rule: InteractionRule) -> tuple[int, int, str]:
+    def _rule_order(self, rule: InteractionRule) -> tuple[int, int, int, str]:
+        """Named drugs first; between class rules, the narrower classes (fewer members) first."""
         specific = (rule.a in self.drugs) + (rule.b in self.drugs)
-        return (-specific, _RANK[rule.severity], rule.id)
+        breadth = sum(self.breadth(side) for side in (rule.a, rule.b) if side in self.classes)
+        return (-specific, breadth, _RANK[rule.severity], rule.id)
 
     def allergen_keys(self, allergy: AllergySubstance) -> tuple[frozenset[str], frozenset[str], str] | None:
         """What a recorded allergen is: (its substances, the classes it belongs to, its name), or None
@@ -588,7 +598,7 @@ def check(
                     kind="interaction",
                     severity=rule.severity,
                     rule=rule.id,
-                    title=f"{drugs[x].name} + {drugs[y].name}: {rule.effect}",
+                    title=f"{drugs[x].name} with {drugs[y].name}: {rule.effect}",
                     mechanism=rule.mechanism,
                     management=f"{rule.management} {rule.note}".strip() if rule.note else rule.management,
                     source=rule.source,
@@ -621,9 +631,16 @@ def check(
                     drugs=(code,),
                 )
             else:
-                for allergen_class in sorted(allergen_classes):
-                    for rule in knowledge._cross_by_key.get(allergen_class, ()):
-                        if rule.reacts_with in keys and (alert is None or _RANK[rule.severity] < _RANK[alert.severity]):
+                # The rule naming the narrowest group the drug is in decides (a COX-2 inhibitor in NSAID
+                # hypersensitivity, not all NSAIDs); among equally narrow ones, the most severe.
+                chosen: tuple[int, int, str] | None = None
+                for allergen_key in sorted(allergen_classes | allergen_substances):
+                    for rule in knowledge._cross_by_key.get(allergen_key, ()):
+                        if rule.reacts_with not in keys:
+                            continue
+                        order = (knowledge.breadth(rule.reacts_with), _RANK[rule.severity], rule.id)
+                        if chosen is None or order < chosen:
+                            chosen = order
                             alert = SafetyAlert(
                                 kind="allergy",
                                 severity=rule.severity,

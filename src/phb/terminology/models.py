@@ -122,6 +122,9 @@ class DrugInteraction(models.Model):
     management = models.TextField()
     source = models.TextField()
     note = models.TextField(blank=True)
+    group = models.CharField(
+        max_length=60, blank=True, help_text="Rules of one group are one concern (default: the effect)."
+    )
 
     def __str__(self) -> str:
         return f"{self.rule_id} {self.a} x {self.b}"

@@ -1,4 +1,5 @@
-"""Reads of terminology: look a code up, search a system by code or words, check a coding.
+"""Reads of terminology: look a code up, search a system by code or words, check a coding; the drug
+catalogue and the medication-safety check, from an in-process index of the release in force.
 
 Code systems are reference data: no organization owns them and they hold no personal data, so these
 reads take no request context and record nothing (callers decide who may search, see `policies`).
@@ -220,6 +221,11 @@ _knowledge: tuple[Any, drug_safety.Knowledge] | None = None
 _knowledge_lock = threading.Lock()
 
 
+def drug_knowledge_release() -> models.DrugKnowledgeRelease | None:
+    """The knowledge release in force (the latest loaded), or None."""
+    return models.DrugKnowledgeRelease.objects.order_by("-loaded_at", "-id").first()
+
+
 def drug_knowledge() -> drug_safety.Knowledge:
     """The index of the release in force, built once per process and per release: each call costs one
     indexed query (the latest release's id), a rebuild about as long as reading the ~2,000 rows."""
@@ -292,6 +298,7 @@ def _build_knowledge(version: str) -> drug_safety.Knowledge:
                 management=r.management,
                 source=r.source,
                 note=r.note,
+                group=r.group,
             )
             for r in models.DrugInteraction.objects.order_by("rule_id")
         ],

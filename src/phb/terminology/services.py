@@ -1,4 +1,5 @@
-"""Writes of terminology: loading a shipped code table into the concept store.
+"""Writes of terminology: loading a shipped code table into the concept store (and, for the drug
+catalogue, its medication-safety knowledge into the knowledge tables, in the same transaction).
 
 A load is one transaction and idempotent: a table already loaded from the same file is left alone (two
 queries), a changed one is merged (new codes added, changed ones updated, codes the file no longer has
@@ -319,6 +320,7 @@ def _drug_knowledge_replace(using: str, release: DrugRelease, loaded_at: Any) ->
             management=r.management,
             source=r.source,
             note=r.note,
+            group=r.group,
         )
         for r in release.interactions
     )

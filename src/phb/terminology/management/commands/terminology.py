@@ -1,6 +1,7 @@
-"""`phb terminology load icd10-cm` (or `loinc`, or `all`): load a shipped code table, or bring it up to
-date; `phb terminology status`: what is held. `phb migrate` loads them too, so this is for a reload
-(`--force`) or a database migrated without them. As the owner role when DATABASE_OWNER_URL is set."""
+"""`phb terminology load icd10-cm` (or `loinc`, `drugs`, or `all`): load a shipped code table, or bring
+it up to date (`drugs` loads the drug catalogue with its medication-safety knowledge, replacing the
+release in force when the files changed); `phb terminology status`: what is held. `phb migrate` loads
+them too, so this is for a reload (`--force`), a newer release, or a database migrated without them. As the owner role when DATABASE_OWNER_URL is set."""
 
 from typing import Any
 
@@ -32,6 +33,10 @@ class Command(BaseCommand):
                     f"{system.slug:<10} {system.name} {system.version}: {system.concept_count:,} active concepts, "
                     f"loaded {system.loaded_at:%Y-%m-%d %H:%M} UTC ({system.uri})"
                 )
+            release = selectors.drug_knowledge_release()
+            if release is not None:
+                counts = ", ".join(f"{n:,} {kind.replace('_', ' ')}" for kind, n in release.counts.items())
+                self.stdout.write(f"drug knowledge {release.version}: {counts}")
             return
         slugs = list(SOURCES) if "all" in options["slugs"] else list(dict.fromkeys(options["slugs"]))
         ctx = Ctx.system(reason="phb terminology load")
