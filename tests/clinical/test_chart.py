@@ -153,7 +153,8 @@ def test_the_chart_shows_the_summary_first_then_the_trend_and_timelines(ward):
     order += [html.index(f'data-testid="section-{key}"') for key in ("medications", "vitals", "encounters")]
     assert order == sorted(order)
     assert order[-1] < html.index('data-testid="trend"') < html.index("Timelines")
-    assert html.count("Not recorded yet.") == 1  # medications: a placeholder until the next issue
+    assert html.count("Not recorded yet.") == 0  # medications registers the real section
+    assert "No current medication." in html
     assert "Not recorded yet: nobody has asked." in html  # allergies
     assert "CA-" in html
     assert "Heart rate LL" in html
@@ -201,7 +202,7 @@ def test_a_registered_section_appears_and_a_key_registered_again_replaces_it(war
         )
         html = ward["client"].get(f"/staff/clinical/patients/{ward['patient'].id}/").content.decode()
         assert calls == [ward["patient"].id]
-        assert html.count("Not recorded yet.") == 2  # medications, and the extra one
+        assert html.count("Not recorded yet.") == 1  # the extra one
         assert 'data-testid="section-extra"' in html
         with pytest.raises(ValueError, match="lower-case"):
             chart.register_chart_section("Bad Key", allergies, title="x", order=1, template="x.html")

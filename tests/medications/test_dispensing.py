@@ -62,7 +62,11 @@ def test_the_worklist_holds_what_can_be_dispensed_oldest_first(org_a, org_b, pha
     assert first.patient_name == f"{older.patient.given_name} {older.patient.family_name}"
     assert first.prescriber_name
     amoxicillin = first.items[0]
-    assert (amoxicillin.drug.code, amoxicillin.drug_name, amoxicillin.strength) == ("723", "Amoxicillin", "500 mg")
+    assert (amoxicillin.drug.code, amoxicillin.drug_name, amoxicillin.strength) == (
+        "amoxicillin",
+        "Amoxicillin",
+        "500 mg",
+    )
     assert amoxicillin.quantity == Decimal(15)
     assert amoxicillin.quantity_dispensed == 0
     assert amoxicillin.directions == "Take 1 capsule three times a day for 5 days"
@@ -116,14 +120,14 @@ def test_one_prescription_to_dispense_and_what_is_not_found(org_a, org_b, pharma
 def test_partial_then_full_dispensing(org_a, pharmacy):
     prescription = signed_prescription(org_a)
     items = _items(prescription)
-    amoxicillin, paracetamol = items["723"], items["161"]
+    amoxicillin, paracetamol = items["amoxicillin"], items["paracetamol"]
     with transaction.atomic():
         status = public.prescription_record_dispensing(
             ctx=pharmacy, prescription_id=prescription.id, quantities={amoxicillin.id: Decimal(15)}
         )
     assert status == "partially_dispensed"
     assert _stored(prescription).status == "partially_dispensed"
-    assert _items(prescription)["723"].quantity_dispensed == 15
+    assert _items(prescription)["amoxicillin"].quantity_dispensed == 15
     assert public.prescription_to_dispense(ctx=pharmacy, prescription_id=prescription.id).items[0].remaining == 0
     status = public.prescription_record_dispensing(
         ctx=pharmacy, prescription_id=prescription.id, quantities={paracetamol.id: Decimal(10)}
@@ -156,20 +160,20 @@ def test_partial_then_full_dispensing(org_a, pharmacy):
 @pytest.mark.parametrize("quantity", [Decimal(16), Decimal(0), Decimal(-1), "abc", Decimal("0.0001")])
 def test_more_than_remains_or_nothing_is_refused_and_nothing_changes(org_a, pharmacy, quantity):
     prescription = signed_prescription(org_a)
-    amoxicillin = _items(prescription)["723"]
+    amoxicillin = _items(prescription)["amoxicillin"]
     with pytest.raises(ValidationFailed) as refused:
         public.prescription_record_dispensing(
             ctx=pharmacy, prescription_id=prescription.id, quantities={amoxicillin.id: quantity}
         )
     assert refused.value.code == "OVER_DISPENSED"
     assert refused.value.extra["errors"][0]["field"] == str(amoxicillin.id)
-    assert _items(prescription)["723"].quantity_dispensed == 0
+    assert _items(prescription)["amoxicillin"].quantity_dispensed == 0
     assert _stored(prescription).status == "signed"
 
 
 def test_over_dispensing_after_a_partial_dispense_is_refused(org_a, pharmacy):
     prescription = signed_prescription(org_a, items=(AMOXICILLIN,))
-    item = _items(prescription)["723"]
+    item = _items(prescription)["amoxicillin"]
     public.prescription_record_dispensing(ctx=pharmacy, prescription_id=prescription.id, quantities={item.id: 10})
     with pytest.raises(ValidationFailed) as refused:
         public.prescription_record_dispensing(ctx=pharmacy, prescription_id=prescription.id, quantities={item.id: 6})
@@ -182,7 +186,7 @@ def test_over_dispensing_after_a_partial_dispense_is_refused(org_a, pharmacy):
 def test_an_unknown_item_or_nothing_to_dispense_is_refused(org_a, pharmacy):
     prescription = signed_prescription(org_a)
     other = signed_prescription(org_a)
-    for quantities in ({_items(other)["723"].id: 1}, {uuid.uuid4(): 1}, {"not-an-id": 1}):
+    for quantities in ({_items(other)["amoxicillin"].id: 1}, {uuid.uuid4(): 1}, {"not-an-id": 1}):
         with pytest.raises(ValidationFailed) as refused:
             public.prescription_record_dispensing(ctx=pharmacy, prescription_id=prescription.id, quantities=quantities)
         assert refused.value.code == "UNKNOWN_ITEM"
@@ -212,16 +216,17 @@ def test_a_status_that_cannot_be_dispensed_is_refused(org_a, pharmacy, status):
         )
     else:
         prescription = signed_prescription(org_a, status=status)
-    item = _items(prescription)["723"]
+    item = _items(prescription)["amoxicillin"]
     with pytest.raises(Conflict) as refused:
         public.prescription_record_dispensing(ctx=pharmacy, prescription_id=prescription.id, quantities={item.id: 1})
     assert refused.value.code == "PRESCRIPTION_NOT_DISPENSABLE"
-    assert _items(prescription)["723"].quantity_dispensed == 0
+    assert refused.value.as_problem()["prescription_status"] == status  # renders as problem details
+    assert _items(prescription)["amoxicillin"].quantity_dispensed == 0
 
 
 def test_past_its_validity_a_prescription_is_not_dispensed(org_a, pharmacy):
     prescription = signed_prescription(org_a, signed_at=timezone.now() - dt.timedelta(days=31))
-    item = _items(prescription)["723"]
+    item = _items(prescription)["amoxicillin"]
     with pytest.raises(Conflict) as refused:
         public.prescription_record_dispensing(ctx=pharmacy, prescription_id=prescription.id, quantities={item.id: 1})
     assert refused.value.code == "PRESCRIPTION_NOT_DISPENSABLE"
@@ -229,16 +234,16 @@ def test_past_its_validity_a_prescription_is_not_dispensed(org_a, pharmacy):
 
 def test_another_organization_or_no_capability_dispenses_nothing(org_a, org_b, pharmacy):
     prescription = signed_prescription(org_b)
-    item = _items(prescription)["723"]
+    item = _items(prescription)["amoxicillin"]
     with pytest.raises(NotFound):
         public.prescription_record_dispensing(ctx=pharmacy, prescription_id=prescription.id, quantities={item.id: 1})
     mine = signed_prescription(org_a)
     doctor = staff_ctx(org_a, "doctor")
     with pytest.raises(Forbidden):
         public.prescription_record_dispensing(
-            ctx=doctor, prescription_id=mine.id, quantities={_items(mine)["723"].id: 1}
+            ctx=doctor, prescription_id=mine.id, quantities={_items(mine)["amoxicillin"].id: 1}
         )
-    assert _items(prescription)["723"].quantity_dispensed == 0
+    assert _items(prescription)["amoxicillin"].quantity_dispensed == 0
 
 
 @pytest.mark.postgres
@@ -246,7 +251,7 @@ def test_another_organization_or_no_capability_dispenses_nothing(org_a, org_b, p
 def test_two_pharmacists_at_once_never_dispense_more_than_remains(org_a):
     pharmacists = [staff_ctx(org_a, "pharmacist") for _ in range(6)]
     prescription = signed_prescription(org_a, patient=patient_at(org_a), items=(AMOXICILLIN,))
-    item = _items(prescription)["723"]
+    item = _items(prescription)["amoxicillin"]
     barrier = threading.Barrier(len(pharmacists))
     outcomes: list[str] = []
     lock = threading.Lock()
@@ -274,4 +279,4 @@ def test_two_pharmacists_at_once_never_dispense_more_than_remains(org_a):
         thread.join()
     assert outcomes.count("partially_dispensed") == 1, outcomes
     assert outcomes.count("OVER_DISPENSED") == len(pharmacists) - 1, outcomes
-    assert _items(prescription)["723"].quantity_dispensed == 10
+    assert _items(prescription)["amoxicillin"].quantity_dispensed == 10

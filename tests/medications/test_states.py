@@ -106,7 +106,7 @@ def test_on_postgresql_a_raw_change_of_a_signed_prescription_is_refused(org_a, s
     "sql",
     [
         "UPDATE medications_prescriptionitem SET dose_quantity = 4 WHERE prescription_id = %s",
-        "UPDATE medications_prescriptionitem SET drug_code = '1191' WHERE prescription_id = %s",
+        "UPDATE medications_prescriptionitem SET drug_code = 'aspirin' WHERE prescription_id = %s",
         "UPDATE medications_prescriptionitem SET quantity = 99 WHERE prescription_id = %s",
         "UPDATE medications_prescriptionitem SET instructions = 'x' WHERE prescription_id = %s",
         "DELETE FROM medications_prescriptionitem WHERE prescription_id = %s",

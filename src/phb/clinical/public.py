@@ -76,3 +76,23 @@ def active_condition_codes(ctx: Ctx, patient_id: uuid.UUID) -> list[str]:
 
 
 __all__ += ["active_condition_codes", "register_chart_section", "register_encounter_panel"]
+
+
+@dataclass(frozen=True)
+class EncounterRef:
+    """What a prescription needs of the encounter it is written in."""
+
+    id: uuid.UUID
+    patient_id: uuid.UUID
+    status: str
+
+
+def encounter_for_prescribing(ctx: Ctx, encounter_id: uuid.UUID) -> EncounterRef:
+    """The encounter, when `ctx` may read its patient's record (else NotFound or Forbidden); audited."""
+    from phb.clinical.selectors import encounter_get
+
+    encounter = encounter_get(ctx=ctx, encounter_id=encounter_id)
+    return EncounterRef(id=encounter.id, patient_id=encounter.patient_id, status=encounter.status)
+
+
+__all__ += ["EncounterRef", "encounter_for_prescribing"]

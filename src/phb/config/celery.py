@@ -33,5 +33,8 @@ def _schedule(sender: Celery, **kwargs: object) -> None:
         "appointment-no-shows": {"task": "scheduling.no_shows_mark", "schedule": 60.0},
         "critical-alerts-escalate": {"task": "clinical.critical_alerts_escalate", "schedule": 60.0},
         "clinical-documents-sweep-orphans": {"task": "clinical.documents_sweep_orphans", "schedule": 86400.0},
+        "prescriptions-expire": {"task": "medications.prescriptions_expire", "schedule": 3600.0},
+        "doses-extend": {"task": "medications.doses_extend", "schedule": 3600.0},
+        "doses-mark-missed": {"task": "medications.doses_mark_missed", "schedule": 300.0},
         "pharmacy-stock-alerts": {"task": "pharmacy.stock_alerts_check", "schedule": 3600.0},
     }

@@ -5,3 +5,24 @@ class MedicationsConfig(AppConfig):
     name = "phb.medications"
     label = "medications"
     verbose_name = "Medications"
+
+    def ready(self) -> None:
+        from phb.clinical.public import register_chart_section, register_encounter_panel
+        from phb.medications import handlers  # noqa: F401  (subscribes to the app's events)
+        from phb.medications.selectors import current_medications, encounter_prescriptions
+
+        # Replaces the chart's placeholder of the same key: one query, after the chart's access check.
+        register_chart_section(
+            "medications",
+            current_medications,
+            title="Current medications",
+            order=40,
+            template="medications/chart/_current.html",
+        )
+        register_encounter_panel(
+            "prescriptions",
+            encounter_prescriptions,
+            title="Prescriptions",
+            order=40,
+            template="medications/_encounter_panel.html",
+        )

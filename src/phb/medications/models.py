@@ -187,6 +187,20 @@ class PrescriptionItem(TenantModel):
     def remaining(self) -> object:
         return self.quantity - self.quantity_dispensed
 
+    @property
+    def directions(self) -> str:
+        """The label: "Take 1 tablet three times a day for 5 days"."""
+        from phb.medications.dosing import directions  # dosing reads this module's choices
+
+        return directions(
+            dose_quantity=self.dose_quantity,
+            dose_unit=self.dose_unit,
+            frequency=self.frequency,
+            interval_hours=self.interval_hours,
+            duration_days=self.duration_days,
+            route=self.route,
+        )
+
 
 class PrescriptionCounter(TenantModel):
     """The last prescription number given in an organization in a year (locked while a number is taken)."""

@@ -394,7 +394,7 @@ def _own_draft(ctx: Ctx, prescription_id: uuid.UUID) -> Prescription:
         raise Conflict(
             f"a {prescription.get_status_display().lower()} prescription cannot change: replace it instead",
             code="PRESCRIPTION_NOT_DRAFT",
-            status=prescription.status,
+            prescription_status=prescription.status,
         )
     return prescription
 
@@ -495,7 +495,7 @@ def prescription_check(
             prescription.pregnant = prescription.pregnant if pregnant is None else bool(pregnant)
             prescription.lactating = prescription.lactating if lactating is None else bool(lactating)
             prescription.save(update_fields=["pregnant", "lactating", "updated_at"])
-        items = list(prescription.items.all().order_by("position"))
+        items = list(PrescriptionItem.objects.for_tenant(ctx).filter(prescription=prescription).order_by("position"))
         outcome = _run_check(ctx, prescription, items)
         check = _store_check(
             ctx,
@@ -607,7 +607,7 @@ def _cancel_replaced(ctx: Ctx, prescription: Prescription) -> None:
         raise Conflict(
             f"the prescription it replaces is {old.get_status_display().lower()}: it can no longer be replaced",
             code="PRESCRIPTION_NOT_REPLACEABLE",
-            status=old.status,
+            prescription_status=old.status,
         )
     transitions.require(old.status, PrescriptionStatus.CANCELLED)
     from_status = old.status
@@ -642,7 +642,7 @@ def sign_locked(
     cancelled, history, audit, event) and return `Signed`; otherwise write nothing and return the
     outcome with the alerts still needing a reason (the caller records the refusal after rolling back)."""
     transitions.require(prescription.status, PrescriptionStatus.SIGNED)
-    items = list(prescription.items.all().order_by("position"))
+    items = list(PrescriptionItem.objects.for_tenant(ctx).filter(prescription=prescription).order_by("position"))
     if not items:
         raise ValidationFailed.field("items", "an empty prescription cannot be signed", code="required")
     outcome = _run_check(ctx, prescription, items)
@@ -689,11 +689,17 @@ def sign_locked(
 
 
 def record_refusal(
-    ctx: Ctx, action: str, prescription: Prescription, outcome: safety.Outcome, missing: list[dict[str, Any]]
+    ctx: Ctx,
+    action: str,
+    prescription: Prescription,
+    outcome: safety.Outcome,
+    missing: list[dict[str, Any]],
+    *,
+    purpose: str = CheckPurpose.SIGN,
 ) -> OverrideReasonRequired:
     """After the signing transaction rolled back: the check that refused, kept, and the audited refusal."""
     with transaction.atomic():
-        check = _store_check(ctx, prescription, outcome, purpose=CheckPurpose.SIGN, result=CheckOutcome.REFUSED)
+        check = _store_check(ctx, prescription, outcome, purpose=purpose, result=CheckOutcome.REFUSED)
     refusal = _refusal(outcome, missing)
     audit.denied(
         ctx,
@@ -765,26 +771,29 @@ def prescription_cancel(*, ctx: Ctx, prescription_id: uuid.UUID, reason: str = "
     return prescription
 
 
-def _copied_items(prescription: Prescription) -> list[dict[str, Any]]:
-    return [
-        {
-            "drug_code": i.drug_code,
-            "form": i.form,
-            "strength": i.strength,
-            "dose_quantity": i.dose_quantity,
-            "dose_unit": i.dose_unit,
-            "route": i.route,
-            "frequency": i.frequency,
-            "interval_hours": i.interval_hours,
-            "duration_days": i.duration_days,
-            "quantity": i.quantity,
-            "quantity_unit": i.quantity_unit,
-            "refills": i.refills,
-            "indication_code": i.indication_code if i.indication_system == terminology.ICD10_CM else "",
-            "instructions": i.instructions,
-        }
-        for i in prescription.items.all().order_by("position")
-    ]
+def item_as_input(i: PrescriptionItem) -> dict[str, Any]:
+    """An item as the services take it (to copy it into a replacement, a repeat, or a draft being edited)."""
+    return {
+        "drug_code": i.drug_code,
+        "form": i.form,
+        "strength": i.strength,
+        "dose_quantity": i.dose_quantity,
+        "dose_unit": i.dose_unit,
+        "route": i.route,
+        "frequency": i.frequency,
+        "interval_hours": i.interval_hours,
+        "duration_days": i.duration_days,
+        "quantity": i.quantity,
+        "quantity_unit": i.quantity_unit,
+        "refills": i.refills,
+        "indication_code": i.indication_code if i.indication_system == terminology.ICD10_CM else "",
+        "instructions": i.instructions,
+    }
+
+
+def _copied_items(ctx: Ctx, prescription: Prescription) -> list[dict[str, Any]]:
+    items = PrescriptionItem.objects.for_tenant(ctx).filter(prescription=prescription).order_by("position")
+    return [item_as_input(i) for i in items]
 
 
 def prescription_replace(
@@ -802,12 +811,12 @@ def prescription_replace(
         raise Conflict(
             f"a {old.get_status_display().lower()} prescription cannot be replaced",
             code="PRESCRIPTION_NOT_REPLACEABLE",
-            status=old.status,
+            prescription_status=old.status,
         )
     return prescription_create(
         ctx=ctx,
         patient_id=old.patient_id,
-        items=items if items is not None else _copied_items(old),
+        items=items if items is not None else _copied_items(ctx, old),
         encounter_id=encounter_id or old.encounter_id,
         pharmacy_department_id=old.pharmacy_department_id,
         pregnant=old.pregnant,
@@ -874,7 +883,7 @@ def prescription_record_dispensing(
             raise Conflict(
                 f"a {prescription.get_status_display().lower()} prescription cannot be dispensed",
                 code="PRESCRIPTION_NOT_DISPENSABLE",
-                status=prescription.status,
+                prescription_status=prescription.status,
             )
         items = {i.id: i for i in PrescriptionItem.objects.for_tenant(ctx).filter(prescription=prescription)}
         errors = []

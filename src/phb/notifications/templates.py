@@ -35,6 +35,33 @@ def render(code: str, context: dict[str, Any]) -> tuple[str, str]:
     return title.format(**context), body.format(**context)
 
 
+# --- medications: repeat prescriptions and missed doses (references only, never a drug's name) -------
+TEMPLATES.update(
+    {
+        "medications.repeat_requested": (
+            "Repeat request {reference}",
+            "A patient asked for a repeat of prescription {reference} at {organization}. "
+            "Open PHB to approve or refuse it.",
+        ),
+        "medications.repeat_approved": (
+            "Repeat prescription approved",
+            "Your request for a repeat of prescription {reference} at {organization} was approved: "
+            "the new prescription is {new_reference}.",
+        ),
+        "medications.repeat_refused": (
+            "Repeat prescription not approved",
+            "Your request for a repeat of prescription {reference} at {organization} was not approved. "
+            "Open PHB to read why.",
+        ),
+        "medications.doses_missed": (
+            "Missed doses {reference}",
+            "A patient in your care at {organization} has missed {misses} doses in a row of a medicine on "
+            "prescription {reference}. Open PHB to review.",
+        ),
+    }
+)
+
+
 # --- pharmacy -------------------------------------------------------------------------------------
 TEMPLATES.update(
     {

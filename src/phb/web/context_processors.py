@@ -46,6 +46,8 @@ STAFF_LINKS = [
     ("My schedule", "workforce_staff:my-schedule", ("clinical.record.view",)),
     ("Calendar", "workforce_staff:calendar", ("organizations.organization.update",)),
     ("Kiosks", "scheduling_staff:kiosks", ("organizations.department.manage",)),
+    ("Repeat requests", "medications_staff:repeat-requests", ("medications.prescription.sign",)),
+    ("Medication overrides", "medications_staff:overrides", ("clinical.alert.escalation", "audit.event.view")),
 ]
 
 
