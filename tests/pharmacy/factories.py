@@ -86,8 +86,7 @@ def receive(
 def backdate_expiry(ctx: Ctx, batch: Batch, *, days_ago: int = 1) -> Batch:
     """Make a batch already received expire in the past (receiving an expired batch is refused)."""
     Batch.objects.for_tenant(ctx).filter(id=batch.id).update(expiry_on=in_days(-days_ago))
-    batch.refresh_from_db()
-    return batch
+    return Batch.objects.for_tenant(ctx).get(id=batch.id)
 
 
 def stocked(organization):
