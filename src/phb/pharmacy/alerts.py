@@ -42,6 +42,11 @@ def reference(alert: StockAlert) -> str:
     return "SA-" + alert.id.hex[-8:].upper()
 
 
+def _qty(value: object) -> str:
+    """A quantity as the database's decimal type writes it, whichever database summed it."""
+    return str(Decimal(str(value)).quantize(Decimal("0.001")))
+
+
 def _conditions(ctx: Ctx, on: dt.date) -> dict[Key, dict[str, Any]]:
     """Every alert condition that holds now at `ctx`'s organization, with its figures."""
     out: dict[Key, dict[str, Any]] = {}
@@ -60,7 +65,7 @@ def _conditions(ctx: Ctx, on: dt.date) -> dict[Key, dict[str, Any]]:
     for product_id, location_id, level in reorder:
         held = Decimal(usable.get((product_id, location_id), 0))
         if held < level:
-            out[(product_id, location_id, AlertKind.LOW_STOCK)] = {"usable": str(held), "reorder_level": str(level)}
+            out[(product_id, location_id, AlertKind.LOW_STOCK)] = {"usable": _qty(held), "reorder_level": _qty(level)}
     horizon = on + dt.timedelta(days=settings.PHARMACY_NEAR_EXPIRY_DAYS)
     expiring = (
         levels.filter(on_hand__gt=0, batch__expiry_on__lte=horizon)
@@ -70,7 +75,7 @@ def _conditions(ctx: Ctx, on: dt.date) -> dict[Key, dict[str, Any]]:
     for g in expiring:
         out[(g["product_id"], g["location_id"], AlertKind.NEAR_EXPIRY)] = {
             "first_expiry": g["first_expiry"].isoformat(),
-            "quantity": str(g["quantity"]),
+            "quantity": _qty(g["quantity"]),
             "expired": g["first_expiry"] <= on,
         }
     return out
