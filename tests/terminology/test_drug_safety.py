@@ -329,3 +329,11 @@ def test_an_intrauterine_system_is_not_checked_for_interactions():
     assert safety_check(proposed=iud, current=["rifampicin"]) == []
     pill = [ProposedDrug("pill", "ethinylestradiol-levonorgestrel", "oral")]
     assert safety_check(proposed=pill, current=["rifampicin"])[0].rule.startswith("DDI-")
+
+
+def test_methotrexate_prescribed_daily_instead_of_weekly_is_caught():
+    """15 mg once a week is about 2.1 mg a day on average; 10 mg every day is a fatal error."""
+    weekly = safety_check(proposed=[ProposedDrug("mtx", "methotrexate", "oral", Decimal(15) / 7, "mg")], current=[])
+    assert weekly == []
+    daily = safety_check(proposed=[ProposedDrug("mtx", "methotrexate", "oral", Decimal(10), "mg")], current=[])
+    assert [(a.kind, a.rule) for a in daily] == [("dose", "DOSE-methotrexate-oral")]

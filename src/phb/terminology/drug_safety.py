@@ -158,7 +158,8 @@ class Drug:
 @dataclass(frozen=True, slots=True)
 class ProposedDrug:
     """A drug about to be prescribed. `key` is the caller's name for it (a line of the prescription);
-    `daily_amount` with `daily_unit` (Decimal("3000"), "mg") asks for the dose check."""
+    `daily_amount` with `daily_unit` (Decimal("3000"), "mg") asks for the dose check: the total per
+    day, and for a weekly or rarer regimen the average per day (methotrexate 15 mg weekly: 15/7 mg)."""
 
     key: str
     drug_code: str
