@@ -547,7 +547,9 @@ def test_readers_added_below_record_an_audit_event_when_they_answer_and_when_the
 # --- prescriptions (phb.medications) ---------------------------------------------------------------
 from phb.kernel.models import Organization  # noqa: E402
 from phb.medications import dispensing as medications_dispensing  # noqa: E402
+from phb.medications import selectors as medications_selectors  # noqa: E402
 from tests.medications.factories import signed_prescription  # noqa: E402
+from tests.terminology.factories import ensure_code_systems  # noqa: E402
 from tests.workforce.factories import staff_ctx as _staff_ctx  # noqa: E402
 
 
@@ -573,6 +575,73 @@ _MEDICATIONS = {
         lambda w: medications_dispensing.prescription_to_dispense(ctx=w["desk"], prescription_id=_to_dispense(w).id),
     ),
 }
+
+
+def _prescribed(w):
+    """A signed prescription of the world's doctor for the world's patient, on first use."""
+    if "prescribed" not in w:
+        from phb.medications import services as medications_services
+        from tests.medications.factories import AMOX, item
+
+        ensure_code_systems()
+        w["prescribed"] = medications_services.prescription_create(
+            ctx=w["doctor"], patient_id=w["patient"].id, items=[item("amoxicillin", **AMOX)]
+        )
+        medications_services.prescription_sign(ctx=w["doctor"], prescription_id=w["prescribed"].id)
+    return w["prescribed"]
+
+
+def _head(w):
+    if "head" not in w:
+        system = Ctx.system(reason="test")
+        organization = Organization.objects.for_platform(system).get(id=w["doctor"].organization_id)
+        w["head"] = _staff_ctx(organization, "department_head")
+    return w["head"]
+
+
+_NOW = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+_MEDICATIONS.update(
+    {
+        "phb.medications.selectors.prescription_list": (
+            lambda w: medications_selectors.prescription_list(ctx=w["doctor"], patient_id=w["patient"].id),
+            lambda w: medications_selectors.prescription_list(ctx=w["desk"], patient_id=w["patient"].id),
+        ),
+        "phb.medications.selectors.prescription_get": (
+            lambda w: medications_selectors.prescription_get(ctx=w["doctor"], prescription_id=_prescribed(w).id),
+            lambda w: medications_selectors.prescription_get(ctx=w["desk"], prescription_id=_prescribed(w).id),
+        ),
+        "phb.medications.selectors.override_report": (
+            lambda w: medications_selectors.override_report(
+                ctx=_head(w), since=_NOW - dt.timedelta(days=3650), until=_NOW + dt.timedelta(days=3650)
+            ),
+            lambda w: medications_selectors.override_report(ctx=w["doctor"], since=_NOW, until=_NOW),
+        ),
+        "phb.medications.selectors.repeat_request_list": (
+            lambda w: medications_selectors.repeat_request_list(ctx=w["doctor"]),
+            lambda w: medications_selectors.repeat_request_list(ctx=w["desk"]),
+        ),
+        "phb.medications.selectors.adherence_summary": (
+            lambda w: medications_selectors.adherence_summary(ctx=w["doctor"], patient_id=w["patient"].id),
+            lambda w: medications_selectors.adherence_summary(ctx=w["desk"], patient_id=w["patient"].id),
+        ),
+        "phb.medications.selectors.my_medications": (
+            lambda w: _prescribed(w) and medications_selectors.my_medications(ctx=w["me"]),
+            lambda w: medications_selectors.my_medications(ctx=w["outsider"]),
+        ),
+        "phb.medications.selectors.my_doses": (
+            lambda w: medications_selectors.my_doses(ctx=w["me"]),
+            lambda w: medications_selectors.my_doses(ctx=w["outsider"]),
+        ),
+        "phb.medications.selectors.my_adherence": (
+            lambda w: medications_selectors.my_adherence(ctx=w["me"]),
+            lambda w: medications_selectors.my_adherence(ctx=w["outsider"]),
+        ),
+        "phb.medications.selectors.my_repeat_requests": (
+            lambda w: medications_selectors.my_repeat_requests(ctx=w["me"]),
+            lambda w: medications_selectors.my_repeat_requests(ctx=w["outsider"]),
+        ),
+    }
+)
 CALLS.update(_MEDICATIONS)
 
 

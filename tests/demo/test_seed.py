@@ -159,6 +159,7 @@ def test_the_first_run_reports_what_it_made():
         "appointments": Appointment.objects.for_system(SYSTEM).count(),
         "holidays": PublicHoliday.objects.for_system(SYSTEM).count(),
         "encounters": len(PATIENTS) * len(demo_clinical.VISITS),
+        "prescriptions": 2 * len(PATIENTS) + 1,  # the first patient's aspirin too
     }
     # The demo's people, and a few of them recorded a second time, waiting in the duplicates queue.
     assert (
@@ -231,6 +232,7 @@ def test_a_second_run_creates_nothing_and_changes_no_row_count():
         "appointments": 0,
         "holidays": 0,
         "encounters": 0,
+        "prescriptions": 0,
     }
     assert row_counts() == before
 
@@ -350,3 +352,19 @@ def test_demo_patients_have_clinical_histories_with_vitals_diagnoses_and_signed_
     assert Diagnosis.objects.for_system(SYSTEM).filter(patient=patient).count() == visits
     assert ClinicalNote.objects.for_system(SYSTEM).filter(patient=patient, status="signed").count() == visits
     assert seed_demo()["encounters"] == 0  # once
+
+
+def test_demo_patients_have_signed_prescriptions_one_with_an_overridden_interaction():
+    from phb.medications.models import Prescription, SafetyOverride
+    from tests.terminology.factories import ensure_code_systems
+
+    ensure_code_systems()
+    seed_demo()
+    first = Patient.objects.get(user__email=PATIENTS[0][0])
+    assert Prescription.objects.for_system(SYSTEM).filter(patient=first, status="signed").count() == 3
+    (override,) = SafetyOverride.objects.for_system(SYSTEM).filter(patient=first)
+    assert (override.rule, override.severity) == ("DDI-0001", "major")
+    assert override.reason.startswith("Cardiology advice")
+    for email, _ in PATIENTS[1:]:
+        assert Prescription.objects.for_system(SYSTEM).filter(patient__user__email=email).count() == 2
+    assert seed_demo()["prescriptions"] == 0  # once

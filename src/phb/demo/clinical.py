@@ -110,3 +110,74 @@ def seed_histories(ctx: Ctx, organizations: dict[str, Organization], patient_ema
                 )
                 made += 1
     return made
+
+
+# --- prescriptions -------------------------------------------------------------------------------------
+
+# (items, override reason for the alerts that need one, or ""); signed in this order, so the warfarin is
+# what the patient takes when the aspirin is checked.
+PRESCRIPTIONS = [
+    (
+        [{"drug_code": "amlodipine", "strength": "5 mg", "dose_quantity": "1", "frequency": "OD",
+          "duration_days": 30, "refills": 5, "indication_code": "I10", "instructions": "Take every morning."}],
+        "",
+    ),
+    (
+        [{"drug_code": "warfarin", "strength": "5 mg", "dose_quantity": "1", "frequency": "OD",
+          "duration_days": 90, "refills": 2, "instructions": "Keep your INR appointments."}],
+        "",
+    ),
+    (
+        [{"drug_code": "aspirin", "form": "tablet", "strength": "75 mg", "dose_quantity": "1", "frequency": "OD",
+          "duration_days": 28, "instructions": "Take with food; report any bleeding or black stools."},
+         {"drug_code": "paracetamol", "form": "tablet", "strength": "500 mg", "dose_quantity": "2",
+          "frequency": "PRN", "quantity": "32", "instructions": "For pain, at most 8 tablets a day."}],
+        "Cardiology advice after a stent; INR checked weekly and a proton pump inhibitor considered.",
+    ),
+]  # fmt: skip
+
+
+def seed_prescriptions(ctx: Ctx, organizations: dict[str, Organization], patient_emails: list[str]) -> int:
+    """Signed prescriptions for the demo patients at Unity Teaching Hospital, written by the demo doctor
+    through the medications services (the safety check runs; the first patient's aspirin with warfarin
+    is signed over its interaction alert with a reason, so the override report has a row). Once: a
+    patient who has prescriptions there is left alone. Returns how many were signed."""
+    from phb.medications import services as medications
+    from phb.medications.models import Prescription
+    from phb.terminology.public import DrugKnowledgeMissing, knowledge_version
+
+    try:
+        knowledge_version()
+    except DrugKnowledgeMissing:
+        return 0  # `phb migrate` loads the drug catalogue; without it nothing can be checked, so nothing is signed
+    organization = organizations["unity-teaching"]
+    org_ctx = ctx.for_organization(organization.id)
+    doctor = User.objects.filter(email=DOCTOR).first()
+    membership = Membership.objects.for_tenant(org_ctx).filter(user=doctor, is_active=True).first() if doctor else None
+    if doctor is None or membership is None:
+        return 0
+    prescriber = Ctx(
+        actor_id=doctor.id,
+        organization_id=organization.id,
+        roles=frozenset(membership.roles),
+        permissions=permissions_for(membership.roles),
+    )
+    made = 0
+    patients = list(Patient.objects.filter(user__email__in=patient_emails, merged_into__isnull=True).order_by("id"))
+    for index, patient in enumerate(patients):
+        if Prescription.objects.for_tenant(org_ctx).filter(patient=patient).exists():
+            continue
+        if not Encounter.objects.for_tenant(org_ctx).filter(patient=patient, attending=doctor).exists():
+            continue  # no care relationship to prescribe in
+        with transaction.atomic():
+            for items, reason in PRESCRIPTIONS:
+                if reason and index != 0:
+                    continue  # the overridden interaction: the first patient only
+                draft = medications.prescription_create(ctx=prescriber, patient_id=patient.id, items=items)
+                check = medications.prescription_check(ctx=prescriber, prescription_id=draft.id)
+                reasons = {
+                    a["key"]: reason or "Benefit outweighs the risk." for a in check.alerts if a["requires_override"]
+                }
+                medications.prescription_sign(ctx=prescriber, prescription_id=draft.id, overrides=reasons)
+                made += 1
+    return made

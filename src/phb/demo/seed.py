@@ -192,6 +192,7 @@ def seed_demo() -> dict[str, int]:
         made["patients"] += _seed_population(unity, ctx.for_organization(by_code["harmony-clinic"].id))
         made["appointments"] = appointments.seed_appointments(ctx, by_code, target=DEMO_APPOINTMENTS)
         made["encounters"] = clinical.seed_histories(ctx, by_code, [email for email, _ in PATIENTS])
+        made["prescriptions"] = clinical.seed_prescriptions(ctx, by_code, [email for email, _ in PATIENTS])
         seed_pharmacy_stock(unity)  # once: its products are not counted among what each run made
     return made
 

@@ -103,7 +103,7 @@ def allergy_substances(ctx: Ctx, patient_id: uuid.UUID) -> list[Any]:
 
 @dataclass(frozen=True)
 class Proposed:
-    """One item to check: `key` names it in the alerts (its id, or its position in a form)."""
+    """One item to check: `key` names it in the alerts (its line number on the prescription)."""
 
     key: str
     drug_code: str

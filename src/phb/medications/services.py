@@ -446,7 +446,11 @@ def prescription_update(
 
 def _proposed(items: Sequence[PrescriptionItem]) -> list[safety.Proposed]:
     return [
-        safety.Proposed(key=str(i.id), drug_code=i.drug_code, route=i.route, daily_amount_mg=i.daily_amount_mg)
+        # Keyed by line number (1, 2, ...), not by row id: an alert keeps its key when the same items are
+        # written again (a repeat's new prescription), so an override reason given for it still answers it.
+        safety.Proposed(
+            key=str(i.position + 1), drug_code=i.drug_code, route=i.route, daily_amount_mg=i.daily_amount_mg
+        )
         for i in items
     ]
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import datetime as dt
 import uuid
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -449,7 +450,14 @@ def override_report_page(request: HttpRequest) -> HttpResponse:
         return render(
             request,
             "medications/overrides.html",
-            {"rows": [], "errors": _errors(exc), "params": params, "severities": selectors.SEVERITIES},
+            {
+                "rows": [],
+                "errors": _errors(exc),
+                "params": params,
+                "severities": selectors.SEVERITIES,
+                "since": params.get("since", ""),
+                "until": params.get("until", ""),
+            },
             status=400,
         )
     if params.get("format") == "csv":
@@ -496,8 +504,8 @@ def override_report_page(request: HttpRequest) -> HttpResponse:
             "params": params,
             "severities": selectors.SEVERITIES,
             "prescribers": prescribers,
-            "since": since.date(),
-            "until": until.date(),
+            "since": since.date().isoformat(),
+            "until": (until - dt.timedelta(days=1)).date().isoformat(),
             "csv_query": urlencode({**{k: v for k, v in params.items() if k != "format"}, "format": "csv"}),
         },
     )
