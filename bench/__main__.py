@@ -27,6 +27,7 @@ WORKLOADS = {
     "icd10_search": "bench.workloads.icd10_search",
     "chart_summary": "bench.workloads.chart_summary",
     "drug_safety_check": "bench.workloads.drug_safety_check",
+    "dispense_concurrency": "bench.workloads.dispense_concurrency",
 }
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/phb_bench"
 

@@ -648,3 +648,52 @@ CALLS.update(_MEDICATIONS)
 @pytest.mark.parametrize("name", sorted(_MEDICATIONS))
 def test_medications_readers_record_an_audit_event_when_they_answer_and_when_they_refuse(world, name):
     test_the_reader_records_an_audit_event_when_it_answers_and_when_it_refuses(world, name)
+
+
+# --- pharmacy (phb.pharmacy): the worklist, a prescription's proposal, dispensings ------------------
+from phb.pharmacy import dispensing as pharmacy_dispensing  # noqa: E402
+from tests.pharmacy import factories as pharmacy_factories  # noqa: E402
+
+
+def _pharmacy(w):
+    """The prescription to dispense, a main pharmacy holding amoxicillin, and a dispensing of it."""
+    if "dispensing" not in w:
+        prescription = _to_dispense(w)
+        ctx = w["pharmacist"]
+        w["location"] = pharmacy_factories.location(ctx, "Main pharmacy")
+        stocked = pharmacy_factories.product(ctx, "amoxicillin", name="Amoxicillin capsules")
+        pharmacy_factories.receive(ctx, w["location"], stocked, 100)
+        w["dispensing"] = pharmacy_dispensing.prescription_dispense(
+            ctx=ctx, prescription_id=prescription.id, location_id=w["location"].id
+        )
+    return w
+
+
+_PHARMACY = {
+    "phb.pharmacy.dispensing.worklist": (
+        lambda w: pharmacy_dispensing.worklist(_pharmacy(w)["pharmacist"], location_id=w["location"].id),
+        lambda w: pharmacy_dispensing.worklist(_pharmacy(w)["desk"], location_id=w["location"].id),
+    ),
+    "phb.pharmacy.dispensing.dispensing_proposal": (
+        lambda w: pharmacy_dispensing.dispensing_proposal(
+            _pharmacy(w)["pharmacist"], prescription_id=w["to_dispense"].id, location_id=w["location"].id
+        ),
+        lambda w: pharmacy_dispensing.dispensing_proposal(
+            _pharmacy(w)["doctor"], prescription_id=w["to_dispense"].id, location_id=w["location"].id
+        ),
+    ),
+    "phb.pharmacy.dispensing.dispensing_get": (
+        lambda w: pharmacy_dispensing.dispensing_get(_pharmacy(w)["pharmacist"], dispensing_id=w["dispensing"].id),
+        lambda w: pharmacy_dispensing.dispensing_get(_pharmacy(w)["doctor"], dispensing_id=w["dispensing"].id),
+    ),
+    "phb.pharmacy.dispensing.dispensing_list": (
+        lambda w: pharmacy_dispensing.dispensing_list(_pharmacy(w)["pharmacist"]),
+        lambda w: pharmacy_dispensing.dispensing_list(_pharmacy(w)["desk"]),
+    ),
+}
+CALLS.update(_PHARMACY)
+
+
+@pytest.mark.parametrize("name", sorted(_PHARMACY))
+def test_pharmacy_readers_record_an_audit_event_when_they_answer_and_when_they_refuse(world, name):
+    test_the_reader_records_an_audit_event_when_it_answers_and_when_it_refuses(world, name)

@@ -36,4 +36,5 @@ def _schedule(sender: Celery, **kwargs: object) -> None:
         "prescriptions-expire": {"task": "medications.prescriptions_expire", "schedule": 3600.0},
         "doses-extend": {"task": "medications.doses_extend", "schedule": 3600.0},
         "doses-mark-missed": {"task": "medications.doses_mark_missed", "schedule": 300.0},
+        "pharmacy-stock-alerts": {"task": "pharmacy.stock_alerts_check", "schedule": 3600.0},
     }

@@ -423,3 +423,20 @@ MEDICATIONS_DOSE_GRACE_MINUTES = env.int("PHB_DOSE_GRACE_MINUTES", default=180)
 MEDICATIONS_MISSED_DOSES_ALERT = env.int("PHB_MISSED_DOSES_ALERT", default=3)
 if MEDICATIONS_MISSED_DOSES_ALERT < 1 or MEDICATIONS_DOSE_WINDOW_DAYS < 1:
     raise SystemExit("PHB_MISSED_DOSES_ALERT and PHB_DOSE_WINDOW_DAYS must be at least 1")
+
+# --- pharmacy (phb.pharmacy) ----------------------------------------------------------------------
+# A batch held in stock that expires within this many days raises a near-expiry alert.
+PHARMACY_NEAR_EXPIRY_DAYS = env.int("PHB_PHARMACY_NEAR_EXPIRY_DAYS", default=90)
+if PHARMACY_NEAR_EXPIRY_DAYS < 0:
+    raise SystemExit("PHB_PHARMACY_NEAR_EXPIRY_DAYS must not be negative")
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(
+    {
+        "StockLocationKindEnum": "phb.pharmacy.models.LocationKind",
+        "StockMovementKindEnum": "phb.pharmacy.models.MovementKind",
+        "StockAlertKindEnum": "phb.pharmacy.models.AlertKind",
+        "StockAlertStatusEnum": "phb.pharmacy.models.AlertStatus",
+        "PurchaseOrderStatusEnum": "phb.pharmacy.models.PurchaseOrderStatus",
+    }
+)
+# With the pharmacy's, more than one choice set is called "kind": the consents' gets its own name too.
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]["ConsentKindEnum"] = "phb.patients.models.ConsentKind"

@@ -193,6 +193,7 @@ def seed_demo() -> dict[str, int]:
         made["appointments"] = appointments.seed_appointments(ctx, by_code, target=DEMO_APPOINTMENTS)
         made["encounters"] = clinical.seed_histories(ctx, by_code, [email for email, _ in PATIENTS])
         made["prescriptions"] = clinical.seed_prescriptions(ctx, by_code, [email for email, _ in PATIENTS])
+        seed_pharmacy_stock(unity)  # once: its products are not counted among what each run made
     return made
 
 
@@ -270,3 +271,119 @@ def sign_ins() -> list[tuple[str, str, str]]:
         out.append((spec.email, what, demo_totp_secret(spec.email)))
     out += [(email, "patient", "") for email, _ in PATIENTS]
     return out
+
+
+# --- pharmacy stock ---------------------------------------------------------------------------------
+# (generic code, product name, form, strength, unit of issue, pack size, unit cost, reorder level)
+DEMO_PRODUCTS = [
+    ("amoxicillin", "Amoxicillin 500 mg capsules", "capsule", "500 mg", "capsule", 100, "0.0600", 300),
+    ("paracetamol", "Paracetamol 500 mg tablets", "tablet", "500 mg", "tablet", 1000, "0.0080", 1000),
+    ("ibuprofen", "Ibuprofen 400 mg tablets", "tablet", "400 mg", "tablet", 100, "0.0200", 300),
+    ("metformin", "Metformin 500 mg tablets", "tablet", "500 mg", "tablet", 100, "0.0250", 400),
+    (
+        "artemether-lumefantrine",
+        "Artemether/lumefantrine 20/120 mg tablets",
+        "tablet",
+        "20 mg/120 mg",
+        "tablet",
+        24,
+        "0.0900",
+        240,
+    ),
+    ("co-trimoxazole", "Co-trimoxazole 960 mg tablets", "tablet", "800 mg/160 mg", "tablet", 100, "0.0300", 200),
+    ("ciprofloxacin", "Ciprofloxacin 500 mg tablets", "tablet", "500 mg", "tablet", 100, "0.0500", 200),
+    ("metronidazole", "Metronidazole 400 mg tablets", "tablet", "400 mg", "tablet", 100, "0.0200", 200),
+    ("omeprazole", "Omeprazole 20 mg capsules", "gastro-resistant capsule", "20 mg", "capsule", 28, "0.0400", 140),
+    ("lisinopril", "Lisinopril 10 mg tablets", "tablet", "10 mg", "tablet", 28, "0.0350", 112),
+    ("atorvastatin", "Atorvastatin 20 mg tablets", "tablet", "20 mg", "tablet", 28, "0.0450", 112),
+    ("losartan", "Losartan 50 mg tablets", "tablet", "50 mg", "tablet", 28, "0.0400", 112),
+    ("diazepam", "Diazepam 5 mg tablets", "tablet", "5 mg", "tablet", 28, "0.0300", 56),
+    ("morphine", "Morphine sulfate 10 mg tablets", "tablet", "10 mg", "tablet", 60, "0.2000", 60),
+    ("ceftriaxone", "Ceftriaxone 1 g powder for injection", "powder for injection", "1 g", "vial", 1, "1.5000", 20),
+]
+
+
+def seed_pharmacy_stock(ctx: Ctx) -> int:
+    """The organization's main pharmacy (the pharmacy department's) and a ward store, a supplier,
+    fifteen products of common generics, each with two batches (one expiring within the near-expiry
+    window for some, later for the others) and a reorder level, and a purchase order received in full.
+    Once: nothing is added when the organization already keeps stock. Returns the products made."""
+    from phb.organizations.models import Department, DepartmentKind
+    from phb.pharmacy import purchasing
+    from phb.pharmacy import services as pharmacy
+    from phb.pharmacy.models import Batch, LocationKind, StockLocation
+
+    if StockLocation.objects.for_tenant(ctx).exists():
+        return 0
+    department = Department.objects.for_tenant(ctx).filter(kind=DepartmentKind.PHARMACY).first()
+    main = pharmacy.location_create(
+        ctx=ctx,
+        name="Main pharmacy",
+        kind=LocationKind.MAIN_PHARMACY,
+        department_id=department.id if department else None,
+    )
+    ward = pharmacy.location_create(ctx=ctx, name="Medical ward store", kind=LocationKind.WARD_STORE)
+    supplier = pharmacy.supplier_create(
+        ctx=ctx,
+        name="Lagoon Pharma Distributors",
+        contact_name="Bisi Adewale",
+        phone="+2348030000000",
+        email="orders@lagoonpharma.example",
+        address="12 Marina Road, Lagos",
+    )
+    today = timezone.localdate()
+    products = []
+    for i, (code, name, form, strength, unit, pack, cost, level) in enumerate(DEMO_PRODUCTS):
+        product = pharmacy.product_create(
+            ctx=ctx, drug_code=code, name=name, form=form, strength=strength, unit_of_issue=unit, pack_size=pack
+        )
+        products.append(product)
+        for lot, days, quantity in (
+            (f"{code[:3].upper()}{i:02d}A", 45 + 20 * (i % 4), level // 2),
+            (f"{code[:3].upper()}{i:02d}B", 540, level * 2),
+        ):
+            pharmacy.stock_receive(
+                ctx=ctx,
+                location_id=main.id,
+                product_id=product.id,
+                lot_number=lot,
+                expiry_on=today + dt.timedelta(days=days),
+                quantity=quantity,
+                unit_cost=cost,
+                supplier_id=supplier.id,
+            )
+        pharmacy.reorder_level_set(ctx=ctx, product_id=product.id, location_id=main.id, level=level)
+    first = products[0]
+    pharmacy.stock_transfer(
+        ctx=ctx,
+        from_location_id=main.id,
+        to_location_id=ward.id,
+        batch_id=Batch.objects.for_tenant(ctx).filter(product=first).order_by("expiry_on").first().id,
+        quantity=50,
+        reason="ward top-up",
+    )
+    order = purchasing.purchase_order_create(
+        ctx=ctx,
+        supplier_id=supplier.id,
+        location_id=main.id,
+        lines=[
+            {"product_id": p.id, "quantity": level, "unit_cost": cost}
+            for p, (_, _, _, _, _, _, cost, level) in zip(products[:3], DEMO_PRODUCTS[:3], strict=True)
+        ],
+        notes="Monthly order",
+    )
+    purchasing.purchase_order_submit(ctx=ctx, order_id=order.id)
+    purchasing.purchase_order_receive(
+        ctx=ctx,
+        order_id=order.id,
+        deliveries=[
+            {
+                "line_id": line.id,
+                "lot_number": f"PO{i}-{order.number[-4:]}",
+                "expiry_on": today + dt.timedelta(days=720),
+                "quantity": line.quantity_ordered,
+            }
+            for i, line in enumerate(purchasing.purchase_order_lines(ctx, order))
+        ],
+    )
+    return len(products)

@@ -60,3 +60,20 @@ TEMPLATES.update(
         ),
     }
 )
+
+
+# --- pharmacy -------------------------------------------------------------------------------------
+TEMPLATES.update(
+    {
+        # To pharmacists: the product and the place, nothing about a patient.
+        "pharmacy.stock_alert": (
+            "Stock alert {reference}",
+            "{product} at {location} ({organization}): {kind}. Open PHB to review stock alert {reference}.",
+        ),
+        # To patients: a reference and a place, never the medicine.
+        "pharmacy.prescription_ready": (
+            "Prescription ready {reference}",
+            "Medicines of your prescription {reference} are ready to collect at {place}.",
+        ),
+    }
+)

@@ -65,3 +65,8 @@ def _staff_links(request: HttpRequest) -> list[dict[str, str]]:
 
 def phb(request: HttpRequest) -> dict[str, Any]:
     return {"phb_portals": PORTALS, "phb_staff_links": SimpleLazyObject(lambda: _staff_links(request))}
+
+
+# --- pharmacy: its worklist for those who dispense, its stock pages for those who manage stock ----
+STAFF_LINKS.append(("Pharmacy", "pharmacy_staff:worklist", ("pharmacy.dispense.create",)))
+STAFF_LINKS.append(("Stock", "pharmacy_staff:stock", ("pharmacy.stock.manage",)))
