@@ -140,3 +140,23 @@ def test_on_postgresql_a_signed_note_still_cannot_move_to_an_unrelated_record(or
         connection.cursor() as cursor,
     ):
         cursor.execute("UPDATE clinical_clinicalnote SET patient_id = %s WHERE id = %s", [stranger.id, note.id])
+
+
+def test_signed_prescriptions_and_their_doses_follow_the_merged_record_and_come_back(org_a, two_records):
+    from phb.medications.models import DoseEvent, Prescription, PrescriptionItem
+    from tests.medications.factories import AMOX, item, signed
+    from tests.terminology.factories import ensure_code_systems
+
+    ensure_code_systems()
+    prescription = signed(two_records["doctor"], two_records["duplicate"], item("amoxicillin", **AMOX))
+    before = {model: rows(model, two_records["duplicate"]) for model in (Prescription, PrescriptionItem, DoseEvent)}
+    assert before[Prescription] == {prescription.id}
+
+    done = merge.patient_merge(
+        ctx=two_records["officer"], survivor_id=two_records["survivor"].id, merged_id=two_records["duplicate"].id
+    )
+    for model, ids in before.items():
+        assert rows(model, two_records["survivor"]) == ids, model
+    merge.patient_merge_undo(ctx=two_records["officer"], merge_id=done.id)
+    for model, ids in before.items():
+        assert rows(model, two_records["duplicate"]) == ids, model

@@ -18,6 +18,18 @@ FUNCTION = "phb_refuse_change_of_signed_row"
 CIPHERTEXT = "^phb1:[^:]+:[A-Za-z0-9+/]+=*$"  # kernel.crypto's format: phb1:<key id>:<base64>
 
 
+def patient_kept_or_merged(state: Any, q: Any) -> str:
+    """A trigger's condition on a sealed row: its patient is the same, or the row moves between a
+    patient's record and the record it is merged into (a merge of duplicate records, or its undo; the
+    merge sets the redirect before it moves rows)."""
+    patients = q(state.apps.get_model("patients", "Patient")._meta.db_table)
+    merged = (
+        "(p.id = OLD.patient_id AND p.merged_into_id = NEW.patient_id) "
+        "OR (p.id = NEW.patient_id AND p.merged_into_id = OLD.patient_id)"
+    )
+    return f"(NEW.patient_id IS NOT DISTINCT FROM OLD.patient_id OR EXISTS (SELECT 1 FROM {patients} p WHERE {merged}))"  # noqa: S608  (a quoted table name)
+
+
 class SealSignedRows(PostgresTableOperation):
     """`SealSignedRows(model_name, encrypted_columns)`: on PostgreSQL, a signed row is immutable but
     for re-encryption of `encrypted_columns` under another key."""
@@ -33,10 +45,7 @@ class SealSignedRows(PostgresTableOperation):
         ]
         same_plain = " AND ".join(f"NEW.{q(c)} IS NOT DISTINCT FROM OLD.{q(c)}" for c in plain)
         if any(f.column == "patient_id" for f in model._meta.concrete_fields):
-            patients = q(to_state.apps.get_model("patients", "Patient")._meta.db_table)
-            # Or moved between a record and the record it is merged into (a merge, or its undo).
-            merged = "(p.id = OLD.patient_id AND p.merged_into_id = NEW.patient_id) OR (p.id = NEW.patient_id AND p.merged_into_id = OLD.patient_id)"
-            same_plain += f" AND (NEW.patient_id IS NOT DISTINCT FROM OLD.patient_id OR EXISTS (SELECT 1 FROM {patients} p WHERE {merged}))"  # noqa: S608  (a quoted table name)
+            same_plain += " AND " + patient_kept_or_merged(to_state, q)
         rekeyed = " AND ".join(
             f"(NEW.{q(c)} IS NOT DISTINCT FROM OLD.{q(c)} OR (NEW.{q(c)} ~ '{CIPHERTEXT}' "
             f"AND split_part(NEW.{q(c)}, ':', 2) IS DISTINCT FROM split_part(OLD.{q(c)}, ':', 2)))"

@@ -26,3 +26,18 @@ class MedicationsConfig(AppConfig):
             order=40,
             template="medications/_encounter_panel.html",
         )
+        # A merged patient's prescriptions, checks, overrides, repeat requests and doses, in every
+        # organization, follow them to the surviving record (signed prescriptions included: see db.py).
+        from phb.medications import models
+        from phb.patients.public import register_rows_handler
+
+        for model in (
+            models.Prescription,
+            models.PrescriptionItem,
+            models.SafetyCheck,
+            models.SafetyOverride,
+            models.RepeatRequest,
+            models.DoseEvent,
+            models.MissEpisode,
+        ):
+            register_rows_handler(f"medications_{model._meta.model_name}", model)

@@ -10,7 +10,8 @@
   `updated_at`); an INSERT into a signed prescription, a DELETE, or a change of any other column is
   refused.
 
-As for signed notes (`clinical.db`), one more change passes: an encrypted column moving to another
+As for signed notes (`clinical.db`), a merge of the patient's duplicate records may move them to
+the surviving record (and back on undo), and one more change passes: an encrypted column moving to another
 key (`phb keys reencrypt`), recognized by its ciphertext naming another key id. Whoever sends the
 statement (the application, a script, a raw SQL session of the application role) meets the trigger.
 Nothing on SQLite, where the services' checks stand alone."""
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from phb.clinical.db import patient_kept_or_merged
 from phb.kernel.db import PostgresTableOperation
 
 CIPHERTEXT = "^phb1:[^:]+:[A-Za-z0-9+/]+=*$"  # kernel.crypto's format: phb1:<key id>:<base64>
@@ -27,9 +29,12 @@ PRESCRIPTION_MUTABLE += ("expired_at",)
 ITEM_MUTABLE = ("quantity_dispensed", "updated_at")
 
 
-def _unchanged(model: Any, q: Any, mutable: tuple[str, ...], encrypted: tuple[str, ...]) -> str:
-    plain = [f.column for f in model._meta.concrete_fields if f.column not in mutable and f.column not in encrypted]
+def _unchanged(model: Any, q: Any, mutable: tuple[str, ...], encrypted: tuple[str, ...], state: Any) -> str:
+    columns = [f.column for f in model._meta.concrete_fields]
+    plain = [c for c in columns if c not in mutable and c not in encrypted and c != "patient_id"]
     clauses = [f"NEW.{q(c)} IS NOT DISTINCT FROM OLD.{q(c)}" for c in plain]
+    if "patient_id" in columns:  # a merge of the patient's duplicate records moves it, nothing else
+        clauses.append(patient_kept_or_merged(state, q))
     clauses += [
         f"(NEW.{q(c)} IS NOT DISTINCT FROM OLD.{q(c)} OR (NEW.{q(c)} ~ '{CIPHERTEXT}' "
         f"AND split_part(NEW.{q(c)}, ':', 2) IS DISTINCT FROM split_part(OLD.{q(c)}, ':', 2)))"
@@ -57,7 +62,7 @@ class SealSignedPrescriptions(PostgresTableOperation):
             f"CREATE OR REPLACE FUNCTION {q('phb_seal_' + rx_table)}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
             "IF OLD.signed_at IS NULL THEN IF TG_OP = 'DELETE' THEN RETURN OLD; END IF; RETURN NEW; END IF; "
             "IF TG_OP = 'DELETE' OR NOT ("
-            + _unchanged(prescription, q, PRESCRIPTION_MUTABLE, ("cancel_reason",))
+            + _unchanged(prescription, q, PRESCRIPTION_MUTABLE, ("cancel_reason",), to_state)
             + f") THEN {refuse} END IF; RETURN NEW; END $$",
             params=None,  # '%' is PL/pgSQL's placeholder, not the driver's
         )
@@ -72,7 +77,7 @@ class SealSignedPrescriptions(PostgresTableOperation):
             f"IF {signed.replace('%s', 'NEW')} THEN {refuse} END IF; RETURN NEW; END IF; "
             f"IF NOT {signed.replace('%s', 'OLD')} THEN IF TG_OP = 'DELETE' THEN RETURN OLD; END IF; RETURN NEW; END IF; "
             "IF TG_OP = 'DELETE' OR NOT ("
-            + _unchanged(item, q, ITEM_MUTABLE, ("instructions",))
+            + _unchanged(item, q, ITEM_MUTABLE, ("instructions",), to_state)
             + f") THEN {refuse} END IF; RETURN NEW; END $$",
             params=None,
         )

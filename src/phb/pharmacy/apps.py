@@ -7,4 +7,8 @@ class PharmacyConfig(AppConfig):
     verbose_name = "Pharmacy"
 
     def ready(self) -> None:
+        from phb.patients.public import register_rows_handler
         from phb.pharmacy import handlers  # noqa: F401  (subscribes to events)
+        from phb.pharmacy.models import Dispensing
+
+        register_rows_handler("pharmacy_dispensings", Dispensing)  # they follow a merged patient's record
