@@ -245,3 +245,68 @@ def test_my_medications_in_the_portal(org_a, clinic):
     someone = patient_client(other.patient_user)
     assert someone.post(f"/patient/medications/doses/{dose.id}/", {"status": "missed"}).status_code == 404
     assert someone.post(f"/patient/medications/prescriptions/{prescription.id}/repeat/").status_code == 404
+
+
+def test_the_patient_chooses_the_pharmacy_until_dispensing_begins(org_a, org_b, clinic):
+    from phb.organizations.models import Department
+    from tests.organizations.factories import DepartmentFactory
+
+    w, _, _ = clinic
+    prescription = signed(w.doctor, w.patient, item("amoxicillin", **AMOX))
+    outpatients = DepartmentFactory(organization=org_a, kind="pharmacy", name="Outpatient pharmacy")
+    DepartmentFactory(organization=org_a, kind="cardiology", name="Cardiology")
+    elsewhere = DepartmentFactory(organization=org_b, kind="pharmacy", name="Another hospital's pharmacy")
+    client = patient_client(w.patient_user)
+    html = client.get("/patient/medications/").content.decode()
+    choices = html.split('data-testid="choose-pharmacy"')[1].split("</select>")[0]
+    assert "Outpatient pharmacy" in choices
+    assert "Cardiology" not in choices
+    assert "Another hospital" not in choices
+
+    url = f"/patient/medications/prescriptions/{prescription.id}/pharmacy/"
+    assert (
+        "Your choice of pharmacy is saved"
+        in client.post(url, {"pharmacy": str(outpatients.id)}, follow=True).content.decode()
+    )
+    ctx = Ctx.system(reason="test", organization_id=org_a.id)
+    assert Prescription.objects.for_tenant(ctx).get(id=prescription.id).pharmacy_department_id == outpatients.id
+    worklist = public.prescriptions_to_dispense(
+        ctx=staff_ctx(org_a, "pharmacist"), pharmacy_department_id=outpatients.id
+    )
+    assert [p.prescription_id for p in worklist] == [prescription.id]
+
+    refused = client.post(url, {"pharmacy": str(elsewhere.id)}, follow=True).content.decode()  # not this hospital's
+    assert "not a pharmacy of this organization" in refused
+    assert Prescription.objects.for_tenant(ctx).get(id=prescription.id).pharmacy_department_id == outpatients.id
+    someone = patient_client(ward(org_a, with_account=True).patient_user)
+    assert someone.post(url, {"pharmacy": ""}).status_code == 404
+
+    pharmacist = staff_ctx(org_a, "pharmacist")
+    first = public.prescription_to_dispense(ctx=pharmacist, prescription_id=prescription.id).items[0]
+    public.prescription_record_dispensing(
+        ctx=pharmacist, prescription_id=prescription.id, quantities={first.item_id: Decimal(5)}
+    )
+    late = client.post(url, {"pharmacy": ""}, follow=True).content.decode()
+    assert "only before dispensing begins" in late
+    assert Prescription.objects.for_tenant(ctx).get(id=prescription.id).pharmacy_department_id == outpatients.id
+    assert Department.objects.for_tenant(ctx).filter(id=outpatients.id).exists()
+
+
+def test_the_patient_chooses_the_pharmacy_through_the_api(org_a, clinic):
+    from tests.organizations.factories import DepartmentFactory
+
+    w, _, _ = clinic
+    prescription = signed(w.doctor, w.patient, item("amoxicillin", **AMOX))
+    pharmacy = DepartmentFactory(organization=org_a, kind="pharmacy")
+    client = patient_client(w.patient_user)
+    url = f"/api/v1/me/prescriptions/{prescription.id}/pharmacy/"
+    answer = client.put(url, {"pharmacy_department_id": str(pharmacy.id)}, content_type="application/json")
+    assert answer.status_code == 200
+    assert answer.json()["pharmacy_department_id"] == str(pharmacy.id)
+    assert client.put(url, {"pharmacy_department_id": "junk"}, content_type="application/json").status_code == 400
+    assert (
+        client.put(url, {"pharmacy_department_id": None}, content_type="application/json").json()[
+            "pharmacy_department_id"
+        ]
+        is None
+    )

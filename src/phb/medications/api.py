@@ -604,3 +604,31 @@ class MyAdherenceApi(MyMedicationsApi):
     @extend_schema(parameters=[_DAYS], responses=DoseAdherenceSummaryOutput, summary="My adherence")
     def get(self, request: Request) -> Response:
         return Response(DoseAdherenceSummaryOutput(selectors.my_adherence(ctx=self.ctx, days=_days(request))).data)
+
+
+class PharmacyChoiceInput(serializers.Serializer):
+    pharmacy_department_id = serializers.UUIDField(
+        allow_null=True, help_text="A pharmacy department of the prescribing organization; null: any of its pharmacies."
+    )
+
+
+class PharmacyChoiceOutput(serializers.Serializer):
+    prescription_id = serializers.UUIDField(source="id")
+    number = serializers.CharField()
+    pharmacy_department_id = serializers.UUIDField(allow_null=True)
+
+
+class MyPrescriptionPharmacyApi(MyMedicationsApi):
+    @extend_schema(
+        request=PharmacyChoiceInput,
+        responses={200: PharmacyChoiceOutput, 409: OpenApiResponse(description="PHARMACY_NOT_CHANGEABLE")},
+        summary="Choose where to collect one of my prescriptions",
+    )
+    def put(self, request: Request, prescription_id: str) -> Response:
+        data = _valid(PharmacyChoiceInput, request.data)
+        prescription = services.prescription_nominate_pharmacy(
+            ctx=self.ctx,
+            prescription_id=self.parse_id(prescription_id),
+            pharmacy_department_id=data["pharmacy_department_id"],
+        )
+        return Response(PharmacyChoiceOutput(prescription).data)

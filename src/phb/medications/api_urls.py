@@ -35,6 +35,11 @@ urlpatterns = [
         api.MyPrescriptionRepeatApi.as_view(),
         name="my-prescription-repeat",
     ),
+    path(
+        "me/prescriptions/<str:prescription_id>/pharmacy/",
+        api.MyPrescriptionPharmacyApi.as_view(),
+        name="my-prescription-pharmacy",
+    ),
     path("me/doses/", api.MyDosesApi.as_view(), name="my-doses"),
     path("me/doses/<str:dose_id>/", api.MyDoseApi.as_view(), name="my-dose"),
     path("me/adherence/", api.MyAdherenceApi.as_view(), name="my-adherence"),

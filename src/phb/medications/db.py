@@ -3,7 +3,8 @@
 `SealSignedPrescriptions()` installs two triggers:
 
 - on prescriptions: once `signed_at` is set, an UPDATE may change only the columns that follow the
-  prescription's life (status, cancellation, expiry, the link to what replaced it, `updated_at`);
+  prescription's life (status, cancellation, expiry, the link to what replaced it, the pharmacy
+  where it is collected, `updated_at`);
   any other column (patient, prescriber, number, dates of signing and expiry, flags, links) is
   refused, and so is a DELETE;
 - on items: once their prescription is signed, an UPDATE may change only `quantity_dispensed` (and
@@ -25,7 +26,7 @@ from phb.kernel.db import PostgresTableOperation
 
 CIPHERTEXT = "^phb1:[^:]+:[A-Za-z0-9+/]+=*$"  # kernel.crypto's format: phb1:<key id>:<base64>
 PRESCRIPTION_MUTABLE = ("status", "updated_at", "cancelled_at", "cancelled_by_id", "cancel_reason", "replaced_by_id")
-PRESCRIPTION_MUTABLE += ("expired_at",)
+PRESCRIPTION_MUTABLE += ("expired_at", "pharmacy_department_id")  # where it is collected: the patient may choose
 ITEM_MUTABLE = ("quantity_dispensed", "updated_at")
 
 

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_POST
 from phb.accounts.step_up import med_access_required
 from phb.kernel.context import Ctx
 from phb.kernel.errors import ProblemError
-from phb.medications import adherence, repeats, selectors
+from phb.medications import adherence, repeats, selectors, services
 from phb.patients.public import my_patient
 
 
@@ -77,4 +77,26 @@ def my_dose_mark(request: HttpRequest, dose_id: uuid.UUID) -> HttpResponse:
         _refusal(request, exc)
     else:
         messages.success(request, f"Dose marked {status}.")
+    return redirect("medications_portal:home")
+
+
+@require_POST
+@login_required
+@med_access_required
+def my_pharmacy_choose(request: HttpRequest, prescription_id: uuid.UUID) -> HttpResponse:
+    """Choose where to collect one of one's prescriptions (empty: any pharmacy of the hospital)."""
+    raw = request.POST.get("pharmacy", "")
+    try:
+        department_id = uuid.UUID(raw) if raw else None
+    except ValueError:
+        messages.error(request, "Choose one of the pharmacies listed.")
+        return redirect("medications_portal:home")
+    try:
+        services.prescription_nominate_pharmacy(
+            ctx=_ctx(request), prescription_id=prescription_id, pharmacy_department_id=department_id
+        )
+    except ProblemError as exc:
+        _refusal(request, exc)
+    else:
+        messages.success(request, "Your choice of pharmacy is saved; it will prepare your medicines.")
     return redirect("medications_portal:home")

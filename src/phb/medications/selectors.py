@@ -33,6 +33,7 @@ from phb.medications.models import (
     SafetyCheck,
     SafetyOverride,
 )
+from phb.organizations.models import Department
 from phb.patients.public import my_patient
 
 MAX_ROWS = 200
@@ -335,6 +336,7 @@ class MyPrescription:
     repeat_blocked: str  # "" when a repeat may be asked for, else why not
     pending_request: RepeatRequest | None
     last_request: RepeatRequest | None
+    pharmacies: list[tuple[uuid.UUID, str]] = field(default_factory=list)  # where it may be collected
 
 
 @audit.reads_health_data
@@ -372,6 +374,16 @@ def my_medications(*, ctx: Ctx) -> list[MyPrescription]:
         DoseEvent.objects.for_system(system).filter(patient_id=patient.id, due_at__gte=now - dt.timedelta(days=30))
     )
     names = _hospitals(system, {p.organization_id for p in prescriptions})
+    pharmacies: dict[uuid.UUID, list[tuple[uuid.UUID, str]]] = {}
+    for org_id, department_id, name in (
+        Department.objects.for_system(system)
+        .filter(organization_id__in={p.organization_id for p in prescriptions}, kind="pharmacy", is_active=True)
+        .order_by("name")
+        .values_list("organization_id", "id", "name")
+        if prescriptions
+        else []
+    ):
+        pharmacies.setdefault(org_id, []).append((department_id, name))
     none = adherence.Adherence(0, 0, 0)
     out = []
     for p in prescriptions:
@@ -398,6 +410,7 @@ def my_medications(*, ctx: Ctx) -> list[MyPrescription]:
                 ),
                 pending_request=next((r for r in mine if r.status == RepeatStatus.PENDING), None),
                 last_request=mine[0] if mine else None,
+                pharmacies=pharmacies.get(p.organization_id, []),
             )
         )
     audit.record(ctx, action, patient_id=patient.id, read=True, by_patient=True, results=len(out))

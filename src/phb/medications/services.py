@@ -959,3 +959,44 @@ def _quantity(value: Any) -> Decimal | None:
     except InvalidOperation:
         return None
     return number if number.is_finite() and number == number.quantize(Decimal("0.001")) else None
+
+
+def prescription_nominate_pharmacy(
+    *, ctx: Ctx, prescription_id: uuid.UUID, pharmacy_department_id: uuid.UUID | None
+) -> Prescription:
+    """The signed-in patient chooses where to collect one of their signed prescriptions: a pharmacy of
+    the prescribing organization, or none (any of its pharmacies). Only before dispensing begins: a
+    pharmacy that has started on it finishes it."""
+    from phb.patients.public import my_patient
+
+    action = "medications.prescription.nominate_pharmacy"
+    patient = my_patient(ctx)
+    system = Ctx.system(reason="a patient chooses the pharmacy for their prescription")
+    found = (
+        Prescription.objects.for_system(system).filter(id=prescription_id, patient_id=patient.id).first()
+        if patient is not None
+        else None
+    )
+    if found is None or found.status == PrescriptionStatus.DRAFT:
+        # SECURITY: someone else's prescription (or a draft nobody signed) does not exist for the patient.
+        raise audit.denied(ctx, action, NotFound("no such prescription"), resource_id=str(prescription_id))
+    at = ctx.as_patient_at(found.organization_id)
+    department_id = _pharmacy(at, pharmacy_department_id)
+    with audit.atomic():
+        prescription = Prescription.objects.for_tenant(at).select_for_update().get(id=found.id)
+        if prescription.status != PrescriptionStatus.SIGNED:
+            raise Conflict(
+                "the pharmacy can be chosen only before dispensing begins",
+                code="PHARMACY_NOT_CHANGEABLE",
+                prescription_status=prescription.status,
+            )
+        prescription.pharmacy_department_id = department_id
+        prescription.save(update_fields=["pharmacy_department", "updated_at"])
+        audit.record(
+            at,
+            action,
+            target=prescription,
+            patient_id=prescription.patient_id,
+            pharmacy_department=str(department_id or ""),
+        )
+    return prescription
