@@ -69,4 +69,21 @@ with sync_playwright() as p:
     page.get_by_role("link", name="Compare").first.click()
     page.get_by_role("heading", name="Compare two records").wait_for()
     page.screenshot(path=OUT / "duplicate-review.png", full_page=True)
+    page.get_by_role("button", name="Sign out").click()
+
+    # The pharmacist: the worklist, a prescription's first-expiry-first-out batches, the stock.
+    sign_in(page, "pharmacist@unity.demo.phb.example")
+    page.goto("/staff/pharmacy/")
+    page.screenshot(path=OUT / "pharmacy-worklist.png", full_page=True)
+    page.get_by_role("link", name="Open RX-2026-000003").click()
+    page.get_by_test_id("fefo-batch").first.wait_for()
+    page.screenshot(path=OUT / "pharmacy-dispense.png", full_page=True)
+    page.goto("/staff/pharmacy/stock/")
+    page.screenshot(path=OUT / "pharmacy-stock.png", full_page=True)
+    page.get_by_role("button", name="Sign out").click()
+
+    # The privacy officer: the override report (who signed over which alert, and why).
+    sign_in(page, "privacy@unity.demo.phb.example")
+    page.goto("/staff/medications/overrides/")
+    page.screenshot(path=OUT / "medication-overrides.png", full_page=True)
     browser.close()

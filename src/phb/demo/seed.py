@@ -300,12 +300,16 @@ DEMO_PRODUCTS = [
     ("diazepam", "Diazepam 5 mg tablets", "tablet", "5 mg", "tablet", 28, "0.0300", 56),
     ("morphine", "Morphine sulfate 10 mg tablets", "tablet", "10 mg", "tablet", 60, "0.2000", 60),
     ("ceftriaxone", "Ceftriaxone 1 g powder for injection", "powder for injection", "1 g", "vial", 1, "1.5000", 20),
+    # what the demo prescriptions need besides
+    ("amlodipine", "Amlodipine 5 mg tablets", "tablet", "5 mg", "tablet", 28, "0.0300", 112),
+    ("warfarin", "Warfarin 5 mg tablets", "tablet", "5 mg", "tablet", 28, "0.0500", 56),
+    ("aspirin", "Aspirin 75 mg dispersible tablets", "tablet", "75 mg", "tablet", 28, "0.0100", 112),
 ]
 
 
 def seed_pharmacy_stock(ctx: Ctx) -> int:
     """The organization's main pharmacy (the pharmacy department's) and a ward store, a supplier,
-    fifteen products of common generics, each with two batches (one expiring within the near-expiry
+    eighteen products of common generics (those of the demo prescriptions among them), each with two batches (one expiring within the near-expiry
     window for some, later for the others) and a reorder level, and a purchase order received in full.
     Once: nothing is added when the organization already keeps stock. Returns the products made."""
     from phb.organizations.models import Department, DepartmentKind
