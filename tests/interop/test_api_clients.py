@@ -77,3 +77,21 @@ def test_an_administrator_registers_and_revokes_a_client_on_the_page(org_a, org_
     assert client.revoked_at is not None
     bad = admin.post("/accounts/api-clients/", {"name": "X", "scopes": "system/Patient.write"})
     assert bad.status_code == 400
+
+
+def test_the_token_endpoint_slows_down_an_address_that_asks_too_often(monkeypatch, client):
+    from phb.accounts.client_views import _TokenThrottle
+
+    monkeypatch.setattr(_TokenThrottle, "rate", "3/min", raising=False)  # as if THROTTLE_OAUTH_TOKEN=3/min
+    address = "203.0.113.77"  # its own history: other tests' requests come from 127.0.0.1
+    asked = [
+        client.post(
+            "/oauth/token",
+            {"grant_type": "client_credentials", "client_id": "x", "client_secret": "guess"},
+            REMOTE_ADDR=address,
+        )
+        for _ in range(4)
+    ]
+    assert [r.status_code for r in asked] == [401, 401, 401, 429]
+    assert asked[-1].json()["error"] == "slow_down"
+    assert int(asked[-1]["Retry-After"]) >= 1

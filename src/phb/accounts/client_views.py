@@ -7,6 +7,7 @@ import base64
 import binascii
 import json
 import uuid
+from typing import Any
 from urllib.parse import unquote
 
 from django.contrib import messages
@@ -16,10 +17,21 @@ from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
+from rest_framework.throttling import SimpleRateThrottle
 
 from phb.accounts import api_clients, forms
 from phb.accounts.selectors import anonymous_ctx
 from phb.kernel.errors import ProblemError
+
+
+class _TokenThrottle(SimpleRateThrottle):
+    """Token requests per client address (THROTTLE_OAUTH_TOKEN): a client needs one every few minutes;
+    guessing secrets needs many."""
+
+    scope = "oauth_token"
+
+    def get_cache_key(self, request: Any, view: Any) -> str:
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
 
 
 def _oauth_error(error: str, description: str, status: int) -> JsonResponse:
@@ -47,6 +59,11 @@ def _credentials(request: HttpRequest) -> tuple[str, str]:
 @require_http_methods(["POST"])
 def token(request: HttpRequest) -> HttpResponse:
     """`POST /oauth/token` with `grant_type=client_credentials` (form-encoded, RFC 6749 §4.4)."""
+    throttle = _TokenThrottle()
+    if not throttle.allow_request(request, None):  # SECURITY: no unlimited guessing of secrets
+        response = _oauth_error("slow_down", "too many token requests from this address; try again later", 429)
+        response["Retry-After"] = str(int(throttle.wait() or 1) + 1)
+        return response
     if request.POST.get("grant_type") != "client_credentials":
         return _oauth_error("unsupported_grant_type", "only grant_type=client_credentials is supported", 400)
     client_id, secret = _credentials(request)

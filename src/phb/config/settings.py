@@ -315,6 +315,7 @@ REST_FRAMEWORK = {
         "sign_in": env.str("THROTTLE_SIGN_IN", default="10/min" if not TESTING else "100000/min"),
         "otp": env.str("THROTTLE_OTP", default="10/min" if not TESTING else "100000/min"),
         "password_reset": env.str("THROTTLE_PASSWORD_RESET", default="5/hour" if not TESTING else "100000/min"),
+        "oauth_token": env.str("THROTTLE_OAUTH_TOKEN", default="60/min" if not TESTING else "100000/min"),
     },
     # SECURITY: deny by default; every view declares what it needs.
     "DEFAULT_PERMISSION_CLASSES": ["phb.kernel.rest.DenyAll"],
