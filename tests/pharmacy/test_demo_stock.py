@@ -1,5 +1,5 @@
 """The demo's pharmacy stock: a main pharmacy (the pharmacy department's), a ward store, a supplier,
-fifteen products with two batches each, and a purchase order received in full; seeded once."""
+eighteen products with two batches each, and a purchase order received in full; seeded once."""
 
 from __future__ import annotations
 
@@ -18,13 +18,13 @@ pytestmark = pytest.mark.django_db
 def test_the_demo_stock_is_seeded_once_and_its_ledger_is_its_balance(org_a):
     ctx = Ctx.system(reason="test", organization_id=org_a.id)
     departments_ensure_standard(ctx=ctx)
-    assert seed_pharmacy_stock(ctx) == 15
+    assert seed_pharmacy_stock(ctx) == 18
     assert seed_pharmacy_stock(ctx) == 0
     main = StockLocation.objects.for_tenant(ctx).get(name="Main pharmacy")
     assert main.department_id is not None
-    assert Product.objects.for_tenant(ctx).count() == 15
+    assert Product.objects.for_tenant(ctx).count() == 18
     assert Product.objects.for_tenant(ctx).filter(controlled=True).count() == 2  # diazepam, morphine
-    assert Batch.objects.for_tenant(ctx).count() == 33  # two per product, and the order's three lots
+    assert Batch.objects.for_tenant(ctx).count() == 39  # two per product, and the order's three lots
     assert PurchaseOrder.objects.for_tenant(ctx).get().status == "received"
     ledger = StockMovement.objects.for_tenant(ctx).aggregate(t=Sum("quantity"))["t"]
     assert ledger == StockLevel.objects.for_tenant(ctx).aggregate(t=Sum("on_hand"))["t"] > 0
