@@ -248,7 +248,6 @@ def test_my_medications_in_the_portal(org_a, clinic):
 
 
 def test_the_patient_chooses_the_pharmacy_until_dispensing_begins(org_a, org_b, clinic):
-    from phb.organizations.models import Department
     from tests.organizations.factories import DepartmentFactory
 
     w, _, _ = clinic
@@ -278,6 +277,8 @@ def test_the_patient_chooses_the_pharmacy_until_dispensing_begins(org_a, org_b, 
     refused = client.post(url, {"pharmacy": str(elsewhere.id)}, follow=True).content.decode()  # not this hospital's
     assert "not a pharmacy of this organization" in refused
     assert Prescription.objects.for_tenant(ctx).get(id=prescription.id).pharmacy_department_id == outpatients.id
+    junk = client.post(url, {"pharmacy": "not-a-pharmacy"}, follow=True).content.decode()
+    assert "Choose one of the pharmacies listed." in junk
     someone = patient_client(ward(org_a, with_account=True).patient_user)
     assert someone.post(url, {"pharmacy": ""}).status_code == 404
 
@@ -289,7 +290,6 @@ def test_the_patient_chooses_the_pharmacy_until_dispensing_begins(org_a, org_b, 
     late = client.post(url, {"pharmacy": ""}, follow=True).content.decode()
     assert "only before dispensing begins" in late
     assert Prescription.objects.for_tenant(ctx).get(id=prescription.id).pharmacy_department_id == outpatients.id
-    assert Department.objects.for_tenant(ctx).filter(id=outpatients.id).exists()
 
 
 def test_the_patient_chooses_the_pharmacy_through_the_api(org_a, clinic):

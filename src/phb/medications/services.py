@@ -301,7 +301,7 @@ def _pharmacy(ctx: Ctx, department_id: uuid.UUID | None) -> uuid.UUID | None:
 
 
 def _encounter(ctx: Ctx, encounter_id: uuid.UUID | None, patient_id: uuid.UUID) -> uuid.UUID | None:
-    from phb.clinical.models import Encounter  # the encounter a prescription belongs to: one id check
+    from phb.clinical.public import Encounter  # the encounter a prescription belongs to: one id check
 
     if encounter_id is None:
         return None
