@@ -1,7 +1,7 @@
 """API clients: systems that read an organization's data with the OAuth2 client-credentials grant.
 
 An organization administrator (or an operator with `phb api-client create`) registers a client with
-scopes from a closed grammar (`system/<Resource|*>.read`); the secret is shown once and kept only as a
+scopes from a closed grammar (`system/<Resource|*>.read`, `.write` or `.*`); the secret is shown once and kept only as a
 SHA-256 hash (it is 256 random bits, so a slow password hash would add nothing). The token endpoint
 trades the id and secret for a short-lived JWT naming the organization and the scopes; every request
 with it checks that the client has not been revoked, and acts in a `Ctx.client` of that organization.
@@ -28,7 +28,7 @@ from rest_framework.request import Request
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.tokens import Token
 
-from phb.accounts.models import ApiClient
+from phb.accounts.models import ApiClient, User
 from phb.kernel import audit
 from phb.kernel.context import Ctx
 from phb.kernel.errors import Forbidden, NotFound, ValidationFailed
@@ -49,33 +49,50 @@ SCOPE_PERMISSIONS: dict[str, frozenset[str]] = {
     "Appointment": frozenset({"scheduling.appointment.view"}),
     "AuditEvent": frozenset({"audit.event.view"}),
 }
-_SCOPE = re.compile(r"^system/(?P<type>\*|[A-Z][A-Za-z]+)\.(?P<access>read)$")
+# What a write scope grants on top of the read permissions: the permissions the write services check.
+WRITE_SCOPE_PERMISSIONS: dict[str, frozenset[str]] = {
+    "Patient": frozenset({"patients.registration.manage", "patients.demographics.update"}),
+    "Encounter": frozenset({"clinical.record.update"}),
+    "Observation": frozenset({"clinical.record.update"}),
+    "Condition": frozenset({"clinical.record.update"}),
+    "AllergyIntolerance": frozenset({"clinical.record.update"}),
+    "Immunization": frozenset({"clinical.record.update"}),
+}
+_SCOPE = re.compile(r"^system/(?P<type>\*|[A-Z][A-Za-z]+)\.(?P<access>read|write|\*)$")
+ACCESS = ("read", "write")
 MANAGE = "organizations.organization.update"
 
 
 def parse_scopes(text: str | list[str]) -> list[str]:
     """The scopes of a space-separated string (or list), validated against the grammar
-    `system/<Resource|*>.read`, deduplicated and sorted. Raises ValidationFailed naming the first bad one."""
+    `system/<Resource|*>.<read|write|*>` (SMART v1), deduplicated and sorted. `write` is granted only
+    for the types PHB accepts writes of. Raises ValidationFailed naming the first bad one."""
     items = text.split() if isinstance(text, str) else [s.strip() for s in text]
     if not items:
         raise ValidationFailed.field("scopes", "give at least one scope, e.g. system/Patient.read", code="required")
     for item in items:
         match = _SCOPE.fullmatch(item)
-        if match is None or (match["type"] != "*" and match["type"] not in SCOPE_PERMISSIONS):
+        known = SCOPE_PERMISSIONS if match is None or match["access"] != "write" else WRITE_SCOPE_PERMISSIONS
+        if match is None or (match["type"] != "*" and match["type"] not in known):
             raise ValidationFailed.field(
-                "scopes", f"{item[:60]!r} is not a scope PHB grants: system/<Resource or *>.read", code="invalid_scope"
+                "scopes",
+                f"{item[:60]!r} is not a scope PHB grants: system/<Resource or *>.read, .write or .*",
+                code="invalid_scope",
             )
     return sorted(set(items))
 
 
-def scope_types(scopes: frozenset[str] | list[str]) -> frozenset[str]:
-    """The resource types a set of (valid) scopes lets a client read."""
+def scope_types(scopes: frozenset[str] | list[str], access: str = "read") -> frozenset[str]:
+    """The resource types a set of (valid) scopes lets a client read (or, with `access="write"`, write)."""
+    if access not in ACCESS:
+        raise ValueError(f"access is one of {ACCESS}")
+    every = SCOPE_PERMISSIONS if access == "read" else WRITE_SCOPE_PERMISSIONS
     types: set[str] = set()
     for scope in scopes:
         match = _SCOPE.fullmatch(scope)
-        if match is None:
+        if match is None or match["access"] not in (access, "*"):
             continue
-        types |= set(SCOPE_PERMISSIONS) if match["type"] == "*" else {match["type"]}
+        types |= set(every) if match["type"] == "*" else ({match["type"]} & set(every))
     return frozenset(types)
 
 
@@ -83,6 +100,8 @@ def scope_permissions(scopes: frozenset[str] | list[str]) -> frozenset[str]:
     out: set[str] = set()
     for resource_type in scope_types(scopes):
         out |= SCOPE_PERMISSIONS[resource_type]
+    for resource_type in scope_types(scopes, access="write"):
+        out |= WRITE_SCOPE_PERMISSIONS[resource_type]
     return frozenset(out)
 
 
@@ -125,6 +144,7 @@ def api_client_create(*, ctx: Ctx, name: str, scopes: str | list[str]) -> tuple[
             scopes=granted,
             created_by_id=ctx.actor_id if ctx.actor_kind == "user" else None,
         )
+        _service_user(client)
         audit.record(ctx, "accounts.api_client.create", target=client, scopes=granted)
     return client, secret
 
@@ -142,6 +162,43 @@ def api_client_revoke(*, ctx: Ctx, api_client_id: uuid.UUID) -> ApiClient:
             client.save(update_fields=["revoked_at", "updated_at"])
             audit.record(ctx, "accounts.api_client.revoke", target=client)
     return client
+
+
+def _service_user(client: ApiClient) -> User:
+    """The user a client's writes name as their author: inactive, no password, no membership, so it can
+    never sign in or act on its own. Made with the client (or on first use by an older client)."""
+    email = f"client-{client.client_id}@clients.invalid"
+    user = User.objects.filter(email=email).first() or User.objects.create_user(
+        email, password=None, full_name=f"{client.name} (API client)"[:200], is_active=False
+    )
+    client.service_user = user
+    ApiClient.objects.for_system(Ctx.system(reason="give an API client its service user")).filter(id=client.id).update(
+        service_user=user
+    )
+    return user
+
+
+def acting_user_id(ctx: Ctx) -> uuid.UUID:
+    """The user a write is recorded as made by: a user's own id, or a client's service user (created
+    on first use for clients registered before service users existed). Raises PermissionError for
+    any other actor (system work, devices, anonymous requests)."""
+    if ctx.actor_kind == "user" and ctx.actor_id is not None:
+        return ctx.actor_id
+    if ctx.actor_kind == "client" and ctx.actor_id is not None:
+        system = Ctx.system(reason="find the service user of an API client")
+        with transaction.atomic():
+            client = (
+                ApiClient.objects.for_system(system)
+                .select_for_update()
+                .filter(id=ctx.actor_id, organization_id=ctx.organization_id)
+                .first()
+            )
+            if client is None:
+                raise PermissionError("unknown API client")
+            if client.service_user_id is not None:
+                return client.service_user_id
+            return _service_user(client).id
+    raise PermissionError(f"a {ctx.actor_kind} actor writes no records in its own name")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -209,7 +266,16 @@ def token_issue(*, ctx: Ctx, client_id: str, secret: str, scope: str = "") -> tu
 
 
 def _covered(scope: str, granted: list[str]) -> bool:
-    return "system/*.read" in granted and scope.endswith(".read")
+    """Whether a scope asked for is within those granted (`system/*.*` covers every scope,
+    `system/*.read` every read scope, `system/Patient.*` both of Patient's)."""
+    match = _SCOPE.fullmatch(scope)
+    if match is None:
+        return False
+    for item in granted:
+        have = _SCOPE.fullmatch(item)
+        if have and have["type"] in ("*", match["type"]) and have["access"] in ("*", match["access"]):
+            return True
+    return False
 
 
 class ClientPrincipal:

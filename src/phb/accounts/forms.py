@@ -84,5 +84,5 @@ class ApiClientForm(forms.Form):
         max_length=500,
         label="Scopes",
         initial="system/Patient.read",
-        help_text="Space-separated, each system/<Resource>.read or system/*.read.",
+        help_text="Space-separated, each system/<Resource or *>.read, .write or .* (write where PHB accepts it).",
     )

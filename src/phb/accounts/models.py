@@ -223,6 +223,8 @@ class ApiClient(TenantModel):
     secret_hash = models.CharField(max_length=64, editable=False)
     scopes = models.JSONField(default=list)
     created_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    # Who a record written by this client names as its author (an inactive user without membership).
+    service_user = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
 

@@ -23,6 +23,18 @@ ISSUE_TYPE = {
     "NOT_ACCEPTABLE": "not-supported",
     "RATE_LIMIT_EXCEEDED": "throttled",
     "INTERNAL_ERROR": "exception",
+    "INVALID_RESOURCE": "invalid",
+    "INVALID_REFERENCE": "invalid",
+    "INVALID_BUNDLE": "invalid",
+    "UNSUPPORTED_MEDIA_TYPE": "not-supported",
+    "PAYLOAD_TOO_LARGE": "too-costly",
+    "CONFLICT": "conflict",
+    "VERSION_CONFLICT": "conflict",
+    "PRECONDITION_REQUIRED": "required",
+    "MULTIPLE_MATCHES": "multiple-matches",
+    "POSSIBLE_DUPLICATE": "duplicate",
+    "BUSINESS_RULE": "business-rule",
+    "DELETE_NOT_ALLOWED": "not-supported",
 }
 
 

@@ -62,6 +62,18 @@ class Include:
 
 
 @dataclass(frozen=True)
+class WriteDef:
+    """How a type is written. Each callable runs inside the view's (or the bundle's) transaction,
+    raises FhirError for bad input (400 INVALID_RESOURCE / 400 INVALID_REFERENCE / 404 NOT_FOUND /
+    409 CONFLICT / 422 BUSINESS_RULE), and is audited by the domain service it calls."""
+
+    create: Callable[[Ctx, dict[str, Any]], Any]  # (ctx, resource) -> saved row
+    update: Callable[[Ctx, Any, dict[str, Any]], Any] | None = None  # (ctx, current row, resource) -> row
+    delete: Callable[[Ctx, Any], None] | None = None  # only where PHB allows deleting
+    permissions: frozenset[str] = frozenset()  # any of them lets a USER write the type
+
+
+@dataclass(frozen=True)
 class ResourceDef:
     type: str
     doc: str
@@ -77,6 +89,7 @@ class ResourceDef:
     page_context: Callable[[Ctx, list[Any]], dict[str, Any]] | None = None
     clinical: bool = False  # user tokens need the step-up window, as the REST API's clinical endpoints
     chains: tuple[str, ...] = ()  # chained parameters, e.g. "patient.identifier"
+    write: WriteDef | None = None  # create/update/delete, where PHB accepts them
 
 
 # --------------------------------------------------------------------------------------------------

@@ -27,7 +27,9 @@ class Command(BaseCommand):
         sub = parser.add_subparsers(dest="action", required=True)
         create = sub.add_parser("create")
         create.add_argument("--organization", required=True)
-        create.add_argument("--scopes", required=True, help='e.g. "system/Patient.read system/Observation.read"')
+        create.add_argument(
+            "--scopes", required=True, help='e.g. "system/Patient.read system/Observation.read" or "system/*.*"'
+        )
         create.add_argument("--name", default="API client")
         listing = sub.add_parser("list")
         listing.add_argument("--organization", required=True)
