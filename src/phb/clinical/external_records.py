@@ -450,8 +450,11 @@ def observation_record(
         rows = []
         for part_code, display, cleaned, sign in parts:
             flag, row_low, row_high = interpretation, low, high
-            if sign is not None and (cleaned.get("value_numeric") is not None or cleaned.get("value_code")):
-                meaning = vitals.interpret(sign, cleaned.get("value_numeric") or cleaned.get("value_code"), band)
+            measured = (
+                cleaned["value_numeric"] if cleaned.get("value_numeric") is not None else cleaned.get("value_code")
+            )
+            if sign is not None and measured not in (None, ""):
+                meaning = vitals.interpret(sign, measured, band)
                 flag = meaning.flag
                 row_low, row_high = meaning.reference if meaning.reference else (None, None)
             rows.append(
