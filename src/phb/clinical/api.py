@@ -51,7 +51,7 @@ class ClinicalApi(PhbApiView):
 
 
 class EncounterOutput(serializers.ModelSerializer):
-    department_name = serializers.CharField(source="department.name")
+    department_name = serializers.CharField(source="department.name", allow_null=True)
     attending_name = serializers.SerializerMethodField()
 
     class Meta:

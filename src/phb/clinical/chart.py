@@ -35,6 +35,7 @@ from phb.clinical.models import (
     NoteStatus,
     NoteTemplate,
     Observation,
+    ObservationStatus,
     VitalSignsSet,
 )
 from phb.clinical.services import require_access
@@ -147,7 +148,11 @@ def _set_row(vital_set: VitalSignsSet, observations: list[Observation]) -> dict[
 def _section_vitals(*, ctx: Ctx, patient_id: uuid.UUID) -> dict[str, Any] | None:
     """The latest set of vital signs with NEWS2 and its response level (two queries)."""
     latest = (
-        VitalSignsSet.objects.for_tenant(ctx).filter(patient_id=patient_id).order_by("-effective_at", "-id").first()
+        VitalSignsSet.objects.for_tenant(ctx)
+        .filter(patient_id=patient_id)
+        .exclude(observations__status=ObservationStatus.ENTERED_IN_ERROR)
+        .order_by("-effective_at", "-id")
+        .first()
     )
     if latest is None:
         return None
@@ -267,6 +272,7 @@ def _read_trend(ctx: Ctx, patient_id: uuid.UUID, vital: str, days: int, now: dt.
         Observation.objects.for_tenant(ctx)
         .filter(patient_id=patient_id, code__in=codes, effective_at__gte=start, effective_at__lte=end)
         .exclude(value_numeric__isnull=True)
+        .exclude(status=ObservationStatus.ENTERED_IN_ERROR)
         .order_by("effective_at")
         .values_list("code", "effective_at", "value_numeric", "interpretation")
     )
@@ -514,6 +520,7 @@ def encounter_workspace(*, ctx: Ctx, encounter_id: uuid.UUID) -> Workspace:
     sets = list(
         VitalSignsSet.objects.for_tenant(ctx)
         .filter(encounter=encounter)
+        .exclude(observations__status=ObservationStatus.ENTERED_IN_ERROR)
         .prefetch_related(Prefetch("observations", queryset=Observation.objects.for_tenant(ctx)))
         .order_by("-effective_at", "-id")[:20]
     )
@@ -527,7 +534,7 @@ def encounter_workspace(*, ctx: Ctx, encounter_id: uuid.UUID) -> Workspace:
     draft = next((n for n in notes if n.status == NoteStatus.DRAFT and n.author_id == ctx.actor_id), None)
     template = None
     if draft is None:
-        kind = encounter.department.kind
+        kind = encounter.department.kind if encounter.department else ""  # none: recorded elsewhere
         candidates = NoteTemplate.objects.for_tenant(ctx).filter(
             Q(department_id=encounter.department_id) | Q(department__isnull=True, department_kind__in=[kind, ""]),
             is_active=True,

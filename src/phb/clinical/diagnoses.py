@@ -30,9 +30,10 @@ from phb.clinical.models import (
     DiagnosisSeverity,
     DiagnosisStatus,
     Encounter,
+    EncounterSource,
     EncounterStatus,
 )
-from phb.clinical.services import _is_clinician_here, require_access
+from phb.clinical.services import _is_clinician_here, recorder_id, require_access
 from phb.kernel import audit
 from phb.kernel.context import Ctx
 from phb.kernel.errors import Conflict, Forbidden, NotFound, ValidationFailed
@@ -141,8 +142,9 @@ def diagnosis_add(
     onset, abatement = _date("onset_date", onset_date), _date("abatement_date", abatement_date)
     _check_dates(clinical_status, onset, abatement)
     note = _note(note)
-    diagnosed_by_id = diagnosed_by_id or ctx.actor_id
-    if diagnosed_by_id != ctx.actor_id and not _is_clinician_here(ctx, diagnosed_by_id):  # type: ignore[arg-type]
+    recorder = recorder_id(ctx)
+    diagnosed_by_id = diagnosed_by_id or recorder
+    if diagnosed_by_id != recorder and not _is_clinician_here(ctx, diagnosed_by_id):  # type: ignore[arg-type]
         raise ValidationFailed.field("diagnosed_by_id", "not a clinician of this organization", code="not_a_clinician")
     if category == DiagnosisCategory.ENCOUNTER_DIAGNOSIS and encounter_id is None:
         raise ValidationFailed.field("encounter_id", "an encounter diagnosis names its encounter", code="required")
@@ -154,9 +156,11 @@ def diagnosis_add(
                 raise ValidationFailed.field(
                     "encounter_id", "not an encounter of this patient here", code="unknown_encounter"
                 )
-            if category == DiagnosisCategory.ENCOUNTER_DIAGNOSIS and encounter.status not in (
-                EncounterStatus.PLANNED,
-                EncounterStatus.IN_PROGRESS,
+            # An encounter recorded from another system brings its diagnoses after it ended.
+            if (
+                category == DiagnosisCategory.ENCOUNTER_DIAGNOSIS
+                and encounter.source != EncounterSource.EXTERNAL
+                and encounter.status not in (EncounterStatus.PLANNED, EncounterStatus.IN_PROGRESS)
             ):
                 raise Conflict(f"the encounter is {encounter.status}", code="ENCOUNTER_CLOSED")
         diagnosis = Diagnosis(

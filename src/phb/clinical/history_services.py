@@ -43,7 +43,7 @@ from phb.clinical.models import (
     SocialHistory,
     TobaccoUse,
 )
-from phb.clinical.services import _is_clinician_here, require_access
+from phb.clinical.services import _is_clinician_here, recorder_id, require_access
 from phb.kernel import audit
 from phb.kernel.context import Ctx
 from phb.kernel.errors import Conflict, Forbidden, NotFound, ValidationFailed
@@ -182,7 +182,7 @@ def _mark_entered_in_error(
     with audit.atomic():
         entry, access = _for_change(ctx, action, model, entry_id, what)
         entry.entered_in_error_at = timezone.now()
-        entry.entered_in_error_by_id = ctx.actor_id
+        entry.entered_in_error_by_id = recorder_id(ctx)
         entry.entered_in_error_reason = reason
         fields = ["entered_in_error_at", "entered_in_error_by", "entered_in_error_reason", "updated_at"]
         for name, value in extra.items():
@@ -301,7 +301,7 @@ def _refuse_duplicate(ctx: Ctx, patient_id: uuid.UUID, values: Mapping[str, Any]
 def _retire_no_known_allergies(ctx: Ctx, patient_id: uuid.UUID, reason: str) -> NoKnownAllergies | None:
     current = NoKnownAllergies.objects.for_tenant(ctx).filter(patient_id=patient_id, retired_at__isnull=True).first()
     if current is not None:
-        current.retired_at, current.retired_by_id, current.retired_reason = timezone.now(), ctx.actor_id, reason
+        current.retired_at, current.retired_by_id, current.retired_reason = timezone.now(), recorder_id(ctx), reason
         current.save(update_fields=["retired_at", "retired_by", "retired_reason", "updated_at"])
         audit.record(ctx, "clinical.no_known_allergies.retire", target=current, patient_id=patient_id, reason=reason)
     return current
@@ -349,7 +349,7 @@ def allergy_create(
         with audit.atomic():
             _lock_patient(patient_id)
             allergy = AllergyIntolerance(
-                organization_id=ctx.organization_id, patient_id=patient_id, recorded_by_id=ctx.actor_id, **values
+                organization_id=ctx.organization_id, patient_id=patient_id, recorded_by_id=recorder_id(ctx), **values
             )
             if is_warning(allergy):
                 _refuse_duplicate(ctx, patient_id, values)
@@ -547,7 +547,11 @@ def history_entry_create(*, ctx: Ctx, patient_id: uuid.UUID, kind: str, **data: 
     values = _history_values(kind, data, born_on=_born_on(patient_id))
     with audit.atomic():
         entry = HistoryEntry.objects.create(
-            organization_id=ctx.organization_id, patient_id=patient_id, recorded_by_id=ctx.actor_id, kind=kind, **values
+            organization_id=ctx.organization_id,
+            patient_id=patient_id,
+            recorded_by_id=recorder_id(ctx),
+            kind=kind,
+            **values,
         )
         codes = {"code": entry.code} if entry.code else {}
         audit.record(ctx, action, target=entry, patient_id=patient_id, kind=kind, **codes, **_basis(access))
@@ -641,7 +645,7 @@ def social_history_record(
     }
     with audit.atomic():
         version = SocialHistory.objects.create(
-            organization_id=ctx.organization_id, patient_id=patient_id, recorded_by_id=ctx.actor_id, **values
+            organization_id=ctx.organization_id, patient_id=patient_id, recorded_by_id=recorder_id(ctx), **values
         )
         audit.record(ctx, action, target=version, patient_id=patient_id, **_basis(access))
     return version
@@ -710,8 +714,8 @@ def _immunization_values(ctx: Ctx, data: Mapping[str, Any], *, born_on: dt.date 
         values["performer_id"] = None
     elif reason:
         raise ValidationFailed.field("not_done_reason", "only for a vaccination not given", code="not_for_completed")
-    elif values["performer_id"] is None and not values["performer_text"] and not reported:
-        values["performer_id"] = ctx.actor_id  # given here, by whoever records it
+    elif values["performer_id"] is None and not values["performer_text"] and not reported and not ctx.is_client:
+        values["performer_id"] = ctx.actor_id  # given here, by whoever records it (a client names no one)
     if values["performer_id"] is not None:
         performer_id = values["performer_id"]
         if not isinstance(performer_id, uuid.UUID):
@@ -733,7 +737,7 @@ def immunization_record(*, ctx: Ctx, patient_id: uuid.UUID, **data: Any) -> Immu
     values = _immunization_values(ctx, data, born_on=_born_on(patient_id))
     with audit.atomic():
         immunization = Immunization.objects.create(
-            organization_id=ctx.organization_id, patient_id=patient_id, recorded_by_id=ctx.actor_id, **values
+            organization_id=ctx.organization_id, patient_id=patient_id, recorded_by_id=recorder_id(ctx), **values
         )
         codes = {"vaccine": immunization.vaccine_code} if immunization.vaccine_code else {}
         audit.record(ctx, action, target=immunization, patient_id=patient_id, **codes, **_basis(access))

@@ -26,6 +26,7 @@ class EncounterClass(models.TextChoices):
 class EncounterSource(models.TextChoices):
     APPOINTMENT = "appointment", "From an appointment"
     WALK_IN = "walk_in", "Walk-in"
+    EXTERNAL = "external", "Recorded from another system"
 
 
 class EncounterStatus(models.TextChoices):
@@ -36,7 +37,11 @@ class EncounterStatus(models.TextChoices):
 
 
 class Encounter(TenantModel):
-    """A patient's contact with the organization's clinicians: planned → in progress → finished (or cancelled)."""
+    """A patient's contact with the organization's clinicians: planned → in progress → finished (or cancelled).
+
+    An encounter recorded from another system (source "external": a visit that took place elsewhere or
+    earlier, written through the FHIR API or an import) may have no department and no attending
+    clinician, and carries its FHIR type and reason as codes."""
 
     patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="+")
     encounter_class = models.CharField("class", max_length=10, choices=EncounterClass.choices)
@@ -53,8 +58,20 @@ class Encounter(TenantModel):
         related_name="+",
         help_text="The responsible clinician: critical alerts go to them.",
     )
-    department = models.ForeignKey("organizations.Department", on_delete=models.PROTECT, related_name="+")
+    department = models.ForeignKey(
+        "organizations.Department",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="Required, except for an encounter recorded from another system.",
+    )
     reason = EncryptedTextField(blank=True, default="")
+    reason_system = models.CharField(max_length=255, blank=True)
+    reason_code = models.CharField(max_length=40, blank=True)
+    type_system = models.CharField(max_length=255, blank=True)
+    type_code = models.CharField(max_length=40, blank=True)
+    type_display = models.CharField(max_length=500, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)
     cancel_reason = EncryptedTextField(blank=True, default="")
@@ -80,6 +97,10 @@ class Encounter(TenantModel):
             models.CheckConstraint(
                 condition=models.Q(ended_at__isnull=True) | models.Q(ended_at__gte=models.F("started_at")),
                 name="encounter_ends_after_start",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(department__isnull=False) | models.Q(source="external"),
+                name="encounter_department_unless_external",
             ),
         ]
         indexes = [
@@ -137,19 +158,55 @@ class VitalSignsSet(TenantModel):
         return f"vital signs {self.id}"
 
 
+class ObservationCategory(models.TextChoices):
+    """HL7 observation-category (R4)."""
+
+    VITAL_SIGNS = "vital-signs", "Vital signs"
+    LABORATORY = "laboratory", "Laboratory"
+    SURVEY = "survey", "Survey"
+    SOCIAL_HISTORY = "social-history", "Social history"
+    EXAM = "exam", "Exam"
+    PROCEDURE = "procedure", "Procedure"
+    IMAGING = "imaging", "Imaging"
+    THERAPY = "therapy", "Therapy"
+    ACTIVITY = "activity", "Activity"
+
+
+class ObservationStatus(models.TextChoices):
+    """FHIR observation-status, the values PHB stores (a registered observation has no result yet)."""
+
+    PRELIMINARY = "preliminary", "Preliminary"
+    FINAL = "final", "Final"
+    AMENDED = "amended", "Amended"
+    CORRECTED = "corrected", "Corrected"
+    ENTERED_IN_ERROR = "entered-in-error", "Entered in error"
+
+
 class Observation(TenantModel):
-    """One measurement: a LOINC code, a numeric value with its UCUM unit or a coded value, when it
-    was taken, who recorded it, and how it compares with the reference range for the patient's age."""
+    """One measurement or finding: a LOINC code, a numeric value with its UCUM unit, a coded value, a
+    text value (encrypted) or the reason it is absent; when it was taken, who recorded it, and how it
+    compares with the reference range for the patient's age. Vital signs are recorded in sets (and
+    are category vital-signs); laboratory results, surveys, social history, ... arrive from other
+    systems through the FHIR API."""
 
     patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="+")
     encounter = models.ForeignKey(Encounter, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     vital_set = models.ForeignKey(
         VitalSignsSet, null=True, blank=True, on_delete=models.PROTECT, related_name="observations"
     )
+    category = models.CharField(
+        max_length=16, choices=ObservationCategory.choices, default=ObservationCategory.VITAL_SIGNS
+    )
+    status = models.CharField(max_length=16, choices=ObservationStatus.choices, default=ObservationStatus.FINAL)
     code = models.CharField(max_length=20, help_text="LOINC")
+    code_display = models.CharField(max_length=500, blank=True, help_text="LOINC's name (empty: the catalogue's).")
     value_numeric = models.DecimalField(max_digits=10, decimal_places=3, null=True, blank=True)
-    value_code = models.CharField(max_length=20, blank=True)
-    unit = models.CharField(max_length=20, blank=True, help_text="UCUM")
+    value_code = models.CharField(max_length=40, blank=True)
+    value_system = models.CharField(max_length=255, blank=True, help_text="Of a coded value (empty: LOINC).")
+    value_display = models.CharField(max_length=500, blank=True)
+    value_string = EncryptedTextField(null=True, blank=True, help_text="A text value (null: none).")
+    data_absent_reason = models.CharField(max_length=20, blank=True, help_text="HL7 data-absent-reason")
+    unit = models.CharField(max_length=40, blank=True, help_text="UCUM")
     effective_at = models.DateTimeField()
     recorded_by = models.ForeignKey("accounts.User", on_delete=models.PROTECT, related_name="+")
     interpretation = models.CharField(max_length=2, blank=True, help_text="HL7 flag: N, L, H, LL, HH, A, AA")
@@ -160,8 +217,17 @@ class Observation(TenantModel):
     class Meta:
         constraints = [
             models.CheckConstraint(
-                condition=models.Q(value_numeric__isnull=False) | ~models.Q(value_code=""),
+                condition=models.Q(value_numeric__isnull=False)
+                | ~models.Q(value_code="")
+                | models.Q(value_string__isnull=False)
+                | ~models.Q(data_absent_reason=""),
                 name="observation_has_a_value",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(category__in=ObservationCategory.values), name="observation_category_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status__in=ObservationStatus.values), name="observation_status_valid"
             ),
             models.CheckConstraint(
                 condition=models.Q(interpretation__in=["", "N", "L", "H", "LL", "HH", "A", "AA"]),

@@ -3,7 +3,8 @@
 A clinician (a role granting `clinical.record.view`: doctor, nurse, ...) reads the record of a patient
 with whom they have a care relationship here: the patient has an encounter or an appointment at this
 organization that they attend, or that is in their department (their membership's department); or
-they hold an unexpired break-the-glass access to the patient. Writing needs `clinical.record.update`
+they hold an unexpired break-the-glass access to the patient. A registered system client of the
+organization (the FHIR API) reaches the patients registered there, as its reads do. Writing needs `clinical.record.update`
 (vital signs: `clinical.vitals.record` too) and the same relationship. Anyone else is answered "not
 found", and the refusal is audited by the selector or service that asked."""
 
@@ -18,6 +19,7 @@ from phb.accounts.models import Membership
 from phb.accounts.public import break_glass_active
 from phb.clinical.models import Encounter
 from phb.kernel.context import Ctx
+from phb.patients.public import registered_patient_ids
 from phb.scheduling.models import Appointment, AppointmentStatus
 
 VIEW = "clinical.record.view"
@@ -31,7 +33,8 @@ _NO_RELATIONSHIP = (AppointmentStatus.CANCELLED, AppointmentStatus.REJECTED)
 
 @dataclass(frozen=True)
 class Access:
-    """Why `ctx` may see a patient: "care" (a relationship) or "break_glass"."""
+    """Why `ctx` may see a patient: "care" (a relationship), "break_glass", or "registered" (a system
+    client of the organization, for a patient registered there)."""
 
     basis: str
 
@@ -75,6 +78,9 @@ def care_relationship(ctx: Ctx, patient_id: uuid.UUID) -> Access | None:
     SECURITY: the only gate to a patient's clinical rows; every selector and service asks it."""
     if not can_view(ctx):
         return None
+    if ctx.is_client:
+        registered = registered_patient_ids(ctx).filter(patient_id=patient_id).exists()
+        return Access("registered") if registered else None
     department_id = department_id_of(ctx)
     mine = Q(attending_id=ctx.actor_id)
     if department_id is not None:
@@ -151,6 +157,8 @@ def care_relationship_filter(ctx: Ctx, field: str = "patient_id") -> Q | None:
 
     if not can_view(ctx):
         return None
+    if ctx.is_client:
+        return Q(**{f"{field}__in": registered_patient_ids(ctx)})
     department_id = department_id_of(ctx)
     mine = Q(attending_id=ctx.actor_id)
     booked = Q(practitioner__user_id=ctx.actor_id)

@@ -165,3 +165,43 @@ def encounter_for_prescribing(ctx: Ctx, encounter_id: uuid.UUID) -> EncounterRef
 
 
 __all__ += ["EncounterRef", "encounter_for_prescribing"]
+
+
+# --- writes from other systems (the FHIR API, imports): the services, and the rules they apply -----
+from phb.clinical.diagnoses import diagnosis_add, diagnosis_update  # noqa: E402
+from phb.clinical.external_records import (  # noqa: E402
+    encounter_record,
+    encounter_record_update,
+    observation_record,
+    observation_status_update,
+)
+from phb.clinical.history_services import (  # noqa: E402
+    allergy_create,
+    allergy_mark_entered_in_error,
+    allergy_update,
+    immunization_mark_entered_in_error,
+    immunization_record,
+    immunization_update,
+)
+from phb.clinical.models import EncounterSource, ObservationCategory  # noqa: E402
+from phb.clinical.policies import RECORD_VITALS, UPDATE, VIEW  # noqa: E402
+
+__all__ += [
+    "RECORD_VITALS",
+    "UPDATE",
+    "VIEW",
+    "EncounterSource",
+    "ObservationCategory",
+    "allergy_create",
+    "allergy_mark_entered_in_error",
+    "allergy_update",
+    "diagnosis_add",
+    "diagnosis_update",
+    "encounter_record",
+    "encounter_record_update",
+    "immunization_mark_entered_in_error",
+    "immunization_record",
+    "immunization_update",
+    "observation_record",
+    "observation_status_update",
+]

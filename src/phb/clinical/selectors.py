@@ -22,6 +22,7 @@ from phb.clinical.models import (
     NoteStatus,
     NoteTemplate,
     Observation,
+    ObservationStatus,
     VitalSignsSet,
 )
 from phb.clinical.services import require_access
@@ -81,6 +82,7 @@ def vital_signs_list(*, ctx: Ctx, patient_id: uuid.UUID, limit: int = 50) -> lis
     sets = list(
         VitalSignsSet.objects.for_tenant(ctx)
         .filter(patient_id=patient_id)
+        .exclude(observations__status=ObservationStatus.ENTERED_IN_ERROR)
         .prefetch_related(Prefetch("observations", queryset=Observation.objects.for_tenant(ctx).order_by("code")))
         .order_by("-effective_at", "-id")[:limit]
     )

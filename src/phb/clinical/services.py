@@ -73,6 +73,16 @@ def require_access(ctx: Ctx, action: str, patient_id: uuid.UUID, *, write: bool 
     return access
 
 
+def recorder_id(ctx: Ctx) -> uuid.UUID | None:
+    """The user a row names as its recorder (`recorded_by`, `created_by`, ...): a user's own id; for a
+    system client of the organization, the client's service user."""
+    if ctx.is_client:
+        from phb.accounts.public import acting_user_id
+
+        return acting_user_id(ctx)
+    return ctx.actor_id
+
+
 def _basis(access: policies.Access) -> dict[str, Any]:
     return {"break_glass": True} if access.break_glass else {}
 
