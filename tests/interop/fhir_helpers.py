@@ -87,7 +87,9 @@ def validate(resource: dict) -> None:
     getattr(module, resource_type).model_validate(resource)
     if resource_type == "Bundle":
         for entry in resource.get("entry", []):
-            validate(entry["resource"])
+            for inner in (entry.get("resource"), entry.get("response", {}).get("outcome")):
+                if inner is not None:
+                    validate(inner)
 
 
 def fhir_get(client: APIClient, path: str, **headers):

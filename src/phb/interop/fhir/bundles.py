@@ -447,7 +447,9 @@ def search(requester: Requester, resource_type: str, query: str, expression: str
     for name, value in params:
         if name == "_count":
             if not value.isdigit() or not 1 <= int(value) <= SEARCH_MAX:
-                raise FhirError(400, "VALIDATION_ERROR", f"_count: a whole number from 1 to {SEARCH_MAX}", "_count")
+                raise FhirError(
+                    400, "VALIDATION_ERROR", f"_count: a whole number from 1 to {SEARCH_MAX}", expression="_count"
+                )
             count = int(value)
     rows_qs = filtered(resource, ctx, params, expression)
     sort = resource.default_sort
@@ -540,7 +542,10 @@ def parse_bundle(bundle: Any, *, types: tuple[str, ...] = ("transaction", "batch
         request = item.get("request") if isinstance(item, dict) else None
         if not isinstance(request, dict) or request.get("method") not in _METHODS or not request.get("url"):
             raise FhirError(
-                400, "INVALID_BUNDLE", f"{where}: request.method (GET, POST, PUT, DELETE) and url are required", where
+                400,
+                "INVALID_BUNDLE",
+                f"{where}: request.method (GET, POST, PUT, DELETE) and url are required",
+                expression=where,
             )
         url = str(request["url"]).strip().removeprefix("/")
         entry = Entry(
@@ -629,11 +634,16 @@ def execute(requester: Requester, entry: Entry, targets: dict[str, str | None]) 
     path = entry.url.split("?")[0].strip("/").split("/")
     if entry.method == "POST":
         if len(path) != 1 or "?" in entry.url:
-            raise FhirError(400, "INVALID_BUNDLE", "a POST entry's url is the resource type", f"{where}.request.url")
+            raise FhirError(
+                400, "INVALID_BUNDLE", "a POST entry's url is the resource type", expression=f"{where}.request.url"
+            )
         return create(requester, path[0], body, if_none_exist=entry.if_none_exist, expression=where)
     if entry.method in ("PUT", "DELETE") and (len(path) != 2 or "?" in entry.url):
         raise FhirError(
-            400, "INVALID_BUNDLE", f"a {entry.method} entry's url is <Type>/<id> (no conditional forms)", where
+            400,
+            "INVALID_BUNDLE",
+            f"a {entry.method} entry's url is <Type>/<id> (no conditional forms)",
+            expression=where,
         )
     if entry.method == "PUT":
         return update(requester, path[0], path[1], body, if_match=entry.if_match, expression=where)
@@ -642,7 +652,7 @@ def execute(requester: Requester, entry: Entry, targets: dict[str, str | None]) 
     if len(path) == 2 and "?" not in entry.url:
         return read(requester, path[0], path[1])
     if len(path) != 1:
-        raise FhirError(400, "INVALID_BUNDLE", "a GET entry's url is <Type>/<id> or <Type>?<query>", where)
+        raise FhirError(400, "INVALID_BUNDLE", "a GET entry's url is <Type>/<id> or <Type>?<query>", expression=where)
     return search(requester, path[0], entry.url.partition("?")[2] or "", f"{where}.request.url")
 
 
