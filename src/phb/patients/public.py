@@ -28,6 +28,7 @@ from phb.accounts.public import break_glass_patient_ids
 from phb.kernel.context import Ctx
 from phb.patients.models import Patient, PatientRegistration
 from phb.patients.selectors import NOT_IN_RESULTS, VISIBLE
+from phb.patients.services import patient_register_from_record, patient_update
 
 
 def registered_patient_ids(ctx: Ctx) -> QuerySet[PatientRegistration]:
@@ -76,3 +77,6 @@ __all__ += [
     "patients_visible",
     "registered_patient_ids",
 ]
+
+# Writes from other systems (the FHIR API, imports): through the master patient index.
+__all__ += ["patient_register_from_record", "patient_update"]

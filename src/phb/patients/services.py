@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from phb.accounts.public import acting_user_id
 from phb.kernel import audit, crypto
 from phb.kernel.context import Ctx
 from phb.kernel.errors import Conflict, Forbidden, NotFound, ValidationFailed
@@ -332,7 +333,7 @@ def registration_create(
                 mrn=_next_mrn(ctx),
                 is_primary=first,
                 status=RegistrationStatus.APPROVED if at_desk else RegistrationStatus.PENDING,
-                decided_by_id=ctx.actor_id if at_desk else None,
+                decided_by_id=_decider(ctx) if at_desk else None,
                 decided_at=timezone.now() if at_desk else None,
             )
             audit.record(ctx, "patients.registration.create", target=registration, patient_id=patient.id)
@@ -340,6 +341,14 @@ def registration_create(
     except IntegrityError as exc:  # the same patient registered here at the same moment
         raise Conflict("the patient is already registered here") from exc
     return registration
+
+
+def _decider(ctx: Ctx) -> uuid.UUID | None:
+    """The user a registration made at the desk names: a client (an interface, an import) names its
+    service user; system work names no one."""
+    if ctx.is_client:
+        return acting_user_id(ctx)
+    return ctx.actor_id if ctx.actor_kind == "user" else None
 
 
 def registration_decide(
@@ -386,6 +395,35 @@ def walk_in_register(*, ctx: Ctx, confirmed_distinct: bool = False, **demographi
 
 PHOTO_MAX_BYTES = 5 * 1024 * 1024
 PHOTO_MAX_SIDE = 800
+
+
+def patient_register_from_record(*, ctx: Ctx, **demographics: Any) -> tuple[Patient, str]:
+    """Another system's record of a person (an interface, an import), registered here through the
+    master patient index, never duplicated: a certain match is that person (registered here unless
+    they already are, with their exact date of birth as the proof reception would ask for); a
+    possible match raises PossibleDuplicate for staff to decide; no match creates the patient.
+    Returns the patient and what happened: "created", "linked" (registered here now) or "existing"."""
+    if not ctx.has_perm("patients.registration.manage"):
+        raise Forbidden("registering patients needs the receptionist or records officer role")
+    try:
+        registration = walk_in_register(ctx=ctx, **demographics)
+    except PatientExists as exc:
+        certain = [c["id"] for c in exc.extra.get("candidates", [])]
+        if len(certain) != 1:
+            raise PossibleDuplicate(
+                "Several records match this person with certainty: staff must decide (merge them first)."
+            ) from exc
+        patient = Patient.objects.get(id=uuid.UUID(certain[0]))
+        if _registered_here(ctx, patient.id):
+            return patient, "existing"
+        if demographics.get("birth_date") is None:
+            raise Conflict(
+                "This person is on record but no date of birth proves it: register them at the desk.",
+                code="PROOF_MISMATCH",
+            ) from exc
+        registration_create(ctx=ctx, patient_id=patient.id, at_desk=True, proof_birth_date=demographics["birth_date"])
+        return patient, "linked"
+    return registration.patient, "created"
 
 
 def patient_photo_set(*, ctx: Ctx, patient_id: uuid.UUID, data: bytes) -> Patient:

@@ -284,6 +284,11 @@ _register(
         patient_field="id",
         revincludes={"Encounter:patient": Include("Encounter", source_field="id", target_field="patient_id")},
         page_context=_mrn_context,
+        write=WriteDef(
+            create=patient.create,
+            update=patient.update,
+            permissions=frozenset({"patients.registration.manage", "patients.demographics.update"}),
+        ),
     )
 )
 

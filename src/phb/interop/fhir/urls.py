@@ -9,6 +9,7 @@ _TYPE = r"(?P<resource_type>[A-Z][A-Za-z]{1,63})"
 _ID = r"(?P<resource_id>[A-Za-z0-9\-.]{1,64})"
 urlpatterns = [
     path("metadata", views.MetadataView.as_view(), name="metadata"),
+    path("", views.SystemView.as_view(), name="system"),
     re_path(rf"^{_TYPE}/?$", views.SearchView.as_view(), name="search"),
     re_path(rf"^{_TYPE}/{_ID}/?$", views.ReadView.as_view(), name="read"),
     re_path(

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
 import structlog
+from django.core.exceptions import RequestDataTooBig
 from django.db.models import F, Q, QuerySet
 from django.http import Http404, HttpResponse
 from django.utils import timezone
@@ -25,6 +27,7 @@ from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from phb.accounts.public import ClientTokenAuthentication, JwtAuthentication, check_med_access, scope_types
+from phb.interop.fhir import bundles
 from phb.interop.fhir.common import instant
 from phb.interop.fhir.outcome import FhirError, issue, operation_outcome
 from phb.interop.fhir.registry import REGISTRY, ResourceDef, alternatives, chained_patient_identifier
@@ -93,7 +96,7 @@ class FhirView(APIView):
         if isinstance(exc, Http404):
             return _outcome(404, "NOT_FOUND", "Not found")
         if isinstance(exc, drf_exceptions.MethodNotAllowed):
-            return _outcome(405, "METHOD_NOT_ALLOWED", "This interaction is not supported (read and search only)")
+            return _outcome(405, "METHOD_NOT_ALLOWED", "This interaction is not supported")
         if isinstance(exc, drf_exceptions.APIException):
             return _outcome(exc.status_code, "ERROR", str(exc.detail))
         log.exception("fhir.error", error=type(exc).__name__)  # no request data: it may name patients
@@ -145,6 +148,140 @@ def _patient_of(resource: ResourceDef, row: Any) -> uuid.UUID | None:
 
 
 # --------------------------------------------------------------------------------------------------
+# writes: create, update, delete, and Bundles (transaction, batch); the work is in bundles.py
+# --------------------------------------------------------------------------------------------------
+
+WRITE_TYPES = ("application/fhir+json", "application/json")
+
+
+def _prefer_return(request: Request) -> str:
+    """`Prefer: return=minimal | representation | OperationOutcome` (representation by default)."""
+    for part in request.META.get("HTTP_PREFER", "").split(","):
+        name, _, value = part.strip().partition("=")
+        if name.strip() == "return" and value.strip() in ("minimal", "representation", "OperationOutcome"):
+            return value.strip()
+    return "representation"
+
+
+class WriteMixin:
+    """Parsing a FHIR body and running one write in a transaction, for the write views."""
+
+    request: Request
+
+    def requester(self) -> bundles.Requester:
+        ctx = self.ctx  # type: ignore[attr-defined]
+        if not ctx.is_authenticated:
+            raise FhirError(401, "UNAUTHORIZED", "Authentication required (a Bearer token)")
+        return bundles.Requester(ctx=ctx, base_url=self.base_url(), step_up=self._step_up)  # type: ignore[attr-defined]
+
+    def _step_up(self) -> None:
+        try:
+            check_med_access(self.request)
+        except ProblemError as exc:
+            raise FhirError(exc.status, exc.code, exc.detail) from exc
+
+    def body(self) -> Any:
+        """The JSON body: FHIR's content type (or application/json), else 415; not JSON, 400."""
+        content_type = (self.request.content_type or "").split(";")[0].strip().lower()
+        if content_type not in WRITE_TYPES:
+            raise FhirError(415, "UNSUPPORTED_MEDIA_TYPE", "send the resource as application/fhir+json")
+        try:
+            raw = self.request.body
+        except RequestDataTooBig:
+            raise FhirError(413, "PAYLOAD_TOO_LARGE", "the body is too large: split the Bundle") from None
+        try:
+            return json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            raise FhirError(400, "INVALID_RESOURCE", "the body is not valid JSON") from None
+
+    def write(self, interaction: str, resource_type: str, run: Callable[[bundles.Requester], bundles.Result]) -> Any:
+        requester = self.requester()
+        try:
+            with bundles.in_transaction(requester.ctx):
+                result = run(requester)
+        except FhirError as exc:
+            bundles.audit_failure(requester.ctx, interaction, resource_type, exc)
+            raise
+        return self.written(requester, result)
+
+    def written(self, requester: bundles.Requester, result: bundles.Result) -> HttpResponse:
+        prefer = _prefer_return(self.request)
+        if result.status == 204 or prefer == "minimal" or result.body is None:
+            response = HttpResponse(status=result.status)
+        elif prefer == "OperationOutcome":
+            what = f"{result.resource_type}/{result.row_id}: {result.what}"
+            response = _json(
+                operation_outcome([{"severity": "information", "code": "informational", "diagnostics": what}]),
+                result.status,
+            )
+        else:
+            response = _json(result.body, result.status)
+        if result.version:
+            response["ETag"] = result.etag
+            response["Location"] = result.location(requester.base_url)
+        if result.last_modified:
+            response["Last-Modified"] = result.last_modified
+        return response
+
+
+class CreateMixin(WriteMixin):
+    def post(self, request: Request, resource_type: str) -> HttpResponse:
+        """Create, or with `If-None-Exist` create only when nothing matches."""
+        self.requester()  # 401 before 415
+        body = self.body()
+        condition = request.META.get("HTTP_IF_NONE_EXIST")
+        return self.write(
+            "create",
+            resource_type,
+            lambda who: bundles.create(who, resource_type, body, if_none_exist=condition),
+        )
+
+
+class InstanceWriteMixin(WriteMixin):
+    def put(
+        self, request: Request, resource_type: str, resource_id: str, version_id: str | None = None
+    ) -> HttpResponse:
+        if version_id is not None:
+            raise FhirError(405, "METHOD_NOT_ALLOWED", "a version cannot be written: PUT the resource itself")
+        self.requester()
+        body = self.body()
+        if_match = request.META.get("HTTP_IF_MATCH")
+        return self.write(
+            "update",
+            resource_type,
+            lambda who: bundles.update(who, resource_type, resource_id, body, if_match=if_match),
+        )
+
+    def delete(
+        self, request: Request, resource_type: str, resource_id: str, version_id: str | None = None
+    ) -> HttpResponse:
+        if version_id is not None:
+            raise FhirError(405, "METHOD_NOT_ALLOWED", "a version cannot be deleted")
+        return self.write("delete", resource_type, lambda who: bundles.delete(who, resource_type, resource_id))
+
+
+class SystemView(WriteMixin, FhirView):
+    """`POST /fhir/r4/` with a Bundle of type transaction (all or nothing) or batch (each entry alone)."""
+
+    def post(self, request: Request) -> HttpResponse:
+        requester = self.requester()
+        body = self.body()
+        kind, entries = bundles.parse_bundle(body)
+        minimal = _prefer_return(request) == "minimal"
+        if kind == "batch":
+            return _json(bundles.batch(requester, entries, minimal=minimal))
+        try:
+            return _json(bundles.transaction(requester, entries, minimal=minimal))
+        except bundles.EntryFailed as failed:
+            error = failed.error
+            where = f"Bundle.entry[{failed.entry.index}]"
+            return _outcome(error.status, error.code, f"{where}: {error.diagnostics}", error.expression or where)
+
+    def get(self, request: Request) -> HttpResponse:
+        raise FhirError(404, "NOT_FOUND", "PHB's FHIR API has no system-wide search or history")
+
+
+# --------------------------------------------------------------------------------------------------
 # metadata
 # --------------------------------------------------------------------------------------------------
 
@@ -173,6 +310,7 @@ def capability_statement(base_url: str, token_url: str) -> dict[str, Any]:
                 for name, param in resource.params.items()
             ],
         }
+        _write_capabilities(entry, resource)
         if resource.includes:
             entry["searchInclude"] = sorted(resource.includes)
         if resource.revincludes:
@@ -191,8 +329,9 @@ def capability_statement(base_url: str, token_url: str) -> dict[str, Any]:
         "rest": [
             {
                 "mode": "server",
-                "documentation": "Read, vread and search. Paging links carry an opaque cursor; "
-                "Prefer: handling=strict makes unknown parameters an error.",
+                "documentation": "Read, vread and search; create (If-None-Exist for a conditional create) and "
+                "update (If-Match required) where a type lists them; transaction and batch Bundles at the base. "
+                "Paging links carry an opaque cursor; Prefer: handling=strict makes unknown parameters an error.",
                 "security": {
                     "cors": False,
                     "service": [
@@ -207,7 +346,7 @@ def capability_statement(base_url: str, token_url: str) -> dict[str, Any]:
                     ],
                     "description": "Bearer tokens: a user's JWT (/api/v1/auth/token/), or a registered system "
                     "client's token from the OAuth2 client-credentials grant at the token endpoint, with scopes "
-                    "system/<Resource|*>.read.",
+                    "system/<Resource|*>.read, .write or .*.",
                     "extension": [
                         {
                             "url": "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris",
@@ -216,6 +355,10 @@ def capability_statement(base_url: str, token_url: str) -> dict[str, Any]:
                     ],
                 },
                 "resource": resources,
+                "interaction": [
+                    {"code": "transaction", "documentation": f"All or nothing, at most {bundles.MAX_ENTRIES} entries"},
+                    {"code": "batch", "documentation": f"Each entry on its own, at most {bundles.MAX_ENTRIES} entries"},
+                ],
                 "searchParam": [
                     {
                         "name": "_count",
@@ -230,6 +373,21 @@ def capability_statement(base_url: str, token_url: str) -> dict[str, Any]:
     }
 
 
+def _write_capabilities(entry: dict[str, Any], resource: ResourceDef) -> None:
+    """create / update / delete and conditional create, for the types that have them."""
+    if resource.write is None:
+        return
+    entry["interaction"].append({"code": "create"})
+    if resource.write.update is not None:
+        entry["interaction"].append({"code": "update"})
+    if resource.write.delete is not None:
+        entry["interaction"].append({"code": "delete"})
+    entry["updateCreate"] = False  # PHB assigns ids
+    entry["conditionalCreate"] = True
+    entry["conditionalUpdate"] = False
+    entry["conditionalDelete"] = "not-supported"
+
+
 class MetadataView(FhirView):
     def get(self, request: Request) -> HttpResponse:
         """Open to anyone (it holds no data): clients discover the server and its token endpoint."""
@@ -241,7 +399,7 @@ class MetadataView(FhirView):
 # --------------------------------------------------------------------------------------------------
 
 
-class ReadView(FhirView):
+class ReadView(InstanceWriteMixin, FhirView):
     def get(
         self, request: Request, resource_type: str, resource_id: str, version_id: str | None = None
     ) -> HttpResponse:
@@ -310,7 +468,7 @@ def _ordering(field: str, descending: bool, *, reverse: bool = False) -> list[An
     return [key, "-id" if desc else "id"]
 
 
-class SearchView(FhirView):
+class SearchView(CreateMixin, FhirView):
     def get(self, request: Request, resource_type: str) -> HttpResponse:
         resource = self.resource_def(resource_type)
         ctx = self.authorize(resource)
@@ -510,4 +668,4 @@ class NotFoundView(FhirView):
     post = put = patch = delete = get
 
 
-__all__ = ["MetadataView", "NotFoundView", "ReadView", "SearchView", "capability_statement"]
+__all__ = ["MetadataView", "NotFoundView", "ReadView", "SearchView", "SystemView", "capability_statement"]
