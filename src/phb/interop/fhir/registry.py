@@ -228,13 +228,13 @@ _ENCOUNTER_STATUS = {k: [v] for k, v in encounter.PHB_STATUS.items()}
 
 def _vital_display(row: Any, context: dict[str, Any]) -> dict[str, Any]:
     sign = clinical.VITAL_SIGNS_BY_CODE.get(row.code)
-    return observation.to_fhir(row, display=sign.display if sign else "")
+    return observation.to_fhir(row, display=row.code_display or (sign.display if sign else ""))
 
 
 def _observation_category(text: str, name: str, zone: dt.tzinfo, ctx: Ctx) -> Q:
     system, code = token(text)
-    ok = code == "vital-signs" and system in (None, observation.CATEGORY_SYSTEM)
-    return Q() if ok else Q(pk__in=[])
+    ok = code in observation.CATEGORY_DISPLAY and system in (None, observation.CATEGORY_SYSTEM)
+    return Q(category=code) if ok else Q(pk__in=[])
 
 
 def _allergy_status(field_name: str) -> Filter:
@@ -244,6 +244,8 @@ def _allergy_status(field_name: str) -> Filter:
 
     return build
 
+
+_CLINICAL_WRITE = frozenset({clinical.UPDATE})
 
 REGISTRY: dict[str, ResourceDef] = {}
 
@@ -391,13 +393,14 @@ _register(
         includes={"Encounter:patient": Include(PATIENT, source_field="patient_id")},
         clinical=True,
         chains=("patient.identifier",),
+        write=WriteDef(create=encounter.create, update=encounter.update, permissions=_CLINICAL_WRITE),
     )
 )
 
 _register(
     ResourceDef(
         type="Observation",
-        doc="Vital signs (LOINC codes, UCUM units) of patients the requester may see.",
+        doc="Vital signs, laboratory results, surveys, ... (LOINC codes, UCUM units) of patients the requester may see.",
         rows=clinical.observations_visible,
         render=_vital_display,
         permissions=frozenset({"clinical.record.view"}),
@@ -407,8 +410,14 @@ _register(
             "subject": _patient_param(),
             "date": SearchParam("date", "When it was measured", _date("effective_at")),
             "code": SearchParam("token", f"LOINC code ({LOINC}|8867-4)", _coded("", "code", default_system=LOINC)),
-            "category": SearchParam("token", "vital-signs", _observation_category),
-            "status": SearchParam("token", "final (every observation PHB stores)", _literal({"final"})),
+            "category": SearchParam(
+                "token", "vital-signs | laboratory | survey | social-history | exam | ...", _observation_category
+            ),
+            "status": SearchParam(
+                "token",
+                "preliminary | final | amended | corrected | entered-in-error",
+                lambda t, n, z, c: Q(status=token(t)[1]),
+            ),
             "encounter": SearchParam(
                 "reference",
                 "The encounter (Encounter/id)",
@@ -421,6 +430,11 @@ _register(
         includes={"Observation:patient": Include(PATIENT, source_field="patient_id")},
         clinical=True,
         chains=("patient.identifier",),
+        write=WriteDef(
+            create=observation.create,
+            update=observation.update,
+            permissions=frozenset({clinical.UPDATE, clinical.RECORD_VITALS}),  # vital signs only: the latter
+        ),
     )
 )
 
@@ -450,6 +464,7 @@ _register(
         patient_field="patient_id",
         clinical=True,
         chains=("patient.identifier",),
+        write=WriteDef(create=condition.create, update=condition.update, permissions=_CLINICAL_WRITE),
     )
 )
 
@@ -481,6 +496,9 @@ _register(
         patient_field="patient_id",
         clinical=True,
         chains=("patient.identifier",),
+        write=WriteDef(
+            create=allergy_intolerance.create, update=allergy_intolerance.update, permissions=_CLINICAL_WRITE
+        ),
     )
 )
 
@@ -511,6 +529,7 @@ _register(
         patient_field="patient_id",
         clinical=True,
         chains=("patient.identifier",),
+        write=WriteDef(create=immunization.create, update=immunization.update, permissions=_CLINICAL_WRITE),
     )
 )
 
