@@ -49,14 +49,15 @@ SCOPE_PERMISSIONS: dict[str, frozenset[str]] = {
     "Appointment": frozenset({"scheduling.appointment.view"}),
     "AuditEvent": frozenset({"audit.event.view"}),
 }
-# What a write scope grants on top of the read permissions: the permissions the write services check.
+# What a write scope grants: the permissions the write services check (the clinical ones need to see the
+# record they add to, within the patients registered at the client's organization).
 WRITE_SCOPE_PERMISSIONS: dict[str, frozenset[str]] = {
     "Patient": frozenset({"patients.registration.manage", "patients.demographics.update"}),
-    "Encounter": frozenset({"clinical.record.update"}),
-    "Observation": frozenset({"clinical.record.update"}),
-    "Condition": frozenset({"clinical.record.update"}),
-    "AllergyIntolerance": frozenset({"clinical.record.update"}),
-    "Immunization": frozenset({"clinical.record.update"}),
+    "Encounter": frozenset({"clinical.record.view", "clinical.record.update"}),
+    "Observation": frozenset({"clinical.record.view", "clinical.record.update"}),
+    "Condition": frozenset({"clinical.record.view", "clinical.record.update"}),
+    "AllergyIntolerance": frozenset({"clinical.record.view", "clinical.record.update"}),
+    "Immunization": frozenset({"clinical.record.view", "clinical.record.update"}),
 }
 _SCOPE = re.compile(r"^system/(?P<type>\*|[A-Z][A-Za-z]+)\.(?P<access>read|write|\*)$")
 ACCESS = ("read", "write")

@@ -752,3 +752,108 @@ def _response_bundle(kind: str, entries: list[dict[str, Any]]) -> dict[str, Any]
         "type": kind,
         "entry": entries,
     }
+
+
+# --------------------------------------------------------------------------------------------------
+# Imports: a Bundle's entries one by one, never aborting (`phb fhir import`)
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Imported:
+    """What became of one entry: created, linked (the person was on record), already (imported
+    before), skipped (a type PHB does not store) or refused (with PHB's code and the reason)."""
+
+    index: int
+    full_url: str
+    resource_type: str
+    what: str
+    code: str = ""
+    status: int = 0
+    reason: str = ""
+
+
+def _source(entry: Entry) -> str:
+    """The entry's identity at its source: its fullUrl, or the first identifier's `system|value`."""
+    if entry.full_url:
+        return entry.full_url[:300]
+    for item in (entry.resource or {}).get("identifier") or []:
+        if isinstance(item, dict) and item.get("system") and item.get("value"):
+            return f"{item['system']}|{item['value']}"[:300]
+    return ""
+
+
+def _skip_reason(entry: Entry) -> str:
+    resource_type = entry.resource.get("resourceType") if isinstance(entry.resource, dict) else None
+    if entry.method != "POST":
+        return f"only created resources are imported (not {entry.method})"
+    if not isinstance(resource_type, str):
+        return "the entry holds no resource"
+    if resource_type not in REGISTRY:
+        return f"PHB does not store {resource_type[:60]} resources"
+    if REGISTRY[resource_type].write is None:
+        return f"PHB does not accept {resource_type} from other systems"
+    return ""
+
+
+def import_bundle(requester: Requester, bundle: Any) -> list[Imported]:
+    """Import the entries of a transaction (or batch) Bundle PHB stores, each in its own transaction,
+    in dependency order. An entry referencing a refused one is refused too: stored without that link
+    it would say something else (an observation without the visit it was made in). A reference to an
+    entry of a type PHB does not store is dropped. Every row created gets a SourceLink, so importing
+    the same Bundle again finds them ("already") instead of creating them twice."""
+    from phb.interop.models import SourceLink
+
+    ctx = requester.ctx
+    _kind, entries = parse_bundle(bundle)
+    results: dict[int, Imported] = {}
+    targets: dict[str, str | None] = {}
+    stored: list[Entry] = []
+    for entry in entries:
+        entry.resource_type = (entry.resource or {}).get("resourceType", "") if isinstance(entry.resource, dict) else ""
+        reason = _skip_reason(entry)
+        if reason:
+            results[entry.index] = Imported(
+                entry.index, entry.full_url, entry.resource_type or "?", "skipped", reason=reason
+            )
+            if entry.full_url:
+                targets[entry.full_url] = None
+        else:
+            stored.append(entry)
+    refused: set[str] = set()
+    links = SourceLink.objects.for_tenant(ctx)
+    for entry in ordered(stored):
+        result = Imported(entry.index, entry.full_url, entry.resource_type, "refused")
+        results[entry.index] = result
+        blocked = sorted(entry.depends & refused)
+        if blocked:
+            result.code, result.status = "DEPENDENCY_REFUSED", 424
+            result.reason = f"it references {blocked[0]}, which was refused"
+            refused.add(entry.full_url)
+            continue
+        source = _source(entry)
+        link = links.filter(resource_type=entry.resource_type, source=source).first() if source else None
+        if link is not None:
+            result.what = "already"
+            if entry.full_url:
+                targets[entry.full_url] = f"{entry.resource_type}/{link.target_id}"
+            continue
+        try:
+            with in_transaction(ctx):
+                done = execute(requester, entry, targets)
+                if source and done.row_id is not None:
+                    SourceLink.objects.for_tenant(ctx).create(
+                        organization_id=ctx.organization_id,
+                        resource_type=entry.resource_type,
+                        source=source,
+                        target_id=done.row_id,
+                    )
+        except FhirError as exc:
+            audit_failure(ctx, "create", entry.resource_type, exc, entry=entry.index)
+            result.code, result.status, result.reason = exc.code, exc.status, exc.diagnostics
+            if entry.full_url:
+                refused.add(entry.full_url)
+            continue
+        result.what = "created" if done.what == "created" else "linked"
+        note_target(targets, entry, done)
+    return [results[e.index] for e in entries]
