@@ -297,8 +297,10 @@ def test_no_token_or_a_malformed_token_is_401_and_a_missing_role_403(org_a, api_
     assert receptionist.get(BASE + "AuditEvent").status_code == 403
 
 
-def test_writes_are_not_supported(org_a):
-    response = system_client(org_a).post(BASE + "Patient", {"resourceType": "Patient"}, format="json")
+def test_writes_are_not_supported_on_read_only_types(org_a):
+    response = system_client(org_a, "system/*.*").post(
+        BASE + "AuditEvent", {"resourceType": "AuditEvent"}, format="json"
+    )
     assert response.status_code == 405
     assert response.json()["resourceType"] == "OperationOutcome"
 

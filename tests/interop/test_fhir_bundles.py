@@ -160,3 +160,33 @@ def test_a_get_on_the_base_is_not_found(api_client):
     response = api_client.get(BASE)
     assert response.status_code in (401, 404)
     validate(response.json())
+
+
+def test_urn_uuid_references_are_resolved_in_any_order_over_http(org_a):
+    """A Synthea patient, one encounter and an observation made in it, posted in reverse order."""
+    from pathlib import Path
+
+    smallest = min(Path("/work/shared/data/synthea-r4/bundles").glob("*.json"), key=lambda p: p.stat().st_size)
+    entries = json.loads(smallest.read_text())["entry"]
+    patient = next(e for e in entries if e["resource"]["resourceType"] == "Patient")
+    encounter = next(e for e in entries if e["resource"]["resourceType"] == "Encounter")
+    observation = next(
+        e
+        for e in entries
+        if e["resource"]["resourceType"] == "Observation"
+        and e["resource"].get("encounter", {}).get("reference") == encounter["fullUrl"]
+    )
+    included = {patient["fullUrl"], encounter["fullUrl"]}
+    encounter = json.loads(json.dumps(encounter))
+    for key in [k for k, v in encounter["resource"].items() if k not in ("subject",) and "urn:uuid:" in json.dumps(v)]:
+        del encounter["resource"][key]  # its practitioner and organization are not in this Bundle
+    assert set(bundles._references(observation["resource"])) <= included
+    client = system_client(org_a, "system/*.*")
+    response = _post_bundle(client, _bundle("transaction", observation, encounter, patient))
+    assert response.status_code == 200, response.content
+    body = response.json()
+    validate(body)
+    created_observation, created_encounter, created_patient = (e["resource"] for e in body["entry"])
+    assert created_encounter["subject"]["reference"] == f"Patient/{created_patient['id']}"
+    assert created_observation["subject"]["reference"] == f"Patient/{created_patient['id']}"
+    assert created_observation["encounter"]["reference"] == f"Encounter/{created_encounter['id']}"

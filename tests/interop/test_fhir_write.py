@@ -275,8 +275,15 @@ def test_a_person_on_record_elsewhere_is_linked_and_registered_not_duplicated(or
 
 
 def test_a_possible_duplicate_is_a_conflict(org_a):
-    existing = make_patient(birth_date=dt.date(1970, 1, 1))
-    body = new_patient(name=[{"family": existing.family_name, "given": [existing.given_name]}], birthDate="1970-01-01")
+    existing = make_patient(
+        given_name=_name(), family_name=_name(), birth_date=dt.date(1970, 1, 1), sex="unknown", phone=""
+    )
+    body = new_patient(
+        name=[{"family": existing.family_name, "given": [existing.given_name]}],
+        birthDate="1970-01-01",
+        gender="unknown",
+        telecom=[],
+    )
     before = _patients()
     response = post(staff_client(org_a, "receptionist"), "Patient", body)
     assert (response.status_code, _code(response)) == (409, "POSSIBLE_DUPLICATE")
