@@ -16,7 +16,6 @@ import pytest
 from django.utils import timezone
 
 from phb.accounts import api_clients
-from phb.accounts.roles import permissions_for
 from phb.clinical import external_records, policies
 from phb.clinical.models import (
     CriticalAlert,
@@ -463,16 +462,18 @@ def test_a_client_writes_only_for_patients_registered_at_its_organization(org_a,
 
 
 @pytest.mark.django_db
-def test_a_nurse_records_vital_signs_but_not_laboratory_results(visit, org_a):
-    department = visit["encounter"].department
-    nurse = clinician(org_a, "nurse", department=department)
-    if not policies.can_record_vitals(nurse):
-        pytest.fail("a nurse records vital signs")
-    observation.create(nurse, _observation(visit["patient"].id))
-    if "clinical.record.update" not in permissions_for(["nurse"]):
-        with pytest.raises(FhirError) as error:
-            observation.create(nurse, _lab(visit["patient"].id))
-        assert error.value.status == 403
+def test_the_vital_signs_permission_alone_records_vital_signs_only(visit):
+    doctor = visit["doctor"]
+    vitals_only = Ctx(
+        actor_id=doctor.actor_id,
+        organization_id=doctor.organization_id,
+        permissions=frozenset({policies.VIEW, policies.RECORD_VITALS}),
+    )
+    row = observation.create(vitals_only, _observation(visit["patient"].id))
+    assert row.vital_set_id is not None
+    with pytest.raises(FhirError) as error:
+        observation.create(vitals_only, _lab(visit["patient"].id))
+    assert error.value.status == 403
 
 
 # --- encounters, conditions, allergies, immunizations ----------------------------------------------

@@ -81,6 +81,16 @@ def _basis(access: policies.Access) -> dict[str, Any]:
     return {"break_glass": True} if access.break_glass else {}
 
 
+def _care(ctx: Ctx, action: str, patient_id: uuid.UUID) -> policies.Access:
+    """The care relationship, the role checked by the caller (vital signs: `clinical.vitals.record`
+    is enough, as for PHB's own sets)."""
+    access = policies.care_relationship(ctx, patient_id)
+    if access is None:
+        # SECURITY: no care relationship, another organization's patient, and no patient look the same.
+        raise audit.denied(ctx, action, NotFound("no such patient"), resource_id=str(patient_id))
+    return access
+
+
 def _aware(field: str, value: Any, *, required: bool = False) -> dt.datetime | None:
     if value is None:
         if required:
@@ -374,7 +384,7 @@ def observation_record(
     allowed = policies.can_record_vitals(ctx) if category == "vital-signs" else policies.can_update(ctx)
     if not allowed:
         raise audit.denied(ctx, action, Forbidden("recording observations needs a clinical role"))
-    access = require_access(ctx, action, patient_id, write=True)
+    access = _care(ctx, action, patient_id)
     if category not in ObservationCategory.values:
         raise ValidationFailed.field(
             "category", f"one of {', '.join(ObservationCategory.values)}", code="invalid_choice"
@@ -516,7 +526,7 @@ def observation_status_update(*, ctx: Ctx, observation_id: uuid.UUID, status: st
         vital = observation.category == ObservationCategory.VITAL_SIGNS
         if not (policies.can_record_vitals(ctx) if vital else policies.can_update(ctx)):
             raise audit.denied(ctx, action, Forbidden("the clinical record needs a clinical role"))
-        access = require_access(ctx, action, observation.patient_id, write=True)
+        access = _care(ctx, action, observation.patient_id)
         if status == observation.status:
             return observation
         if status not in OBSERVATION_MOVES.get(observation.status, frozenset()):
