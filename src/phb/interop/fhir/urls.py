@@ -2,13 +2,15 @@
 
 from django.urls import path, re_path
 
-from phb.interop.fhir import views
+from phb.interop.fhir import everything, views
 
 app_name = "fhir"
 _TYPE = r"(?P<resource_type>[A-Z][A-Za-z]{1,63})"
 _ID = r"(?P<resource_id>[A-Za-z0-9\-.]{1,64})"
 urlpatterns = [
     path("metadata", views.MetadataView.as_view(), name="metadata"),
+    # Operations: before the generic <Type>/<id> routes.
+    re_path(rf"^Patient/{_ID}/\$everything/?$", everything.EverythingView.as_view(), name="patient-everything"),
     re_path(rf"^{_TYPE}/?$", views.SearchView.as_view(), name="search"),
     re_path(rf"^{_TYPE}/{_ID}/?$", views.ReadView.as_view(), name="read"),
     re_path(
