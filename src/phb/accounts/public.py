@@ -17,8 +17,9 @@ __all__ = [
 ]
 
 # --- API authentication for other edges (the FHIR API): user tokens, client tokens, step-up --------
-from phb.accounts.api_clients import ClientTokenAuthentication, scope_types
+from phb.accounts.api_clients import ClientTokenAuthentication, api_client_active, scope_permissions, scope_types
 from phb.accounts.authentication import JwtAuthentication
 from phb.accounts.step_up import check_request as check_med_access
 
 __all__ += ["ClientTokenAuthentication", "JwtAuthentication", "check_med_access", "scope_types"]
+__all__ += ["api_client_active", "scope_permissions"]

@@ -69,11 +69,15 @@ def compartment_types() -> list[str]:
 
 
 def since_filter(rows: QuerySet[Any], since: dt.datetime | None) -> QuerySet[Any]:
-    """Rows updated at or after `since` (a type without an update time is not narrowed)."""
+    """Rows updated at or after `since` (an immutable row's time is when it happened; a type with
+    neither time is not narrowed)."""
     if since is None:
         return rows
     names = {f.name for f in rows.model._meta.get_fields()}
-    return rows.filter(updated_at__gte=since) if "updated_at" in names else rows
+    for name in ("updated_at", "occurred_at"):
+        if name in names:
+            return rows.filter(**{f"{name}__gte": since})
+    return rows
 
 
 # --------------------------------------------------------------------------------------------------

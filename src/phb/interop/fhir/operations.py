@@ -22,9 +22,28 @@ OPERATIONS: list[Operation] = [
         "Patient",
         "The patient and every resource about them the requester may read (_since, _type, _count).",
     ),
+    Operation(
+        "export",
+        "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export",
+        None,
+        "Bulk Data export of every type the requester may read (Prefer: respond-async; _type, _since, "
+        "_outputFormat=application/fhir+ndjson).",
+    ),
+    Operation(
+        "export",
+        "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export",
+        "Patient",
+        "Bulk Data export of the patients' compartment types (Prefer: respond-async; _type, _since).",
+    ),
+    Operation(
+        "export",
+        "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/group-export",
+        "Group",
+        "Bulk Data export of a Group's (a department's) patients (Prefer: respond-async; _type, _since).",
+    ),
 ]
-# Capability statements this server also conforms to (e.g. the Bulk Data IG's).
-INSTANTIATES: list[str] = []
+# Capability statements this server also conforms to.
+INSTANTIATES: list[str] = ["http://hl7.org/fhir/uv/bulkdata/CapabilityStatement/bulk-data"]
 
 
 def declare_operations(statement: dict[str, Any]) -> dict[str, Any]:
