@@ -402,3 +402,13 @@ def test_the_capability_statement_declares_bulk_data(api_client):
         "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export",
     }
     assert by_type["Group"]["operation"][0]["name"] == "export"
+
+
+def test_the_sweep_is_scheduled_hourly_and_the_tasks_are_registered():
+    from phb.config.celery import app
+
+    app.finalize()
+    schedule = {entry["task"]: entry["schedule"] for entry in app.conf.beat_schedule.values()}
+    assert schedule["interop.bulk_exports_maintain"] == 3600.0
+    app.autodiscover_tasks(force=True)
+    assert {"interop.bulk_export_build", "interop.bulk_exports_maintain"} <= set(app.tasks)
