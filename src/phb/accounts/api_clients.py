@@ -48,6 +48,7 @@ SCOPE_PERMISSIONS: dict[str, frozenset[str]] = {
     "Immunization": frozenset({"clinical.record.view"}),
     "Appointment": frozenset({"scheduling.appointment.view"}),
     "AuditEvent": frozenset({"audit.event.view"}),
+    "Group": frozenset({"organizations.organization.view"}),
 }
 # What a write scope grants: the permissions the write services check (the clinical ones need to see the
 # record they add to, within the patients registered at the client's organization).
@@ -104,6 +105,17 @@ def scope_permissions(scopes: frozenset[str] | list[str]) -> frozenset[str]:
     for resource_type in scope_types(scopes, access="write"):
         out |= WRITE_SCOPE_PERMISSIONS[resource_type]
     return frozenset(out)
+
+
+def api_client_active(*, client_id: uuid.UUID, organization_id: uuid.UUID) -> bool:
+    """Whether a client is still registered (not revoked) at its active organization: work done later
+    on a client's behalf (a Bulk Data export) checks it before acting."""
+    system = Ctx.system(reason="check that an API client is still registered")
+    return (
+        ApiClient.objects.for_system(system)
+        .filter(id=client_id, organization_id=organization_id, revoked_at__isnull=True, organization__is_active=True)
+        .exists()
+    )
 
 
 def secret_hash(secret: str) -> str:

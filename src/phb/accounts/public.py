@@ -17,8 +17,15 @@ __all__ = [
 ]
 
 # --- API authentication for other edges (the FHIR API): user tokens, client tokens, step-up --------
-from phb.accounts.api_clients import ClientTokenAuthentication, acting_user_id, scope_types
+from phb.accounts.api_clients import (
+    ClientTokenAuthentication,
+    acting_user_id,
+    api_client_active,
+    scope_permissions,
+    scope_types,
+)
 from phb.accounts.authentication import JwtAuthentication
 from phb.accounts.step_up import check_request as check_med_access
 
 __all__ += ["ClientTokenAuthentication", "JwtAuthentication", "acting_user_id", "check_med_access", "scope_types"]
+__all__ += ["api_client_active", "scope_permissions"]

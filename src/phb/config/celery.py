@@ -37,4 +37,5 @@ def _schedule(sender: Celery, **kwargs: object) -> None:
         "doses-extend": {"task": "medications.doses_extend", "schedule": 3600.0},
         "doses-mark-missed": {"task": "medications.doses_mark_missed", "schedule": 300.0},
         "pharmacy-stock-alerts": {"task": "pharmacy.stock_alerts_check", "schedule": 3600.0},
+        "fhir-bulk-exports-expire": {"task": "interop.bulk_exports_maintain", "schedule": 3600.0},
     }

@@ -2,9 +2,14 @@
 derivation of slots and the booking check read it, and the services and selectors behind its API and
 pages."""
 
+from typing import Any
+
+from django.db.models import QuerySet
+
+from phb.kernel.context import Ctx
 from phb.organizations.calendar import Interval, OrganizationCalendar, calendar_load
 from phb.organizations.holidays import nigerian_public_holidays
-from phb.organizations.models import Weekday
+from phb.organizations.models import Department, Weekday
 from phb.organizations.policies import can_manage_calendar, can_view_calendar
 from phb.organizations.selectors import holiday_list, opening_hours_list
 from phb.organizations.services import holiday_add, holiday_remove, holidays_add_known, opening_hours_set
@@ -24,3 +29,16 @@ __all__ = [
     "opening_hours_list",
     "opening_hours_set",
 ]
+
+
+# --- the FHIR API's Group (a department's patients) ------------------------------------------------
+
+
+def departments_visible(ctx: Ctx) -> QuerySet[Any]:
+    """The departments of `ctx`'s organization, for a requester who may view the organization."""
+    if ctx.organization_id is None or not ctx.has_perm("organizations.organization.view"):
+        return Department.objects.none()
+    return Department.objects.for_tenant(ctx)
+
+
+__all__ += ["Department", "departments_visible"]

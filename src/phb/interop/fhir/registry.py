@@ -23,6 +23,7 @@ from phb.interop.fhir import (
     audit_event,
     condition,
     encounter,
+    group,
     immunization,
     observation,
     organization,
@@ -35,6 +36,7 @@ from phb.interop.fhir.search import bad, date_filter, reference_id, split_or, to
 from phb.kernel.context import Ctx
 from phb.kernel.models import AuditEvent, Organization
 from phb.kernel.validators import normalize_phone
+from phb.organizations import public as organizations
 from phb.patients import public as patients
 from phb.scheduling import public as scheduling
 from phb.workforce import public as workforce
@@ -589,6 +591,29 @@ _register(
         sorts={"date": "occurred_at"},
         default_sort="-date",
         patient_field=None,  # the events are about access, not a patient's record
+    )
+)
+
+_register(
+    ResourceDef(
+        type="Group",
+        doc="A department's patients (those with an encounter there): the unit of Group/<id>/$export. "
+        "Members are not listed in the resource.",
+        rows=organizations.departments_visible,
+        render=lambda row, c: group.to_fhir(row),
+        permissions=frozenset({"organizations.organization.view"}),
+        params={
+            "_id": _ID,
+            "name": SearchParam("string", "Start of the department's name", _string("name")),
+            "identifier": SearchParam(
+                "token",
+                f"The department's code ({group.DEPARTMENT_SYSTEM}|...)",
+                _coded("", "code", default_system=group.DEPARTMENT_SYSTEM),
+            ),
+        },
+        sorts={"_lastUpdated": "updated_at"},
+        default_sort="-_lastUpdated",
+        patient_field=None,
     )
 )
 

@@ -2,7 +2,7 @@
 
 from django.urls import path, re_path
 
-from phb.interop.fhir import views
+from phb.interop.fhir import bulk, everything, views
 
 app_name = "fhir"
 _TYPE = r"(?P<resource_type>[A-Z][A-Za-z]{1,63})"
@@ -10,6 +10,19 @@ _ID = r"(?P<resource_id>[A-Za-z0-9\-.]{1,64})"
 urlpatterns = [
     path("metadata", views.MetadataView.as_view(), name="metadata"),
     path("", views.SystemView.as_view(), name="system"),
+    # Operations: before the generic <Type>/<id> routes.
+    re_path(rf"^Patient/{_ID}/\$everything/?$", everything.EverythingView.as_view(), name="patient-everything"),
+    re_path(r"^\$export/?$", bulk.ExportKickoffView.as_view(kind="system"), name="export"),
+    re_path(r"^Patient/\$export/?$", bulk.ExportKickoffView.as_view(kind="patient"), name="patient-export"),
+    re_path(rf"^Group/{_ID}/\$export/?$", bulk.ExportKickoffView.as_view(kind="group"), name="group-export"),
+    re_path(
+        r"^\$export-status/(?P<export_id>[A-Za-z0-9\-]{1,64})/?$", bulk.ExportStatusView.as_view(), name="export-status"
+    ),
+    re_path(
+        r"^\$export-file/(?P<export_id>[A-Za-z0-9\-]{1,64})/(?P<index>[0-9]{1,6})/?$",
+        bulk.ExportFileView.as_view(),
+        name="export-file",
+    ),
     re_path(rf"^{_TYPE}/?$", views.SearchView.as_view(), name="search"),
     re_path(rf"^{_TYPE}/{_ID}/?$", views.ReadView.as_view(), name="read"),
     re_path(

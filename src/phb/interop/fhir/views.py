@@ -29,6 +29,7 @@ from rest_framework.views import APIView
 from phb.accounts.public import ClientTokenAuthentication, JwtAuthentication, check_med_access, scope_types
 from phb.interop.fhir import bundles
 from phb.interop.fhir.common import instant
+from phb.interop.fhir.operations import declare_operations
 from phb.interop.fhir.outcome import FhirError, issue, operation_outcome
 from phb.interop.fhir.registry import REGISTRY, ResourceDef, alternatives, chained_patient_identifier
 from phb.interop.fhir.search import SearchState, bad, cursor_decode, cursor_encode
@@ -391,7 +392,8 @@ def _write_capabilities(entry: dict[str, Any], resource: ResourceDef) -> None:
 class MetadataView(FhirView):
     def get(self, request: Request) -> HttpResponse:
         """Open to anyone (it holds no data): clients discover the server and its token endpoint."""
-        return _json(capability_statement(self.base_url(), request.build_absolute_uri("/oauth/token")))
+        statement = capability_statement(self.base_url(), request.build_absolute_uri("/oauth/token"))
+        return _json(declare_operations(statement))
 
 
 # --------------------------------------------------------------------------------------------------
