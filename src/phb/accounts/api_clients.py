@@ -48,6 +48,8 @@ SCOPE_PERMISSIONS: dict[str, frozenset[str]] = {
     "Immunization": frozenset({"clinical.record.view"}),
     "Appointment": frozenset({"scheduling.appointment.view"}),
     "AuditEvent": frozenset({"audit.event.view"}),
+    "Medication": frozenset({"organizations.organization.view"}),
+    "MedicationRequest": frozenset({"clinical.record.view"}),
 }
 _SCOPE = re.compile(r"^system/(?P<type>\*|[A-Z][A-Za-z]+)\.(?P<access>read)$")
 MANAGE = "organizations.organization.update"

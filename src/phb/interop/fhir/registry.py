@@ -14,7 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
+from django.db.models.functions import Coalesce
 
 from phb.clinical import public as clinical
 from phb.interop.fhir import (
@@ -24,6 +25,8 @@ from phb.interop.fhir import (
     condition,
     encounter,
     immunization,
+    medication,
+    medication_request,
     observation,
     organization,
     patient,
@@ -33,10 +36,13 @@ from phb.interop.fhir import (
 from phb.interop.fhir.common import HPN_SYSTEM, LICENCE_SYSTEM, LOINC, MRN_SYSTEM, ORGANIZATION_SYSTEM
 from phb.interop.fhir.search import bad, date_filter, reference_id, split_or, token
 from phb.kernel.context import Ctx
+from phb.kernel.errors import ValidationFailed
 from phb.kernel.models import AuditEvent, Organization
 from phb.kernel.validators import normalize_phone
+from phb.medications import public as medications
 from phb.patients import public as patients
 from phb.scheduling import public as scheduling
+from phb.terminology import public as terminology
 from phb.workforce import public as workforce
 
 Filter = Callable[[str, str, dt.tzinfo, Ctx], Q]
@@ -552,6 +558,216 @@ _register(
         sorts={"date": "occurred_at"},
         default_sort="-date",
         patient_field=None,  # the events are about access, not a patient's record
+    )
+)
+
+
+# --------------------------------------------------------------------------------------------------
+# Medications, dispensing, care plans, documents, consents, places and schedules
+# --------------------------------------------------------------------------------------------------
+
+_DIRECTORY = "organizations.organization.view"  # directories: no health data
+_RECORD = "clinical.record.view"
+
+
+def _drugs(ctx: Ctx) -> QuerySet[Any]:
+    """The drug catalogue (the same for every organization), for anyone who may read the directory or
+    the record of the organization."""
+    if ctx.organization_id is None or not (ctx.has_perm(_DIRECTORY) or ctx.has_perm(_RECORD)):
+        return terminology.drug_concepts().none()
+    return terminology.drug_concepts()
+
+
+def _drug_code_of(system: str | None, code: str) -> str | None:
+    """The catalogue's code a token names: a code of the catalogue, or an RxNorm code it lists."""
+    if system in (None, medication.DRUGS):
+        return code
+    if system == medication.RXNORM:
+        drug = terminology.drug_for_coding(terminology.Coding(terminology.RXNORM, code))
+        return drug.code if drug else None
+    return None
+
+
+def _drug_code(field_name: str) -> Filter:
+    """`code=system|code`: the catalogue's code (system drugs) or an RxNorm code of it."""
+
+    def build(text: str, name: str, zone: dt.tzinfo, ctx: Ctx) -> Q:
+        system, code = token(text)
+        if not code.strip():
+            raise bad(f"{name}: give a code (system|code or code)", name)
+        if system == medication.ATC:
+            return Q(**{f"{field_name}__in": _atc_codes(code.strip())})
+        drug = _drug_code_of(system, code.strip())
+        return Q(**{field_name: drug}) if drug else Q(pk__in=[])
+
+    return build
+
+
+def _atc_codes(atc: str) -> QuerySet[Any]:
+    return terminology.drug_concepts().filter(properties__atc=atc).values("code")
+
+
+def _medication_ref(field_name: str) -> Filter:
+    """`medication=Medication/<drug code>`."""
+
+    def build(text: str, name: str, zone: dt.tzinfo, ctx: Ctx) -> Q:
+        value = text.strip().rstrip("/")
+        parts = value.split("/")
+        if len(parts) >= 2:
+            if parts[-2] != "Medication":
+                raise bad(f"{name}: a reference to Medication is expected, not {parts[-2][:40]!r}", name)
+            value = parts[-1]
+        if not value:
+            raise bad(f"{name}: give a reference (Medication/<code>)", name)
+        return Q(**{field_name: value})
+
+    return build
+
+
+def _drug_name(text: str, name: str, zone: dt.tzinfo, ctx: Ctx) -> Q:
+    """Start of the drug's name, or one of its synonyms or brands (the catalogue's search)."""
+    value = text.strip()
+    if not value:
+        raise bad(f"{name}: give a value", name)
+    if len(value) > 100:
+        raise bad(f"{name}: at most 100 characters", name)
+    return Q(display__istartswith=value) | Q(code__in=[d.code for d in _safe_drug_search(value)])
+
+
+def _safe_drug_search(value: str) -> list[Any]:
+    try:
+        return terminology.drug_search(value, 50)
+    except (ValidationFailed, terminology.DrugKnowledgeMissing):
+        return []  # a query the catalogue's search refuses (too many words) finds by name only
+
+
+def _token_in(values: set[str], mapping: Callable[[str], Q], unused: tuple[str, ...] = ()) -> Filter:
+    """A token over a closed set of FHIR codes: `mapping(code)` for PHB's, nothing for codes FHIR has
+    and PHB never uses (`unused`), a 400 for anything else."""
+
+    def build(text: str, name: str, zone: dt.tzinfo, ctx: Ctx) -> Q:
+        _system, code = token(text)
+        if code in values:
+            return mapping(code)
+        if code in unused:
+            return Q(pk__in=[])
+        known = ", ".join(sorted(values | set(unused)))
+        raise bad(f"{name}: unknown code {code[:40]!r}; one of {known}", name)
+
+    return build
+
+
+def _ref(field_name: str, resource_type: str) -> Filter:
+    def build(text: str, name: str, zone: dt.tzinfo, ctx: Ctx) -> Q:
+        return Q(**{field_name: reference_id(text, resource_type, name)})
+
+    return build
+
+
+def _practitioner_ids(ctx: Ctx, rows: list[Any], user_field: str) -> dict[str, Any]:
+    """The Practitioner id (practitioner's profile here) of each user in `user_field` of `rows`."""
+    users = {getattr(r, user_field) for r in rows} - {None}
+    profiles = dict(
+        workforce.PractitionerProfile.objects.for_tenant(ctx).filter(user_id__in=users).values_list("user_id", "id")
+    )
+    return {"practitioners": profiles, "organization_id": ctx.organization_id}
+
+
+_register(
+    ResourceDef(
+        type="Medication",
+        doc="The drug catalogue's generics (code system https://phb.health/fhir/CodeSystem/drugs, ATC).",
+        rows=_drugs,
+        render=lambda row, c: medication.to_fhir(
+            row.code, row.display, row.properties, active=row.active, version=row.system.version
+        ),
+        permissions=frozenset({_DIRECTORY, _RECORD}),
+        params={
+            "_id": SearchParam("token", "The drug's code in the catalogue", lambda t, n, z, c: Q(code=t.strip())),
+            "code": SearchParam(
+                "token",
+                f"The catalogue's code ({medication.DRUGS}|...), an RxNorm code it lists "
+                f"({medication.RXNORM}|...) or an ATC code ({medication.ATC}|...)",
+                _drug_code("code"),
+            ),
+            "name": SearchParam("string", "Start of the drug's name, a synonym or a brand", _drug_name),
+        },
+        sorts={"code": "code"},
+        default_sort="code",
+        patient_field=None,
+    )
+)
+
+
+def _authored(rows: QuerySet[Any]) -> QuerySet[Any]:
+    """When the order was given: signed, or for a draft written."""
+    return rows.annotate(authored_at=Coalesce(F("prescription__signed_at"), F("prescription__created_at")))
+
+
+def _prescription_item_context(ctx: Ctx, rows: list[Any]) -> dict[str, Any]:
+    out = _practitioner_ids(ctx, [r.prescription for r in rows], "prescriber_id")
+    drafts = _practitioner_ids(ctx, [r.prescription for r in rows], "author_id")["practitioners"]
+    out["authors"] = drafts
+    return out
+
+
+def _requester(row: Any, context: dict[str, Any]) -> Any:
+    prescription = row.prescription
+    if prescription.prescriber_id:
+        return context["practitioners"].get(prescription.prescriber_id)
+    return context["authors"].get(prescription.author_id)
+
+
+_register(
+    ResourceDef(
+        type="MedicationRequest",
+        doc="Prescription items (one order each; the prescription is the group) of patients the requester may see.",
+        rows=lambda ctx: _authored(medications.prescription_items_visible(ctx)),
+        render=lambda row, c: medication_request.to_fhir(row, requester_id=_requester(row, c)),
+        permissions=frozenset({_RECORD}),
+        params={
+            "_id": _ID,
+            "patient": _patient_param(),
+            "subject": _patient_param(),
+            "status": SearchParam(
+                "token",
+                "draft | active | completed | cancelled | stopped",
+                _token_in(
+                    set(medication_request.PHB_STATUS),
+                    lambda code: Q(prescription__status__in=medication_request.PHB_STATUS[code]),
+                    medication_request.UNUSED_STATUS,
+                ),
+            ),
+            "intent": SearchParam(
+                "token",
+                "order (every prescription item)",
+                _token_in(
+                    {"order"},
+                    lambda code: Q(pk__isnull=False),
+                    ("proposal", "plan", "original-order", "reflex-order", "filler-order", "instance-order", "option"),
+                ),
+            ),
+            "authoredon": SearchParam("date", "When it was signed (a draft: written)", _date("authored_at")),
+            "encounter": SearchParam(
+                "reference", "The encounter (Encounter/id)", _ref("prescription__encounter_id", "Encounter")
+            ),
+            "medication": SearchParam("reference", "The drug (Medication/<code>)", _medication_ref("drug_code")),
+            "code": SearchParam(
+                "token",
+                "The drug: the catalogue's code, an RxNorm code it lists or an ATC code",
+                _drug_code("drug_code"),
+            ),
+        },
+        sorts={"authoredon": "authored_at", "_lastUpdated": "updated_at"},
+        default_sort="-authoredon",
+        patient_field="patient_id",
+        includes={
+            "MedicationRequest:medication": Include("Medication", source_field="drug_code", target_field="code"),
+            "MedicationRequest:patient": Include(PATIENT, source_field="patient_id"),
+        },
+        page_context=_prescription_item_context,
+        clinical=True,
+        chains=("patient.identifier",),
     )
 )
 
