@@ -5,23 +5,41 @@ other organization's 404, the care relationship, auditing and the CapabilityStat
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 
 import pytest
+from rest_framework.test import APIClient
 
+from phb.clinical import care_plans, documents
 from phb.interop.fhir.registry import REGISTRY
 from phb.kernel.context import Ctx
 from phb.kernel.models import AuditEvent
 from phb.medications.models import PrescriptionItem, PrescriptionStatus
+from phb.patients.consents import consent_grant, consent_withdraw
+from phb.pharmacy import dispensing
+from phb.pharmacy.models import Dispensing, DispensingLine
+from phb.workforce.models import PractitionerProfile
 from phb.workforce.services import practitioner_profile_create
+from tests.clinical.care_factories import active_plan
+from tests.clinical.document_samples import pdf, store  # noqa: F401 - the documents storage fixture
 from tests.interop.fhir_helpers import BASE, fhir_get, staff_client, system_client
 from tests.medications.factories import PARACETAMOL, item, signed, signed_prescription, ward
-from tests.workforce.factories import admin_ctx
+from tests.organizations.factories import DepartmentFactory
+from tests.pharmacy.factories import amoxicillin_item, location, receive, stocked
+from tests.pharmacy.factories import prescription as pharmacy_prescription
+from tests.workforce.factories import admin_ctx, practitioner
 
 pytestmark = pytest.mark.django_db
 
 NEW_TYPES = (
     "Medication",
     "MedicationRequest",
+    "MedicationDispense",
+    "CarePlan",
+    "DocumentReference",
+    "Consent",
+    "Location",
+    "Schedule",
 )
 
 
@@ -227,3 +245,302 @@ def test_medication_pages_follow_the_catalogue_code(org_a, prescribing):
     codes = [first["entry"][0]["resource"]["id"], second.json()["entry"][0]["resource"]["id"]]
     assert codes == sorted(codes)
     assert codes[0] != codes[1]
+
+
+def _check_each(client, resource_type: str, mine: str, other: str, queries: list[str]) -> None:
+    """Each search finds `mine` and not `other`."""
+    for query in queries:
+        found = _ids(fhir_get(client, f"{resource_type}?{query}"))
+        assert mine in found, query
+        assert other not in found, query
+
+
+def _read_audited(client, resource_type: str, row_id, patient_id=None) -> dict:
+    response = fhir_get(client, f"{resource_type}/{row_id}")
+    assert response.status_code == 200, response.content
+    event = _events(action="interop.fhir.read", resource_type=f"fhir.{resource_type}", resource_id=str(row_id)).get()
+    assert event.patient_id == patient_id
+    version = response.json()["meta"]["versionId"]
+    assert fhir_get(client, f"{resource_type}/{row_id}/_history/{version}").status_code == 200
+    return response.json()
+
+
+def _hidden_without_care(org_a, resource_type: str, row_id) -> None:
+    stranger = staff_client(org_a, "doctor")
+    _error(fhir_get(stranger, f"{resource_type}/{row_id}"), 404, "NOT_FOUND")
+    assert fhir_get(stranger, resource_type).json()["total"] == 0
+
+
+# --- MedicationDispense ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def dispensed(org_a, prescribing):
+    """The prescribing fixture's prescription dispensed today, and a second prescription of the patient
+    (amoxicillin) dispensed in March 2024, at a pharmacy of a department."""
+    stock = stocked(org_a)
+    pharmacy_department = DepartmentFactory(organization=org_a, kind="pharmacy")
+    where = location(stock["ctx"], "Outpatient pharmacy", department_id=pharmacy_department.id)
+    receive(stock["ctx"], where, stock["product"], 100)
+    first = dispensing.prescription_dispense(
+        ctx=stock["ctx"], prescription_id=prescribing["rx"].id, location_id=where.id
+    )
+    second_rx = pharmacy_prescription(org_a, amoxicillin_item(), patient=prescribing["ward"].patient)
+    second = dispensing.prescription_dispense(ctx=stock["ctx"], prescription_id=second_rx.id, location_id=where.id)
+    Dispensing.objects.for_tenant(stock["ctx"]).filter(id=second.id).update(
+        dispensed_at=dt.datetime(2024, 3, 1, 10, tzinfo=dt.UTC)
+    )
+    lines = DispensingLine.objects.for_tenant(stock["ctx"])
+    return {
+        "line": lines.get(dispensing=first),
+        "old": lines.get(dispensing=second),
+        "department": pharmacy_department,
+        "pharmacist": stock["ctx"],
+    }
+
+
+def test_medication_dispense_read_search_and_isolation(org_a, org_b, prescribing, dispensed):
+    client, line, old = prescribing["client"], dispensed["line"], dispensed["old"]
+    patient = prescribing["ward"].patient
+    body = _read_audited(client, "MedicationDispense", line.id, patient.id)
+    assert body["status"] == "completed"
+    assert body["medicationReference"]["reference"] == "Medication/amoxicillin"
+    assert body["authorizingPrescription"] == [{"reference": f"MedicationRequest/{prescribing['item'].id}"}]
+    assert body["quantity"]["value"] == 15
+    assert body["subject"] == {"reference": f"Patient/{patient.id}"}
+    assert body["location"] == {"reference": f"Location/{dispensed['department'].id}"}
+    assert body["whenHandedOver"].startswith(dt.date.today().isoformat()[:4])
+    _check_each(
+        client,
+        "MedicationDispense",
+        str(line.id),
+        str(old.id),
+        [
+            f"_id={line.id}",
+            f"patient=Patient/{patient.id}&prescription=MedicationRequest/{prescribing['item'].id}",
+            f"prescription={prescribing['item'].id}",
+            f"whenhandedover=ge{dt.date.today().isoformat()}",
+            "status=completed&whenhandedover=gt2025",
+            f"medication=Medication/amoxicillin&patient.identifier={patient.hpn}&whenhandedover=ge2025",
+        ],
+    )
+    assert _ids(fhir_get(client, "MedicationDispense?whenhandedover=2024-03")) == {str(old.id)}
+    assert _ids(fhir_get(client, "MedicationDispense?status=cancelled")) == set()
+    assert _ids(fhir_get(client, "MedicationDispense?medication=Medication/paracetamol")) == set()
+    for bad in ("status=given", "whenhandedover=soon", "prescription=Patient/1", "_sort=price"):
+        _error(fhir_get(client, f"MedicationDispense?{bad}"))
+    included = fhir_get(client, f"MedicationDispense?_id={line.id}&_include=MedicationDispense:prescription").json()[
+        "entry"
+    ]
+    assert [e["resource"]["id"] for e in included if e["search"]["mode"] == "include"] == [str(prescribing["item"].id)]
+    _isolated(org_b, f"MedicationDispense/{line.id}", f"MedicationDispense?_id={line.id}")
+    _hidden_without_care(org_a, "MedicationDispense", line.id)
+
+
+# --- CarePlan ------------------------------------------------------------------------------------------------
+
+
+def test_care_plan_read_search_and_isolation(org_a, org_b, prescribing):
+    doctor, client, patient = prescribing["ward"].doctor, prescribing["client"], prescribing["ward"].patient
+    plan = active_plan(doctor, patient)
+    draft = care_plans.care_plan_create(
+        ctx=doctor, patient_id=patient.id, title="Later", period_start=dt.date(2024, 3, 1)
+    )
+    body = _read_audited(client, "CarePlan", plan.id, patient.id)
+    assert (body["status"], body["intent"], body["title"]) == ("active", "plan", "Recovery")
+    assert body["goal"] == [{"reference": "#goal-1"}]
+    assert body["contained"][0]["description"] == {"text": "Walking unaided"}
+    assert body["activity"][0]["detail"]["description"] == "Walk daily"
+    assert body["activity"][0]["detail"]["status"] == "not-started"
+    assert body["category"][0]["coding"][0]["code"] == "assess-plan"
+    _check_each(
+        client,
+        "CarePlan",
+        str(plan.id),
+        str(draft.id),
+        [
+            f"_id={plan.id}",
+            f"patient={patient.id}&status=active",
+            f"subject=Patient/{patient.id}&date=ge{dt.date.today().isoformat()}",
+            "status=active",
+            f"category=assess-plan&status=active&patient.identifier={patient.hpn}",
+        ],
+    )
+    assert _ids(fhir_get(client, "CarePlan?status=draft")) == {str(draft.id)}
+    assert _ids(fhir_get(client, "CarePlan?date=2024-03-01")) == {str(draft.id)}
+    assert _ids(fhir_get(client, "CarePlan?category=http://example.org|assess-plan")) == set()
+    for bad in ("status=finished", "category=diet", "date=03/2024"):
+        _error(fhir_get(client, f"CarePlan?{bad}"))
+    _isolated(org_b, f"CarePlan/{plan.id}", f"CarePlan?_id={plan.id}")
+    _hidden_without_care(org_a, "CarePlan", plan.id)
+
+
+# --- DocumentReference ----------------------------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("store")
+def test_document_reference_points_at_the_authenticated_download(org_a, org_b, prescribing):
+    doctor, client, patient = prescribing["ward"].doctor, prescribing["client"], prescribing["ward"].patient
+    letter = documents.document_store(
+        ctx=doctor,
+        patient_id=patient.id,
+        data=pdf(),
+        declared_type="application/pdf",
+        filename="referral.pdf",
+        category="referral-letter",
+        title="Referral to cardiology",
+        encounter_id=prescribing["ward"].encounter.id,
+    )
+    report = documents.document_store(
+        ctx=doctor,
+        patient_id=patient.id,
+        data=pdf(),
+        declared_type="application/pdf",
+        filename="lab.pdf",
+        category="lab-report",
+        title="Full blood count",
+    )
+    body = _read_audited(client, "DocumentReference", letter.id, patient.id)
+    attachment = body["content"][0]["attachment"]
+    assert attachment["url"] == f"/api/v1/documents/{letter.id}/content/"
+    assert "data" not in attachment
+    assert (attachment["contentType"], attachment["size"], attachment["title"]) == (
+        "application/pdf",
+        letter.size,
+        "Referral to cardiology",
+    )
+    assert attachment["extension"][0]["valueString"] == letter.sha256
+    assert body["type"]["coding"][0] == {"system": "http://loinc.org", "code": "57133-1"}
+    assert body["context"]["encounter"] == [{"reference": f"Encounter/{prescribing['ward'].encounter.id}"}]
+    download = client.get(attachment["url"])
+    assert download.status_code == 200
+    assert b"".join(download.streaming_content) == pdf()
+    assert APIClient().get(attachment["url"]).status_code == 401
+    _check_each(
+        client,
+        "DocumentReference",
+        str(letter.id),
+        str(report.id),
+        [
+            f"_id={letter.id}",
+            f"patient={patient.id}&category=referral-letter",
+            f"subject=Patient/{patient.id}&type=http://loinc.org|57133-1",
+            "category=https://phb.health/fhir/CodeSystem/document-category|referral-letter",
+            f"status=current&date=ge{dt.date.today().isoformat()}&type=57133-1",
+        ],
+    )
+    assert _ids(fhir_get(client, "DocumentReference?status=entered-in-error")) == set()
+    assert _ids(fhir_get(client, "DocumentReference?date=2024")) == set()
+    for bad in ("status=lost", "category=novel", "date=yesterday", "type=|"):
+        _error(fhir_get(client, f"DocumentReference?{bad}"))
+    _isolated(org_b, f"DocumentReference/{letter.id}", f"DocumentReference?_id={letter.id}")
+    _hidden_without_care(org_a, "DocumentReference", letter.id)
+
+
+# --- Consent -----------------------------------------------------------------------------------------------
+
+
+def test_consent_read_search_and_isolation(org_a, org_b, prescribing):
+    patient, client = prescribing["ward"].patient, prescribing["client"]
+    system = Ctx.system(reason="test: a consent form signed at the desk")
+    research = consent_grant(ctx=system, patient_id=patient.id, kind="research", version="2")
+    sharing = consent_grant(ctx=system, patient_id=patient.id, kind="sharing", version="1", to_organization_id=org_a.id)
+    consent_withdraw(ctx=system, consent_id=sharing.id)
+    elsewhere = consent_grant(
+        ctx=system,
+        patient_id=patient.id,
+        kind="sharing",
+        version="1",
+        from_organization_id=org_b.id,
+        to_organization_id=uuid.uuid4(),
+    )
+    body = _read_audited(client, "Consent", research.id, patient.id)
+    assert body["status"] == "active"
+    assert body["scope"]["coding"][0]["code"] == "research"
+    assert body["provision"]["type"] == "permit"
+    withdrawn = fhir_get(client, f"Consent/{sharing.id}").json()
+    assert withdrawn["status"] == "inactive"
+    assert "end" in withdrawn["provision"]["period"]
+    assert withdrawn["provision"]["actor"][0]["reference"] == {"reference": f"Organization/{org_a.id}"}
+    _error(fhir_get(client, f"Consent/{elsewhere.id}"), 404, "NOT_FOUND")  # between two other organizations
+    _check_each(
+        client,
+        "Consent",
+        str(research.id),
+        str(sharing.id),
+        [
+            f"_id={research.id}",
+            f"patient={patient.id}&status=active",
+            "category=research",
+            "category=https://phb.health/fhir/CodeSystem/consent-kind|research",
+            f"date=ge{dt.date.today().isoformat()}&status=active&patient.identifier={patient.hpn}",
+        ],
+    )
+    assert _ids(fhir_get(client, "Consent?status=inactive")) == {str(sharing.id)}
+    assert _ids(fhir_get(client, "Consent?category=http://loinc.org|59284-0")) == {str(research.id), str(sharing.id)}
+    for bad in ("status=maybe", "category=gossip", "date=2024-13"):
+        _error(fhir_get(client, f"Consent?{bad}"))
+    _isolated(org_b, f"Consent/{research.id}", f"Consent?_id={research.id}")
+
+
+# --- Location and Schedule ------------------------------------------------------------------------------
+
+
+def test_location_is_a_department(org_a, org_b, prescribing):
+    client = prescribing["client"]
+    cardiology = DepartmentFactory(organization=org_a, name="Cardiology clinic", code="cardiology", kind="cardiology")
+    closed = DepartmentFactory(organization=org_a, name="Old wing", code="old-wing", is_active=False)
+    body = _read_audited(client, "Location", cardiology.id)
+    assert body["name"] == "Cardiology clinic"
+    assert body["identifier"] == [{"system": "https://phb.health/fhir/sid/department", "value": "cardiology"}]
+    assert body["managingOrganization"] == {"reference": f"Organization/{org_a.id}"}
+    _check_each(
+        client,
+        "Location",
+        str(cardiology.id),
+        str(closed.id),
+        [
+            f"_id={cardiology.id}",
+            "name=cardio",
+            "identifier=https://phb.health/fhir/sid/department|cardiology",
+            f"organization=Organization/{org_a.id}&status=active",
+        ],
+    )
+    assert _ids(fhir_get(client, f"Location?organization={org_b.id}")) == set()
+    assert _ids(fhir_get(client, "Location?status=inactive")) == {str(closed.id)}
+    for bad in ("status=open", "organization=Patient/1", "identifier=|"):
+        _error(fhir_get(client, f"Location?{bad}"))
+    _isolated(org_b, f"Location/{cardiology.id}", f"Location?_id={cardiology.id}")
+
+
+def test_schedule_is_a_practitioners_bookable_calendar(org_a, org_b, prescribing):
+    client = prescribing["client"]
+    cardiology = DepartmentFactory(organization=org_a)
+    bookable = practitioner(org_a, department=cardiology)
+    away = practitioner(org_a)
+    PractitionerProfile.objects.for_tenant(Ctx.system(reason="test", organization_id=org_a.id)).filter(
+        id=away.id
+    ).update(is_active=False)
+    body = _read_audited(client, "Schedule", bookable.id)
+    assert body["active"] is True
+    assert {"reference": f"Practitioner/{bookable.id}"} in body["actor"]
+    assert {"reference": f"Location/{cardiology.id}"} in body["actor"]
+    # The prescriber's profile has no availability windows: no calendar.
+    _error(fhir_get(client, f"Schedule/{prescribing['profile'].id}"), 404, "NOT_FOUND")
+    _check_each(
+        client,
+        "Schedule",
+        str(bookable.id),
+        str(away.id),
+        [
+            f"_id={bookable.id}",
+            f"actor=Practitioner/{bookable.id}",
+            f"actor=PractitionerRole/{bookable.id}",
+            f"actor=Location/{cardiology.id}",
+            "active=true",
+        ],
+    )
+    assert _ids(fhir_get(client, "Schedule?active=false")) == {str(away.id)}
+    for bad in ("active=yes", "actor=Patient/1"):
+        _error(fhir_get(client, f"Schedule?{bad}"))
+    _isolated(org_b, f"Schedule/{bookable.id}", f"Schedule?_id={bookable.id}")

@@ -50,6 +50,12 @@ SCOPE_PERMISSIONS: dict[str, frozenset[str]] = {
     "AuditEvent": frozenset({"audit.event.view"}),
     "Medication": frozenset({"organizations.organization.view"}),
     "MedicationRequest": frozenset({"clinical.record.view"}),
+    "MedicationDispense": frozenset({"clinical.record.view"}),
+    "CarePlan": frozenset({"clinical.record.view"}),
+    "DocumentReference": frozenset({"clinical.record.view"}),
+    "Consent": frozenset({"patients.demographics.view"}),
+    "Location": frozenset({"organizations.organization.view"}),
+    "Schedule": frozenset({"organizations.organization.view"}),
 }
 _SCOPE = re.compile(r"^system/(?P<type>\*|[A-Z][A-Za-z]+)\.(?P<access>read)$")
 MANAGE = "organizations.organization.update"

@@ -189,7 +189,12 @@ def patient_rows_visible(ctx: Ctx, rows: QuerySet[Any], field: str = "patient_id
 
 def care_plans_visible(ctx: Ctx) -> QuerySet[Any]:
     """Care plans with their goals and activities (in their order)."""
-    return _visible(ctx, CarePlan).prefetch_related("goals", "activities")
+    from django.db.models import Prefetch
+
+    return _visible(ctx, CarePlan).prefetch_related(
+        Prefetch("goals", queryset=_models.CarePlanGoal.objects.for_tenant(ctx)),
+        Prefetch("activities", queryset=_models.CarePlanActivity.objects.for_tenant(ctx)),
+    )
 
 
 def documents_visible(ctx: Ctx) -> QuerySet[Any]:

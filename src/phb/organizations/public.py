@@ -24,3 +24,23 @@ __all__ = [
     "opening_hours_list",
     "opening_hours_set",
 ]
+
+
+# --- the organization's places as other systems see them (the FHIR API's Location) -----------------
+from typing import Any
+
+from django.db.models import QuerySet
+
+from phb.kernel.context import Ctx
+from phb.organizations.models import Department
+
+
+def departments_visible(ctx: Ctx) -> QuerySet[Any]:
+    """The departments of `ctx`'s organization (a directory: no health data), for anyone who may view
+    the organization. SECURITY: another organization's department is simply absent."""
+    if ctx.organization_id is None or not ctx.has_perm("organizations.organization.view"):
+        return Department.objects.none()
+    return Department.objects.for_tenant(ctx)
+
+
+__all__ += ["Department", "departments_visible"]

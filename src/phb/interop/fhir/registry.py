@@ -22,16 +22,22 @@ from phb.interop.fhir import (
     allergy_intolerance,
     appointment,
     audit_event,
+    care_plan,
     condition,
+    consent,
+    document_reference,
     encounter,
     immunization,
+    location,
     medication,
+    medication_dispense,
     medication_request,
     observation,
     organization,
     patient,
     practitioner,
     practitioner_role,
+    schedule,
 )
 from phb.interop.fhir.common import HPN_SYSTEM, LICENCE_SYSTEM, LOINC, MRN_SYSTEM, ORGANIZATION_SYSTEM
 from phb.interop.fhir.search import bad, date_filter, reference_id, split_or, token
@@ -40,7 +46,9 @@ from phb.kernel.errors import ValidationFailed
 from phb.kernel.models import AuditEvent, Organization
 from phb.kernel.validators import normalize_phone
 from phb.medications import public as medications
+from phb.organizations import public as organizations
 from phb.patients import public as patients
+from phb.pharmacy import public as pharmacy
 from phb.scheduling import public as scheduling
 from phb.terminology import public as terminology
 from phb.workforce import public as workforce
@@ -657,6 +665,20 @@ def _token_in(values: set[str], mapping: Callable[[str], Q], unused: tuple[str, 
     return build
 
 
+def _system_literal(system: str, code: str) -> Filter:
+    """A token every row has (`system|code`); another code of the system is a 400, another system none."""
+
+    def build(text: str, name: str, zone: dt.tzinfo, ctx: Ctx) -> Q:
+        asked_system, asked = token(text)
+        if asked_system not in (None, system):
+            return Q(pk__in=[])
+        if asked != code:
+            raise bad(f"{name}: unknown code {asked[:40]!r}; {code}", name)
+        return Q(pk__isnull=False)
+
+    return build
+
+
 def _ref(field_name: str, resource_type: str) -> Filter:
     def build(text: str, name: str, zone: dt.tzinfo, ctx: Ctx) -> Q:
         return Q(**{field_name: reference_id(text, resource_type, name)})
@@ -768,6 +790,272 @@ _register(
         page_context=_prescription_item_context,
         clinical=True,
         chains=("patient.identifier",),
+    )
+)
+
+
+def _performer(row: Any, context: dict[str, Any]) -> Any:
+    return context["practitioners"].get(row.dispensing.dispensed_by_id)
+
+
+_register(
+    ResourceDef(
+        type="MedicationDispense",
+        doc="Medicines handed over by the pharmacy (one per drug dispensed) to patients the requester may see.",
+        rows=lambda ctx: pharmacy.dispensing_lines_visible(ctx).annotate(product_drug_code=F("product__drug_code")),
+        render=lambda row, c: medication_dispense.to_fhir(row, performer_id=_performer(row, c)),
+        permissions=frozenset({_RECORD}),
+        params={
+            "_id": _ID,
+            "patient": _patient_param(),
+            "subject": _patient_param(),
+            "status": SearchParam(
+                "token",
+                "completed (every dispensing PHB records)",
+                _token_in(
+                    {"completed"},
+                    lambda code: Q(pk__isnull=False),
+                    (
+                        "preparation",
+                        "in-progress",
+                        "cancelled",
+                        "on-hold",
+                        "entered-in-error",
+                        "stopped",
+                        "declined",
+                        "unknown",
+                    ),
+                ),
+            ),
+            "prescription": SearchParam(
+                "reference", "The prescription item (MedicationRequest/id)", _ref("item_id", "MedicationRequest")
+            ),
+            "whenhandedover": SearchParam("date", "When it was handed over", _date("handed_over_at")),
+            "medication": SearchParam(
+                "reference", "The drug (Medication/<code>)", _medication_ref("product__drug_code")
+            ),
+        },
+        sorts={"whenhandedover": "handed_over_at", "_lastUpdated": "updated_at"},
+        default_sort="-whenhandedover",
+        patient_field="patient_id",
+        includes={
+            "MedicationDispense:medication": Include(
+                "Medication", source_field="product_drug_code", target_field="code"
+            ),
+            "MedicationDispense:prescription": Include("MedicationRequest", source_field="item_id"),
+        },
+        page_context=lambda ctx, rows: _practitioner_ids(ctx, [r.dispensing for r in rows], "dispensed_by_id"),
+        clinical=True,
+        chains=("patient.identifier",),
+    )
+)
+
+_register(
+    ResourceDef(
+        type="CarePlan",
+        doc="Care plans (goals contained, activities as activity.detail) of patients the requester may see.",
+        rows=clinical.care_plans_visible,
+        render=lambda row, c: care_plan.to_fhir(row, author_id=c["practitioners"].get(row.created_by_id)),
+        permissions=frozenset({_RECORD}),
+        params={
+            "_id": _ID,
+            "patient": _patient_param(),
+            "subject": _patient_param(),
+            "status": SearchParam(
+                "token",
+                "draft | active | on-hold | completed | revoked",
+                _token_in(
+                    set(care_plan.PHB_STATUS),
+                    lambda code: Q(status__in=care_plan.PHB_STATUS[code]),
+                    care_plan.UNUSED_STATUS,
+                ),
+            ),
+            "date": SearchParam("date", "When the plan's period starts", _date("period_start", is_date=True)),
+            "category": SearchParam(
+                "token",
+                f"{care_plan.CATEGORY} ({care_plan.CATEGORY_SYSTEM}; every plan)",
+                _system_literal(care_plan.CATEGORY_SYSTEM, care_plan.CATEGORY),
+            ),
+        },
+        sorts={"date": "period_start", "_lastUpdated": "updated_at"},
+        default_sort="-date",
+        patient_field="patient_id",
+        page_context=lambda ctx, rows: _practitioner_ids(ctx, rows, "created_by_id"),
+        clinical=True,
+        chains=("patient.identifier",),
+    )
+)
+
+
+def _document_type(text: str, name: str, zone: dt.tzinfo, ctx: Ctx) -> Q:
+    """`type=http://loinc.org|<code>`: the categories whose LOINC document type it is."""
+    system, code = token(text)
+    if not code.strip():
+        raise bad(f"{name}: give a LOINC document type (http://loinc.org|...)", name)
+    if system not in (None, LOINC):
+        return Q(pk__in=[])
+    return Q(category__in=[k for k, v in clinical.DOCUMENT_LOINC.items() if v == code.strip()])
+
+
+_DOCUMENT_CATEGORIES = {c: [c] for c, _label in clinical.ClinicalDocument._meta.get_field("category").choices}
+
+
+_register(
+    ResourceDef(
+        type="DocumentReference",
+        doc="Documents on the record of patients the requester may see (the content through PHB's "
+        "authenticated download, never embedded).",
+        rows=clinical.documents_visible,
+        render=lambda row, c: document_reference.to_fhir(
+            row,
+            loinc=clinical.DOCUMENT_LOINC,
+            category_display=row.get_category_display(),
+            author_id=c["practitioners"].get(row.uploaded_by_id),
+        ),
+        permissions=frozenset({_RECORD}),
+        params={
+            "_id": _ID,
+            "patient": _patient_param(),
+            "subject": _patient_param(),
+            "date": SearchParam("date", "When it was added to the record", _date("created_at")),
+            "type": SearchParam("token", f"The LOINC document type ({LOINC}|...)", _document_type),
+            "category": SearchParam(
+                "token",
+                f"PHB's category ({document_reference.CATEGORY_SYSTEM}|...): "
+                + " | ".join(sorted(_DOCUMENT_CATEGORIES)),
+                _mapped("category", _DOCUMENT_CATEGORIES),
+            ),
+            "status": SearchParam(
+                "token",
+                "current | entered-in-error",
+                _token_in({"current", "entered-in-error"}, lambda code: Q(status=code), ("superseded",)),
+            ),
+        },
+        sorts={"date": "created_at", "_lastUpdated": "updated_at"},
+        default_sort="-date",
+        patient_field="patient_id",
+        page_context=lambda ctx, rows: _practitioner_ids(ctx, rows, "uploaded_by_id"),
+        clinical=True,
+        chains=("patient.identifier",),
+    )
+)
+
+_CONSENT_KINDS = {k: [k] for k, _label in patients.Consent._meta.get_field("kind").choices}
+
+
+def _consent_category(text: str, name: str, zone: dt.tzinfo, ctx: Ctx) -> Q:
+    """PHB's kind of consent, or LOINC's 59284-0 (every consent)."""
+    system, code = token(text)
+    if code == consent.CONSENT_LOINC and system in (None, LOINC):
+        return Q(pk__isnull=False)
+    if system not in (None, consent.KIND_SYSTEM):
+        return Q(pk__in=[])
+    return _mapped("kind", _CONSENT_KINDS)(text, name, zone, ctx)
+
+
+_register(
+    ResourceDef(
+        type="Consent",
+        doc="Consents of the patients registered here that concern this organization.",
+        rows=patients.consents_visible,
+        render=lambda row, c: consent.to_fhir(row, kind_display=row.get_kind_display()),
+        permissions=frozenset({"patients.demographics.view", _RECORD}),
+        params={
+            "_id": _ID,
+            "patient": _patient_param(),
+            "status": SearchParam(
+                "token",
+                "active | inactive (withdrawn)",
+                _token_in(
+                    {"active", "inactive"},
+                    lambda code: Q(withdrawn_at__isnull=code == "active"),
+                    ("draft", "proposed", "rejected", "entered-in-error"),
+                ),
+            ),
+            "category": SearchParam(
+                "token",
+                f"The kind ({consent.KIND_SYSTEM}|...): "
+                + " | ".join(sorted(_CONSENT_KINDS))
+                + f"; or {LOINC}|59284-0",
+                _consent_category,
+            ),
+            "date": SearchParam("date", "When it was given", _date("granted_at")),
+        },
+        sorts={"date": "granted_at", "_lastUpdated": "updated_at"},
+        default_sort="-date",
+        patient_field="patient_id",
+        chains=("patient.identifier",),
+    )
+)
+
+_register(
+    ResourceDef(
+        type="Location",
+        doc="The organization's departments: the places where its care happens.",
+        rows=organizations.departments_visible,
+        render=lambda row, c: location.to_fhir(row, kind_display=row.get_kind_display()),
+        permissions=frozenset({_DIRECTORY}),
+        params={
+            "_id": _ID,
+            "name": SearchParam("string", "Start of the name", _string("name")),
+            "identifier": SearchParam(
+                "token",
+                f"The department's code ({location.DEPARTMENT_SYSTEM}|...)",
+                _coded("", "code", default_system=location.DEPARTMENT_SYSTEM),
+            ),
+            "organization": SearchParam(
+                "reference", "The organization (Organization/id)", _ref("organization_id", "Organization")
+            ),
+            "status": SearchParam(
+                "token",
+                "active | inactive",
+                _token_in({"active", "inactive"}, lambda code: Q(is_active=code == "active"), ("suspended",)),
+            ),
+        },
+        sorts={"_lastUpdated": "updated_at"},
+        default_sort="-_lastUpdated",
+        patient_field=None,
+    )
+)
+
+
+def _schedule_actor(text: str, name: str, zone: dt.tzinfo, ctx: Ctx) -> Q:
+    """Practitioner/<id> or PractitionerRole/<id> (the same id), or Location/<department id>."""
+    kind = text.strip().rstrip("/").split("/")[-2] if "/" in text.strip().rstrip("/") else "Practitioner"
+    if kind == "Location":
+        return Q(department_id=reference_id(text, "Location", name))
+    if kind == "PractitionerRole":
+        return Q(id=reference_id(text, "PractitionerRole", name))
+    return Q(id=reference_id(text, "Practitioner", name))
+
+
+def _boolean(field_name: str) -> Filter:
+    def build(text: str, name: str, zone: dt.tzinfo, ctx: Ctx) -> Q:
+        value = token(text)[1].strip()
+        if value not in ("true", "false"):
+            raise bad(f"{name}: true or false", name)
+        return Q(**{field_name: value == "true"})
+
+    return build
+
+
+_register(
+    ResourceDef(
+        type="Schedule",
+        doc="Practitioners' bookable calendars (their weekly availability); their Slots are computed.",
+        rows=workforce.schedules_visible,
+        render=lambda row, c: schedule.to_fhir(row),
+        permissions=frozenset({_DIRECTORY}),
+        params={
+            "_id": _ID,
+            "actor": SearchParam(
+                "reference", "Practitioner/id, PractitionerRole/id or Location/id (a department)", _schedule_actor
+            ),
+            "active": SearchParam("token", "true | false", _boolean("is_active")),
+        },
+        sorts={"_lastUpdated": "updated_at"},
+        default_sort="-_lastUpdated",
+        patient_field=None,
     )
 )
 
