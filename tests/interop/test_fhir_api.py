@@ -101,6 +101,7 @@ CLOSED_TOKENS = {
     ("Location", "status"): "active",
     ("Schedule", "active"): "true",
     ("MedicationRequest", "medication"): "Medication/amoxicillin",
+    ("MedicationDispense", "medication"): "Medication/amoxicillin",
     ("MedicationDispense", "prescription"): f"MedicationRequest/{uuid.UUID(int=1)}",
     ("Location", "organization"): f"Organization/{uuid.UUID(int=1)}",
     ("Schedule", "actor"): f"Practitioner/{uuid.UUID(int=1)}",
