@@ -49,6 +49,14 @@ SCOPE_PERMISSIONS: dict[str, frozenset[str]] = {
     "Appointment": frozenset({"scheduling.appointment.view"}),
     "AuditEvent": frozenset({"audit.event.view"}),
     "Group": frozenset({"organizations.organization.view"}),
+    "Medication": frozenset({"organizations.organization.view"}),
+    "MedicationRequest": frozenset({"clinical.record.view"}),
+    "MedicationDispense": frozenset({"clinical.record.view"}),
+    "CarePlan": frozenset({"clinical.record.view"}),
+    "DocumentReference": frozenset({"clinical.record.view"}),
+    "Consent": frozenset({"patients.demographics.view"}),
+    "Location": frozenset({"organizations.organization.view"}),
+    "Schedule": frozenset({"organizations.organization.view"}),
 }
 # What a write scope grants: the permissions the write services check (the clinical ones need to see the
 # record they add to, within the patients registered at the client's organization).

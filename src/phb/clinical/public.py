@@ -205,3 +205,48 @@ __all__ += [
     "observation_record",
     "observation_status_update",
 ]
+
+
+# --- more of the record for the FHIR API: care plans, documents; the same rule for other apps' rows --
+CarePlan = _models.CarePlan
+ClinicalDocument = _models.ClinicalDocument
+DOCUMENT_LOINC = _models.DOCUMENT_LOINC
+
+
+def patient_rows_visible(ctx: Ctx, rows: QuerySet[Any], field: str = "patient_id") -> QuerySet[Any]:
+    """`rows` (of `ctx`'s organization, about the patient in `field`) narrowed as `_visible` narrows the
+    clinical record: the care relationship for a clinician, the patients registered here for a system
+    client (its scopes were checked by the caller); none for anyone else.
+
+    SECURITY: other apps' health data (prescriptions, dispensings) reach the FHIR API through this."""
+    if ctx.organization_id is None or not ctx.has_perm(_policies.VIEW):
+        return rows.none()
+    if ctx.is_client:
+        return rows.filter(**{f"{field}__in": registered_patient_ids(ctx)})
+    condition = _policies.care_relationship_filter(ctx, field)
+    return rows.filter(condition) if condition is not None else rows.none()
+
+
+def care_plans_visible(ctx: Ctx) -> QuerySet[Any]:
+    """Care plans with their goals and activities (in their order)."""
+    from django.db.models import Prefetch
+
+    return _visible(ctx, CarePlan).prefetch_related(
+        Prefetch("goals", queryset=_models.CarePlanGoal.objects.for_tenant(ctx)),
+        Prefetch("activities", queryset=_models.CarePlanActivity.objects.for_tenant(ctx)),
+    )
+
+
+def documents_visible(ctx: Ctx) -> QuerySet[Any]:
+    """Documents' descriptions (never their content); entered-in-error ones included, with that status."""
+    return _visible(ctx, ClinicalDocument).defer("content_key", "storage_key")
+
+
+__all__ += [
+    "DOCUMENT_LOINC",
+    "CarePlan",
+    "ClinicalDocument",
+    "care_plans_visible",
+    "documents_visible",
+    "patient_rows_visible",
+]

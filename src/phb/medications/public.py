@@ -35,3 +35,26 @@ __all__ = [
     "prescription_to_dispense",
     "prescriptions_to_dispense",
 ]
+
+
+# --- prescriptions as other systems see them (the FHIR API): visibility as a queryset -------------
+from typing import Any  # noqa: E402
+
+from django.db.models import QuerySet  # noqa: E402
+
+from phb.clinical.public import patient_rows_visible  # noqa: E402
+from phb.medications.models import PrescriptionItem  # noqa: E402
+
+
+def prescription_items_visible(ctx: Ctx) -> QuerySet[Any]:
+    """The prescription items of `ctx`'s organization (with their prescription) whose patient `ctx` may
+    see, as the clinical record decides (`clinical.public.patient_rows_visible`). Drafts included. Not
+    audited: the caller records what it returns.
+
+    SECURITY: the only way the FHIR API reaches prescriptions."""
+    if ctx.organization_id is None:
+        return PrescriptionItem.objects.none()
+    return patient_rows_visible(ctx, PrescriptionItem.objects.for_tenant(ctx).select_related("prescription"))
+
+
+__all__ += ["PrescriptionItem", "prescription_items_visible"]

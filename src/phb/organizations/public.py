@@ -31,11 +31,12 @@ __all__ = [
 ]
 
 
-# --- the FHIR API's Group (a department's patients) ------------------------------------------------
+# --- the organization's places as other systems see them (the FHIR API's Location and Group) -------
 
 
 def departments_visible(ctx: Ctx) -> QuerySet[Any]:
-    """The departments of `ctx`'s organization, for a requester who may view the organization."""
+    """The departments of `ctx`'s organization (a directory: no health data), for anyone who may view
+    the organization. SECURITY: another organization's department is simply absent."""
     if ctx.organization_id is None or not ctx.has_perm("organizations.organization.view"):
         return Department.objects.none()
     return Department.objects.for_tenant(ctx)

@@ -80,3 +80,23 @@ __all__ += [
 
 # Writes from other systems (the FHIR API, imports): through the master patient index.
 __all__ += ["patient_register_from_record", "patient_update"]
+
+# --- consents as other systems see them (the FHIR API) ----------------------------------------------
+from phb.patients.models import Consent  # noqa: E402
+
+
+def consents_visible(ctx: Ctx) -> QuerySet[Consent]:
+    """The consents of the patients `ctx` may look up (`patients_visible`) that concern `ctx`'s
+    organization: every consent that names no organization, and a sharing consent whose data come from
+    or go to this organization (or any). Not audited: the caller records what it returns.
+
+    SECURITY: a sharing consent between two other organizations is not this organization's to read."""
+    if ctx.organization_id is None:
+        return Consent.objects.none()
+    here = ctx.organization_id
+    concerns = Q(from_organization_id__isnull=True) | Q(from_organization_id=here)
+    concerns |= Q(to_organization_id__isnull=True) | Q(to_organization_id=here)
+    return Consent.objects.filter(concerns, patient_id__in=patients_visible(ctx).values("id"))
+
+
+__all__ += ["Consent", "consents_visible"]

@@ -65,3 +65,20 @@ __all__ = [
     "search",
     "validate_coding",
 ]
+
+
+# --- the drug catalogue as other systems see it (the FHIR API's Medication) ---------------------------
+from typing import Any
+
+from django.db.models import QuerySet
+
+from phb.terminology.models import Concept as _Concept
+
+
+def drug_concepts() -> QuerySet[Any]:
+    """The catalogue's drugs as stored concepts (code, display, active, properties: forms, ATC, RxNorm,
+    ingredients), with their code system (its version is the catalogue release's). No health data."""
+    return _Concept.objects.filter(system__uri=DRUGS).select_related("system")
+
+
+__all__ += ["drug_concepts"]

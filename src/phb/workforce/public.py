@@ -47,3 +47,17 @@ def practitioners_visible(ctx: Ctx) -> QuerySet[Any]:
 
 
 __all__ += ["practitioners_visible"]
+
+
+def schedules_visible(ctx: Ctx) -> QuerySet[Any]:
+    """The practitioners' profiles of `ctx`'s organization that have weekly availability windows (a
+    bookable calendar), for anyone who may view the organization."""
+    from phb.workforce.models import WeeklyAvailability
+
+    rows = practitioners_visible(ctx)
+    if ctx.organization_id is None:
+        return rows
+    return rows.filter(id__in=WeeklyAvailability.objects.for_tenant(ctx).values("practitioner_id"))
+
+
+__all__ += ["schedules_visible"]

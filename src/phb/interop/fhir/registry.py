@@ -14,31 +14,44 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
+from django.db.models.functions import Coalesce
 
 from phb.clinical import public as clinical
 from phb.interop.fhir import (
     allergy_intolerance,
     appointment,
     audit_event,
+    care_plan,
     condition,
+    consent,
+    document_reference,
     encounter,
     group,
     immunization,
+    location,
+    medication,
+    medication_dispense,
+    medication_request,
     observation,
     organization,
     patient,
     practitioner,
     practitioner_role,
+    schedule,
 )
 from phb.interop.fhir.common import HPN_SYSTEM, LICENCE_SYSTEM, LOINC, MRN_SYSTEM, ORGANIZATION_SYSTEM
 from phb.interop.fhir.search import bad, date_filter, reference_id, split_or, token
 from phb.kernel.context import Ctx
+from phb.kernel.errors import ValidationFailed
 from phb.kernel.models import AuditEvent, Organization
 from phb.kernel.validators import normalize_phone
+from phb.medications import public as medications
 from phb.organizations import public as organizations
 from phb.patients import public as patients
+from phb.pharmacy import public as pharmacy
 from phb.scheduling import public as scheduling
+from phb.terminology import public as terminology
 from phb.workforce import public as workforce
 
 Filter = Callable[[str, str, dt.tzinfo, Ctx], Q]
@@ -618,6 +631,496 @@ _register(
 )
 
 
+# --------------------------------------------------------------------------------------------------
+# Medications, dispensing, care plans, documents, consents, places and schedules
+# --------------------------------------------------------------------------------------------------
+
+_DIRECTORY = "organizations.organization.view"  # directories: no health data
+_RECORD = "clinical.record.view"
+
+
+def _drugs(ctx: Ctx) -> QuerySet[Any]:
+    """The drug catalogue (the same for every organization), for anyone who may read the directory or
+    the record of the organization."""
+    if ctx.organization_id is None or not (ctx.has_perm(_DIRECTORY) or ctx.has_perm(_RECORD)):
+        return terminology.drug_concepts().none()
+    return terminology.drug_concepts()
+
+
+def _drug_code_of(system: str | None, code: str) -> str | None:
+    """The catalogue's code a token names: a code of the catalogue, or an RxNorm code it lists."""
+    if system in (None, medication.DRUGS):
+        return code
+    if system == medication.RXNORM:
+        drug = terminology.drug_for_coding(terminology.Coding(terminology.RXNORM, code))
+        return drug.code if drug else None
+    return None
+
+
+def _drug_code(field_name: str) -> Filter:
+    """`code=system|code`: the catalogue's code (system drugs) or an RxNorm code of it."""
+
+    def build(text: str, name: str, zone: dt.tzinfo, ctx: Ctx) -> Q:
+        system, code = token(text)
+        if not code.strip():
+            raise bad(f"{name}: give a code (system|code or code)", name)
+        if system == medication.ATC:
+            return Q(**{f"{field_name}__in": _atc_codes(code.strip())})
+        drug = _drug_code_of(system, code.strip())
+        return Q(**{field_name: drug}) if drug else Q(pk__in=[])
+
+    return build
+
+
+def _atc_codes(atc: str) -> QuerySet[Any]:
+    return terminology.drug_concepts().filter(properties__atc=atc).values("code")
+
+
+def _medication_ref(field_name: str) -> Filter:
+    """`medication=Medication/<drug code>`."""
+
+    def build(text: str, name: str, zone: dt.tzinfo, ctx: Ctx) -> Q:
+        value = text.strip().rstrip("/")
+        parts = value.split("/")
+        if len(parts) >= 2:
+            if parts[-2] != "Medication":
+                raise bad(f"{name}: a reference to Medication is expected, not {parts[-2][:40]!r}", name)
+            value = parts[-1]
+        if not value:
+            raise bad(f"{name}: give a reference (Medication/<code>)", name)
+        return Q(**{field_name: value})
+
+    return build
+
+
+def _drug_name(text: str, name: str, zone: dt.tzinfo, ctx: Ctx) -> Q:
+    """Start of the drug's name, or one of its synonyms or brands (the catalogue's search)."""
+    value = text.strip()
+    if not value:
+        raise bad(f"{name}: give a value", name)
+    if len(value) > 100:
+        raise bad(f"{name}: at most 100 characters", name)
+    return Q(display__istartswith=value) | Q(code__in=[d.code for d in _safe_drug_search(value)])
+
+
+def _safe_drug_search(value: str) -> list[Any]:
+    try:
+        return terminology.drug_search(value, 50)
+    except (ValidationFailed, terminology.DrugKnowledgeMissing):
+        return []  # a query the catalogue's search refuses (too many words) finds by name only
+
+
+def _token_in(values: set[str], mapping: Callable[[str], Q], unused: tuple[str, ...] = ()) -> Filter:
+    """A token over a closed set of FHIR codes: `mapping(code)` for PHB's, nothing for codes FHIR has
+    and PHB never uses (`unused`), a 400 for anything else."""
+
+    def build(text: str, name: str, zone: dt.tzinfo, ctx: Ctx) -> Q:
+        _system, code = token(text)
+        if code in values:
+            return mapping(code)
+        if code in unused:
+            return Q(pk__in=[])
+        known = ", ".join(sorted(values | set(unused)))
+        raise bad(f"{name}: unknown code {code[:40]!r}; one of {known}", name)
+
+    return build
+
+
+def _system_literal(system: str, code: str) -> Filter:
+    """A token every row has (`system|code`); another code of the system is a 400, another system none."""
+
+    def build(text: str, name: str, zone: dt.tzinfo, ctx: Ctx) -> Q:
+        asked_system, asked = token(text)
+        if asked_system not in (None, system):
+            return Q(pk__in=[])
+        if asked != code:
+            raise bad(f"{name}: unknown code {asked[:40]!r}; {code}", name)
+        return Q(pk__isnull=False)
+
+    return build
+
+
+def _ref(field_name: str, resource_type: str) -> Filter:
+    def build(text: str, name: str, zone: dt.tzinfo, ctx: Ctx) -> Q:
+        return Q(**{field_name: reference_id(text, resource_type, name)})
+
+    return build
+
+
+def _practitioner_ids(ctx: Ctx, rows: list[Any], user_field: str) -> dict[str, Any]:
+    """The Practitioner id (practitioner's profile here) of each user in `user_field` of `rows`."""
+    users = {getattr(r, user_field) for r in rows} - {None}
+    profiles = dict(
+        workforce.PractitionerProfile.objects.for_tenant(ctx).filter(user_id__in=users).values_list("user_id", "id")
+    )
+    return {"practitioners": profiles, "organization_id": ctx.organization_id}
+
+
+_register(
+    ResourceDef(
+        type="Medication",
+        doc="The drug catalogue's generics (code system https://phb.health/fhir/CodeSystem/drugs, ATC).",
+        rows=_drugs,
+        render=lambda row, c: medication.to_fhir(
+            row.code, row.display, row.properties, active=row.active, version=row.system.version
+        ),
+        permissions=frozenset({_DIRECTORY, _RECORD}),
+        params={
+            "_id": SearchParam("token", "The drug's code in the catalogue", lambda t, n, z, c: Q(code=t.strip())),
+            "code": SearchParam(
+                "token",
+                f"The catalogue's code ({medication.DRUGS}|...), an RxNorm code it lists "
+                f"({medication.RXNORM}|...) or an ATC code ({medication.ATC}|...)",
+                _drug_code("code"),
+            ),
+            "name": SearchParam("string", "Start of the drug's name, a synonym or a brand", _drug_name),
+        },
+        sorts={"code": "code"},
+        default_sort="code",
+        patient_field=None,
+    )
+)
+
+
+def _authored(rows: QuerySet[Any]) -> QuerySet[Any]:
+    """When the order was given: signed, or for a draft written."""
+    return rows.annotate(authored_at=Coalesce(F("prescription__signed_at"), F("prescription__created_at")))
+
+
+def _prescription_item_context(ctx: Ctx, rows: list[Any]) -> dict[str, Any]:
+    out = _practitioner_ids(ctx, [r.prescription for r in rows], "prescriber_id")
+    drafts = _practitioner_ids(ctx, [r.prescription for r in rows], "author_id")["practitioners"]
+    out["authors"] = drafts
+    return out
+
+
+def _requester(row: Any, context: dict[str, Any]) -> Any:
+    prescription = row.prescription
+    if prescription.prescriber_id:
+        return context["practitioners"].get(prescription.prescriber_id)
+    return context["authors"].get(prescription.author_id)
+
+
+_register(
+    ResourceDef(
+        type="MedicationRequest",
+        doc="Prescription items (one order each; the prescription is the group) of patients the requester may see.",
+        rows=lambda ctx: _authored(medications.prescription_items_visible(ctx)),
+        render=lambda row, c: medication_request.to_fhir(row, requester_id=_requester(row, c)),
+        permissions=frozenset({_RECORD}),
+        params={
+            "_id": _ID,
+            "patient": _patient_param(),
+            "subject": _patient_param(),
+            "status": SearchParam(
+                "token",
+                "draft | active | completed | cancelled | stopped",
+                _token_in(
+                    set(medication_request.PHB_STATUS),
+                    lambda code: Q(prescription__status__in=medication_request.PHB_STATUS[code]),
+                    medication_request.UNUSED_STATUS,
+                ),
+            ),
+            "intent": SearchParam(
+                "token",
+                "order (every prescription item)",
+                _token_in(
+                    {"order"},
+                    lambda code: Q(pk__isnull=False),
+                    ("proposal", "plan", "original-order", "reflex-order", "filler-order", "instance-order", "option"),
+                ),
+            ),
+            "authoredon": SearchParam("date", "When it was signed (a draft: written)", _date("authored_at")),
+            "encounter": SearchParam(
+                "reference", "The encounter (Encounter/id)", _ref("prescription__encounter_id", "Encounter")
+            ),
+            "medication": SearchParam("reference", "The drug (Medication/<code>)", _medication_ref("drug_code")),
+            "code": SearchParam(
+                "token",
+                "The drug: the catalogue's code, an RxNorm code it lists or an ATC code",
+                _drug_code("drug_code"),
+            ),
+        },
+        sorts={"authoredon": "authored_at", "_lastUpdated": "updated_at"},
+        default_sort="-authoredon",
+        patient_field="patient_id",
+        includes={
+            "MedicationRequest:medication": Include("Medication", source_field="drug_code", target_field="code"),
+            "MedicationRequest:patient": Include(PATIENT, source_field="patient_id"),
+        },
+        page_context=_prescription_item_context,
+        clinical=True,
+        chains=("patient.identifier",),
+    )
+)
+
+
+def _performer(row: Any, context: dict[str, Any]) -> Any:
+    return context["practitioners"].get(row.dispensing.dispensed_by_id)
+
+
+_register(
+    ResourceDef(
+        type="MedicationDispense",
+        doc="Medicines handed over by the pharmacy (one per drug dispensed) to patients the requester may see.",
+        rows=lambda ctx: pharmacy.dispensing_lines_visible(ctx).annotate(product_drug_code=F("product__drug_code")),
+        render=lambda row, c: medication_dispense.to_fhir(row, performer_id=_performer(row, c)),
+        permissions=frozenset({_RECORD}),
+        params={
+            "_id": _ID,
+            "patient": _patient_param(),
+            "subject": _patient_param(),
+            "status": SearchParam(
+                "token",
+                "completed (every dispensing PHB records)",
+                _token_in(
+                    {"completed"},
+                    lambda code: Q(pk__isnull=False),
+                    (
+                        "preparation",
+                        "in-progress",
+                        "cancelled",
+                        "on-hold",
+                        "entered-in-error",
+                        "stopped",
+                        "declined",
+                        "unknown",
+                    ),
+                ),
+            ),
+            "prescription": SearchParam(
+                "reference", "The prescription item (MedicationRequest/id)", _ref("item_id", "MedicationRequest")
+            ),
+            "whenhandedover": SearchParam("date", "When it was handed over", _date("handed_over_at")),
+            "medication": SearchParam(
+                "reference", "The drug (Medication/<code>)", _medication_ref("product__drug_code")
+            ),
+        },
+        sorts={"whenhandedover": "handed_over_at", "_lastUpdated": "updated_at"},
+        default_sort="-whenhandedover",
+        patient_field="patient_id",
+        includes={
+            "MedicationDispense:medication": Include(
+                "Medication", source_field="product_drug_code", target_field="code"
+            ),
+            "MedicationDispense:prescription": Include("MedicationRequest", source_field="item_id"),
+        },
+        page_context=lambda ctx, rows: _practitioner_ids(ctx, [r.dispensing for r in rows], "dispensed_by_id"),
+        clinical=True,
+        chains=("patient.identifier",),
+    )
+)
+
+_register(
+    ResourceDef(
+        type="CarePlan",
+        doc="Care plans (goals contained, activities as activity.detail) of patients the requester may see.",
+        rows=clinical.care_plans_visible,
+        render=lambda row, c: care_plan.to_fhir(row, author_id=c["practitioners"].get(row.created_by_id)),
+        permissions=frozenset({_RECORD}),
+        params={
+            "_id": _ID,
+            "patient": _patient_param(),
+            "subject": _patient_param(),
+            "status": SearchParam(
+                "token",
+                "draft | active | on-hold | completed | revoked",
+                _token_in(
+                    set(care_plan.PHB_STATUS),
+                    lambda code: Q(status__in=care_plan.PHB_STATUS[code]),
+                    care_plan.UNUSED_STATUS,
+                ),
+            ),
+            "date": SearchParam("date", "When the plan's period starts", _date("period_start", is_date=True)),
+            "category": SearchParam(
+                "token",
+                f"{care_plan.CATEGORY} ({care_plan.CATEGORY_SYSTEM}; every plan)",
+                _system_literal(care_plan.CATEGORY_SYSTEM, care_plan.CATEGORY),
+            ),
+        },
+        sorts={"date": "period_start", "_lastUpdated": "updated_at"},
+        default_sort="-date",
+        patient_field="patient_id",
+        page_context=lambda ctx, rows: _practitioner_ids(ctx, rows, "created_by_id"),
+        clinical=True,
+        chains=("patient.identifier",),
+    )
+)
+
+
+def _document_type(text: str, name: str, zone: dt.tzinfo, ctx: Ctx) -> Q:
+    """`type=http://loinc.org|<code>`: the categories whose LOINC document type it is."""
+    system, code = token(text)
+    if not code.strip():
+        raise bad(f"{name}: give a LOINC document type (http://loinc.org|...)", name)
+    if system not in (None, LOINC):
+        return Q(pk__in=[])
+    return Q(category__in=[k for k, v in clinical.DOCUMENT_LOINC.items() if v == code.strip()])
+
+
+_DOCUMENT_CATEGORIES = {c: [c] for c, _label in clinical.ClinicalDocument._meta.get_field("category").choices}
+
+
+_register(
+    ResourceDef(
+        type="DocumentReference",
+        doc="Documents on the record of patients the requester may see (the content through PHB's "
+        "authenticated download, never embedded).",
+        rows=clinical.documents_visible,
+        render=lambda row, c: document_reference.to_fhir(
+            row,
+            loinc=clinical.DOCUMENT_LOINC,
+            category_display=row.get_category_display(),
+            author_id=c["practitioners"].get(row.uploaded_by_id),
+        ),
+        permissions=frozenset({_RECORD}),
+        params={
+            "_id": _ID,
+            "patient": _patient_param(),
+            "subject": _patient_param(),
+            "date": SearchParam("date", "When it was added to the record", _date("created_at")),
+            "type": SearchParam("token", f"The LOINC document type ({LOINC}|...)", _document_type),
+            "category": SearchParam(
+                "token",
+                f"PHB's category ({document_reference.CATEGORY_SYSTEM}|...): "
+                + " | ".join(sorted(_DOCUMENT_CATEGORIES)),
+                _mapped("category", _DOCUMENT_CATEGORIES),
+            ),
+            "status": SearchParam(
+                "token",
+                "current | entered-in-error",
+                _token_in({"current", "entered-in-error"}, lambda code: Q(status=code), ("superseded",)),
+            ),
+        },
+        sorts={"date": "created_at", "_lastUpdated": "updated_at"},
+        default_sort="-date",
+        patient_field="patient_id",
+        page_context=lambda ctx, rows: _practitioner_ids(ctx, rows, "uploaded_by_id"),
+        clinical=True,
+        chains=("patient.identifier",),
+    )
+)
+
+_CONSENT_KINDS = {k: [k] for k, _label in patients.Consent._meta.get_field("kind").choices}
+
+
+def _consent_category(text: str, name: str, zone: dt.tzinfo, ctx: Ctx) -> Q:
+    """PHB's kind of consent, or LOINC's 59284-0 (every consent)."""
+    system, code = token(text)
+    if code == consent.CONSENT_LOINC and system in (None, LOINC):
+        return Q(pk__isnull=False)
+    if system not in (None, consent.KIND_SYSTEM):
+        return Q(pk__in=[])
+    return _mapped("kind", _CONSENT_KINDS)(text, name, zone, ctx)
+
+
+_register(
+    ResourceDef(
+        type="Consent",
+        doc="Consents of the patients registered here that concern this organization.",
+        rows=patients.consents_visible,
+        render=lambda row, c: consent.to_fhir(row, kind_display=row.get_kind_display()),
+        permissions=frozenset({"patients.demographics.view", _RECORD}),
+        params={
+            "_id": _ID,
+            "patient": _patient_param(),
+            "status": SearchParam(
+                "token",
+                "active | inactive (withdrawn)",
+                _token_in(
+                    {"active", "inactive"},
+                    lambda code: Q(withdrawn_at__isnull=code == "active"),
+                    ("draft", "proposed", "rejected", "entered-in-error"),
+                ),
+            ),
+            "category": SearchParam(
+                "token",
+                f"The kind ({consent.KIND_SYSTEM}|...): "
+                + " | ".join(sorted(_CONSENT_KINDS))
+                + f"; or {LOINC}|59284-0",
+                _consent_category,
+            ),
+            "date": SearchParam("date", "When it was given", _date("granted_at")),
+        },
+        sorts={"date": "granted_at", "_lastUpdated": "updated_at"},
+        default_sort="-date",
+        patient_field="patient_id",
+        chains=("patient.identifier",),
+    )
+)
+
+_register(
+    ResourceDef(
+        type="Location",
+        doc="The organization's departments: the places where its care happens.",
+        rows=organizations.departments_visible,
+        render=lambda row, c: location.to_fhir(row, kind_display=row.get_kind_display()),
+        permissions=frozenset({_DIRECTORY}),
+        params={
+            "_id": _ID,
+            "name": SearchParam("string", "Start of the name", _string("name")),
+            "identifier": SearchParam(
+                "token",
+                f"The department's code ({location.DEPARTMENT_SYSTEM}|...)",
+                _coded("", "code", default_system=location.DEPARTMENT_SYSTEM),
+            ),
+            "organization": SearchParam(
+                "reference", "The organization (Organization/id)", _ref("organization_id", "Organization")
+            ),
+            "status": SearchParam(
+                "token",
+                "active | inactive",
+                _token_in({"active", "inactive"}, lambda code: Q(is_active=code == "active"), ("suspended",)),
+            ),
+        },
+        sorts={"_lastUpdated": "updated_at"},
+        default_sort="-_lastUpdated",
+        patient_field=None,
+    )
+)
+
+
+def _schedule_actor(text: str, name: str, zone: dt.tzinfo, ctx: Ctx) -> Q:
+    """Practitioner/<id> or PractitionerRole/<id> (the same id), or Location/<department id>."""
+    kind = text.strip().rstrip("/").split("/")[-2] if "/" in text.strip().rstrip("/") else "Practitioner"
+    if kind == "Location":
+        return Q(department_id=reference_id(text, "Location", name))
+    if kind == "PractitionerRole":
+        return Q(id=reference_id(text, "PractitionerRole", name))
+    return Q(id=reference_id(text, "Practitioner", name))
+
+
+def _boolean(field_name: str) -> Filter:
+    def build(text: str, name: str, zone: dt.tzinfo, ctx: Ctx) -> Q:
+        value = token(text)[1].strip()
+        if value not in ("true", "false"):
+            raise bad(f"{name}: true or false", name)
+        return Q(**{field_name: value == "true"})
+
+    return build
+
+
+_register(
+    ResourceDef(
+        type="Schedule",
+        doc="Practitioners' bookable calendars (their weekly availability); their Slots are computed.",
+        rows=workforce.schedules_visible,
+        render=lambda row, c: schedule.to_fhir(row),
+        permissions=frozenset({_DIRECTORY}),
+        params={
+            "_id": _ID,
+            "actor": SearchParam(
+                "reference", "Practitioner/id, PractitionerRole/id or Location/id (a department)", _schedule_actor
+            ),
+            "active": SearchParam("token", "true | false", _boolean("is_active")),
+        },
+        sorts={"_lastUpdated": "updated_at"},
+        default_sort="-_lastUpdated",
+        patient_field=None,
+    )
+)
+
+
 def chained_patient_identifier(text: str, ctx: Ctx) -> Q:
     """`patient.identifier=system|value` on a resource about a patient: one level of chaining."""
     return _patient_identifier("patient_id")(text, "patient.identifier", dt.UTC, ctx)
@@ -625,7 +1128,12 @@ def chained_patient_identifier(text: str, ctx: Ctx) -> Q:
 
 def alternatives(param: SearchParam, values: str, name: str, zone: dt.tzinfo, ctx: Ctx) -> Q:
     """One occurrence of a parameter: its comma-separated values are alternatives (OR)."""
-    condition = Q(pk__in=[])
-    for value in split_or(values):
-        condition |= param.build(value, name, zone, ctx)
+    conditions = [param.build(value, name, zone, ctx) for value in split_or(values)]
+    if not conditions:
+        return Q(pk__in=[])
+    if any(not c for c in conditions):  # an empty Q matches every row; OR-ing it in would drop it
+        return Q()
+    condition = conditions[0]
+    for c in conditions[1:]:
+        condition |= c
     return condition

@@ -9,6 +9,7 @@ CapabilityStatement describes them).
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import uuid
 from collections.abc import Callable
@@ -408,12 +409,10 @@ class ReadView(InstanceWriteMixin, FhirView):
         resource = self.resource_def(resource_type)
         ctx = self.authorize(resource)
         action = "interop.fhir.vread" if version_id else "interop.fhir.read"
-        try:
-            parsed = uuid.UUID(resource_id)
-        except ValueError:
-            parsed = None
+        # The type's own `_id` parameter finds the row (a UUID for most; a drug's code for Medication).
+        by_id = resource.params["_id"].build(resource_id, "_id", dt.UTC, ctx)
         with tenancy.bound(organization_id=ctx.organization_id):
-            row = resource.rows(ctx).filter(id=parsed).first() if parsed else None
+            row = resource.rows(ctx).filter(by_id).first()
         if row is None:
             # SECURITY: another organization's row, or a patient without a care relationship, is not found.
             raise audit.denied(
@@ -429,19 +428,21 @@ class ReadView(InstanceWriteMixin, FhirView):
             ctx,
             action,
             resource_type=f"fhir.{resource.type}",
-            resource_id=row.id,
+            resource_id=body["id"],
             patient_id=_patient_of(resource, row),
             read=True,
         )
         if version_id is not None and version_id != version:
             raise FhirError(
-                404, "VERSION_NOT_FOUND", f"PHB keeps only the current version of {resource.type}/{row.id} ({version})"
+                404,
+                "VERSION_NOT_FOUND",
+                f"PHB keeps only the current version of {resource.type}/{body['id']} ({version})",
             )
         response = _json(body)
         response["ETag"] = f'W/"{version}"'
         if "lastUpdated" in body["meta"]:
             response["Last-Modified"] = body["meta"]["lastUpdated"]
-        response["Content-Location"] = f"{self.base_url()}{resource.type}/{row.id}/_history/{version}"
+        response["Content-Location"] = f"{self.base_url()}{resource.type}/{body['id']}/_history/{version}"
         return response
 
 
@@ -487,7 +488,9 @@ class SearchView(CreateMixin, FhirView):
         sort_name = state.sort.lstrip("-")
         descending = state.sort.startswith("-")
         field = resource.sorts[sort_name]
-        model_field = rows.model._meta.get_field(field)
+        # A sort key may be an annotation of the type's rows (a date of the row's parent).
+        annotation = rows.query.annotations.get(field)
+        model_field = annotation.output_field if annotation is not None else rows.model._meta.get_field(field)
         page_rows = rows
         backward = "before" in state.position
         if state.position:
@@ -633,7 +636,7 @@ class SearchView(CreateMixin, FhirView):
     @staticmethod
     def _key(row: Any, field: str) -> list[Any]:
         value = getattr(row, field)
-        return [value.isoformat() if value is not None else None, str(row.id)]
+        return [value.isoformat() if isinstance(value, dt.date) else value, str(row.id)]
 
     def _link(self, resource_type: str, state: SearchState, ctx: Ctx, position: dict[str, Any] | None) -> str:
         """The self link of a first page is the client's own query; every other link is one opaque cursor."""
