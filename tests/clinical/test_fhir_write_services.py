@@ -34,8 +34,9 @@ from tests.clinical.factories import clinician, patient_at, walk_in
 from tests.organizations.factories import DepartmentFactory
 from tests.patients.factories import make_patient, register_at_desk
 from tests.scheduling.factories import desk_ctx
+from tests.shared_data import SYNTHEA_BUNDLES
 
-BUNDLES = Path("/work/shared/data/synthea-r4/bundles")
+BUNDLES = SYNTHEA_BUNDLES
 MAPPERS = {
     "Encounter": encounter,
     "Observation": observation,

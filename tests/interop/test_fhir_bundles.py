@@ -12,6 +12,7 @@ from phb.interop.fhir.outcome import FhirError
 from phb.patients.models import Patient
 from tests.interop.fhir_helpers import BASE, system_client, validate
 from tests.interop.test_fhir_write import _code, _events, new_patient
+from tests.shared_data import SYNTHEA_BUNDLES
 
 pytestmark = pytest.mark.django_db
 FHIR = "application/fhir+json"
@@ -164,9 +165,8 @@ def test_a_get_on_the_base_is_not_found(api_client):
 
 def test_urn_uuid_references_are_resolved_in_any_order_over_http(org_a):
     """A Synthea patient, one encounter and an observation made in it, posted in reverse order."""
-    from pathlib import Path
 
-    smallest = min(Path("/work/shared/data/synthea-r4/bundles").glob("*.json"), key=lambda p: p.stat().st_size)
+    smallest = min(SYNTHEA_BUNDLES.glob("*.json"), key=lambda p: p.stat().st_size)
     entries = json.loads(smallest.read_text())["entry"]
     patient = next(e for e in entries if e["resource"]["resourceType"] == "Patient")
     encounter = next(e for e in entries if e["resource"]["resourceType"] == "Encounter")

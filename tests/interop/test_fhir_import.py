@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
-from pathlib import Path
 
 import pytest
 from django.core.management import call_command
@@ -20,9 +19,10 @@ from phb.kernel.models import AuditEvent
 from phb.patients import services as patient_services
 from phb.patients.models import Patient, PatientRegistration
 from tests.patients.factories import register_at_desk
+from tests.shared_data import SYNTHEA_BUNDLES
 
 pytestmark = pytest.mark.django_db
-SYNTHEA = Path("/work/shared/data/synthea-r4/bundles")
+SYNTHEA = SYNTHEA_BUNDLES
 SMALL = sorted(SYNTHEA.glob("*.json"), key=lambda p: p.stat().st_size)[:3]
 
 
