@@ -1,8 +1,8 @@
 """`python -m bench [WORKLOAD ...] [--pairs N] [--iterations N]` (what `make bench` runs).
 
 Needs PostgreSQL: BENCH_DATABASE_URL (default postgresql://postgres@127.0.0.1:5432/phb_bench), created
-when missing, migrated, and given its fixtures idempotently. Results: bench/results/latest.json and
-latest.md. Exit status: 0 all workloads ran, 1 one failed, 2 no PostgreSQL (or bad arguments).
+when missing, migrated, and given its fixtures idempotently. Results: bench/results/<date>-<git sha>.json
+and .md (also copied to latest.json and latest.md), with the machine's facts and PostgreSQL's settings. Exit status: 0 all workloads ran, 1 one failed, 2 no PostgreSQL (or bad arguments).
 """
 
 from __future__ import annotations
@@ -30,6 +30,20 @@ WORKLOADS = {
     "dispense_concurrency": "bench.workloads.dispense_concurrency",
 }
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/phb_bench"
+# What decides how fast PostgreSQL can be on a machine, reported beside every run.
+PG_SETTINGS = [
+    "shared_buffers",
+    "effective_cache_size",
+    "work_mem",
+    "max_connections",
+    "fsync",
+    "synchronous_commit",
+    "full_page_writes",
+    "wal_level",
+    "max_wal_size",
+    "jit",
+    "random_page_cost",
+]
 
 
 def ensure_database(url: str) -> None:
@@ -112,6 +126,10 @@ def main(argv: list[str] | None = None) -> int:
     with connection.cursor() as cursor:
         cursor.execute("SHOW server_version")
         pg_version = cursor.fetchone()[0]
+        cursor.execute(
+            "SELECT name, current_setting(name) FROM pg_settings WHERE name = ANY(%s) ORDER BY name", [PG_SETTINGS]
+        )
+        pg_settings = dict(cursor.fetchall())
 
     reports: list[dict[str, Any]] = []
     for name in args.workloads or list(WORKLOADS):
@@ -133,7 +151,9 @@ def main(argv: list[str] | None = None) -> int:
             iterations = max(5, args.iterations // getattr(module, "ITERATION_DIVISOR", 1))
             reports.append(runner.run_workload(workload, pairs=args.pairs, iterations=iterations))
     report = {
-        "environment": runner.environment({"postgresql": pg_version, "psycopg": psycopg.__version__}),
+        "environment": runner.environment(
+            {"postgresql": pg_version, "psycopg": psycopg.__version__, "postgresql_settings": pg_settings}
+        ),
         "pairs": args.pairs,
         "iterations": args.iterations,
         "workloads": reports,
