@@ -28,6 +28,7 @@ WORKLOADS = {
     "chart_summary": "bench.workloads.chart_summary",
     "drug_safety_check": "bench.workloads.drug_safety_check",
     "dispense_concurrency": "bench.workloads.dispense_concurrency",
+    "booking_contention": "bench.workloads.booking_contention",
 }
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/phb_bench"
 # What decides how fast PostgreSQL can be on a machine, reported beside every run.
@@ -96,6 +97,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("workloads", nargs="*", help=f"some of: {', '.join(WORKLOADS)} (default: all)")
     parser.add_argument("--pairs", type=int, default=7, help="interleaved rounds (at least 5; default 7)")
     parser.add_argument("--iterations", type=int, default=300, help="operations timed per variant per round")
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="correctness only: check every side's answer once and run the outcomes; time nothing (what CI runs)",
+    )
     args = parser.parse_args(argv)
     if args.pairs < 5:
         parser.error("--pairs must be at least 5")
@@ -142,6 +148,9 @@ def main(argv: list[str] | None = None) -> int:
             reports.append(runner.failed(name, description, f"setup: {type(exc).__name__}: {exc}"))
             continue
         for workload in built if isinstance(built, list) else [built]:
+            if args.smoke and isinstance(workload, runner.Workload):
+                reports.append(runner.run_smoke(workload))
+                continue
             if isinstance(workload, runner.Quality):
                 reports.append(runner.run_quality(workload))
                 continue

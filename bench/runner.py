@@ -198,6 +198,33 @@ def run_workload(workload: Workload, *, pairs: int, iterations: int, warmup: int
     }
 
 
+def run_smoke(workload: Workload) -> dict[str, Any]:
+    """Correctness only (what CI runs): every side's answer checked once, nothing timed."""
+    start = time.perf_counter()
+    try:
+        for variant in (workload.reference, *workload.variants):
+            try:
+                variant.check(variant.run())
+            except Exception as exc:
+                return {
+                    **failed(workload.name, workload.description, f"{variant.name}: {type(exc).__name__}: {exc}"),
+                    "kind": "outcome",
+                }
+    finally:
+        if workload.teardown:
+            workload.teardown()
+    sides = len(workload.variants) + 1
+    return {
+        "workload": workload.name,
+        "description": workload.description,
+        "status": "ok",
+        "kind": "outcome",
+        "seconds": round(time.perf_counter() - start, 1),
+        "trials": sides,
+        "detail": f"smoke: the answers of all {sides} sides checked, not timed",
+    }
+
+
 def run_quality(quality: Quality) -> dict[str, Any]:
     start = time.perf_counter()
     try:

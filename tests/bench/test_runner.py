@@ -194,3 +194,28 @@ def test_the_environment_names_the_machine_the_commit_and_the_lock_file():
     assert env["git"] != ""
     assert len(env["lock_sha256"]) == 16
     assert env["postgresql"] == "15"
+
+
+def test_a_smoke_run_checks_every_side_once_and_times_nothing():
+    calls: list[str] = []
+    torn_down = []
+
+    def recording(name):
+        return runner.Variant(name, lambda: calls.append(name), ok)
+
+    result = runner.run_smoke(
+        workload(recording("b"), reference=recording("a"), teardown=lambda: torn_down.append(True))
+    )
+    assert result["status"] == "ok"
+    assert result["kind"] == "outcome"
+    assert calls == ["a", "b"]
+    assert torn_down == [True]
+
+
+def test_a_smoke_run_fails_on_a_wrong_answer():
+    def wrong(_value):
+        raise runner.CheckFailed("0 rows from the other tenant expected, saw 3")
+
+    result = runner.run_smoke(workload(runner.Variant("bad", busy(1), wrong)))
+    assert result["status"] == "failed"
+    assert "saw 3" in result["reason"]
