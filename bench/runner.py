@@ -54,6 +54,9 @@ class Workload:
     reference: Variant
     variants: list[Variant]
     teardown: Callable[[], None] | None = None
+    # Figures beside the timing table (say, each request's latency inside a concurrent batch), read
+    # once the rounds are over: one line each in the report.
+    notes: Callable[[], list[str]] | None = None
 
 
 @dataclass
@@ -195,6 +198,7 @@ def run_workload(workload: Workload, *, pairs: int, iterations: int, warmup: int
             "noisy": min(spreads) > NOISY_SPREAD,
         },
         "variants": {name: r.summary() for name, r in results.items()},
+        "notes": workload.notes() if workload.notes else [],
     }
 
 
@@ -362,6 +366,9 @@ def markdown(report: dict[str, Any]) -> str:
         f"spread: (max - min) / median of the reference's round medians; above {NOISY_SPREAD:.0%} the rounds "
         "are run again and the steadier set kept, NOISY when neither was steady.",
     ]
+    notes = [f"- {w['workload']}: {note}" for w in timed if w["status"] == "ok" for note in w.get("notes", [])]
+    if notes:
+        lines += ["", *notes]
     if quality:
         lines += [
             "",

@@ -219,3 +219,15 @@ def test_a_smoke_run_fails_on_a_wrong_answer():
     result = runner.run_smoke(workload(runner.Variant("bad", busy(1), wrong)))
     assert result["status"] == "failed"
     assert "saw 3" in result["reason"]
+
+
+def test_a_workloads_notes_are_read_after_the_rounds_and_listed_under_the_table():
+    seen: list[int] = []
+    w = workload(runner.Variant("v", lambda: seen.append(1), ok))
+    w.notes = lambda: [f"{len(seen)} calls in all"]
+    result = runner.run_workload(w, pairs=5, iterations=3, warmup=0)
+    assert result["notes"] == [f"{len(seen)} calls in all"]
+    assert len(seen) >= 1 + 5 * 3
+    assert f"- w: {len(seen)} calls in all" in runner.markdown(
+        {"environment": {"date": "2026-01-01"}, "workloads": [result]}
+    )
