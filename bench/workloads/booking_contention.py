@@ -85,7 +85,7 @@ def _free_slots(site: tier_fixtures.Site, practitioner_id: uuid.UUID, first: dt.
         end_date=first + dt.timedelta(days=days - 1),
         practitioner_id=practitioner_id,
     )
-    return [slot.start for slot in found]
+    return [slot.start_at for slot in found]
 
 
 def _horizon(site: tier_fixtures.Site) -> dt.date:
@@ -133,6 +133,12 @@ def _booked(outcomes: list[Any]) -> list[uuid.UUID]:
 
 def build(dsn: str) -> list[Outcome]:
     site = tier_fixtures.site()
+    if not site.practitioner_ids:
+        raise tier_fixtures.NotGenerated(f"{site.code!r} has no practitioner with weekly windows")
+    if len(site.patient_ids) < RANDOM_CLIENTS:  # one patient per client: only the slot may refuse a booking
+        raise tier_fixtures.NotGenerated(
+            f"{site.code!r} has {len(site.patient_ids)} patients, fewer than {RANDOM_CLIENTS}"
+        )
     horizon = _horizon(site)
     patients = site.patient_ids
 
@@ -175,14 +181,13 @@ def build(dsn: str) -> list[Outcome]:
             raise CheckFailed(f"only {len(pool)} free slots to draw from")
         # Fewer distinct slots than clients: about a third of the draws land on a slot drawn before.
         drawn = [rng.choice(pool[: RANDOM_CLIENTS * 2 // 3]) for _ in range(RANDOM_CLIENTS)]
-        chosen = rng.sample(patients, min(RANDOM_CLIENTS, len(patients)))
+        chosen = rng.sample(patients, RANDOM_CLIENTS)
         made: list[uuid.UUID] = []
         seen: Counter[str] = Counter()
         try:
             for wave in range(0, RANDOM_CLIENTS, WAVE):
                 requests = [
-                    (chosen[i % len(chosen)], drawn[i][0], drawn[i][1])
-                    for i in range(wave, min(wave + WAVE, RANDOM_CLIENTS))
+                    (chosen[i], drawn[i][0], drawn[i][1]) for i in range(wave, min(wave + WAVE, RANDOM_CLIENTS))
                 ]
                 outcomes = _book_together(site, requests)
                 made += _booked(outcomes)
