@@ -1,5 +1,6 @@
 """`phb bench-data --tier S|M [--patients N] [--data DIR]`: the benchmark data set (phb.demo.benchdata)."""
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ class Command(BaseCommand):
         parser.add_argument("--tier", default="M", help=f"one of {', '.join(benchdata.TIERS)} (default M)")
         parser.add_argument("--patients", default=None, help="scale the tier's proportions to N patients")
         parser.add_argument("--data", default=None, help="the Synthea bundles (default: the shared public data)")
+        parser.add_argument("--report", default=None, help="also write the report (JSON) to this file")
 
     def handle(self, *args: Any, **options: Any) -> dict[str, Any] | None:
         patients = options["patients"]
@@ -36,5 +38,6 @@ class Command(BaseCommand):
         except benchdata.BenchDataError as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(benchdata.summary(report))
-        self.report = report
+        if options["report"]:
+            Path(options["report"]).write_text(json.dumps(report, indent=2, default=str))
         return None
