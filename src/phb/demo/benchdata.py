@@ -499,8 +499,18 @@ class Ids:
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
+_DAYS: dict[int, str] = {}
+
+
 def ts(seconds: float) -> str:
-    return (_EPOCH + dt.timedelta(seconds=seconds)).isoformat()
+    """`seconds` since the epoch as a UTC timestamp in COPY text, to the millisecond."""
+    ms = int(seconds * 1000)
+    day, ms = divmod(ms, 86_400_000)
+    date = _DAYS.get(day)
+    if date is None:
+        date = _DAYS[day] = (_EPOCH + dt.timedelta(days=day)).date().isoformat()
+    minutes, ms = divmod(ms, 60_000)
+    return f"{date} {minutes // 60:02d}:{minutes % 60:02d}:{ms // 1000:02d}.{ms % 1000:03d}+00"
 
 
 # --------------------------------------------------------------------------------------------------
