@@ -128,7 +128,7 @@ def _build(target: str, tier: str, patients: int | None, data_dir: Path | None) 
     )
     env.setdefault("LOG_LEVEL", "WARNING")
     manage = [sys.executable, "-m", "phb.manage"]
-    subprocess.run([*manage, "migrate", "--verbosity", "0"], env=env, check=True)
+    subprocess.run([*manage, "migrate", "--verbosity", "0"], env=env, check=True, stdout=sys.stderr)
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "report.json"
         command = [*manage, "bench_data", "--tier", tier, "--report", str(out)]
@@ -136,7 +136,7 @@ def _build(target: str, tier: str, patients: int | None, data_dir: Path | None) 
             command += ["--patients", str(patients)]
         if data_dir is not None:
             command += ["--data", str(data_dir)]
-        subprocess.run(command, env=env, check=True)
+        subprocess.run(command, env=env, check=True, stdout=sys.stderr)
         return json.loads(out.read_text())
 
 
