@@ -18,7 +18,7 @@ from phb.medications.models import Prescription, PrescriptionItem
 from phb.patients import selectors as patient_selectors
 from phb.patients.models import Patient
 from phb.scheduling.models import Appointment
-from tests.interop.fhir_helpers import system_client
+from tests.interop.fhir_helpers import system_client, validate
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 
@@ -147,6 +147,13 @@ def test_counts_decryption_search_and_fhir():
     assert entries
     assert all(e["resource"]["code"]["coding"][0]["code"] == "8867-4" for e in entries)
     assert all(e["resource"]["effectiveDateTime"] >= "2020-01-01" for e in entries)
+    validate(response.json())
+    validate(bundle)
+    for resource_type in ("Encounter", "Condition", "MedicationRequest", "Appointment", "Observation"):
+        page = client_a.get(f"/fhir/r4/{resource_type}?patient={pid}&_count=50")
+        assert page.status_code == 200, page.content
+        assert page.json().get("entry"), resource_type
+        validate(page.json())  # every generated kind of row is a valid FHIR resource
     assert client_b.get(f"/fhir/r4/Patient/{pid}").status_code == 404
     assert client_b.get(search).json().get("entry", []) == []
     assert client_b.get(f"/fhir/r4/Observation?patient={benchdata.patient_id(9)}").json().get("entry")
