@@ -37,8 +37,9 @@ lint: $(STAMP)
 migrations-check: $(STAMP)
 	$(BIN)/phb makemigrations --check --dry-run
 
+TIER ?= S
 bench: $(STAMP)
-	$(BIN)/python -m bench $(BENCH_ARGS)
+	$(BIN)/python -m bench --tier $(TIER) $(BENCH_ARGS)
 
 clean-venv:
 	rm -rf $(VENV)

@@ -32,6 +32,13 @@ WORKLOADS = {
     "patient_search_clients": "bench.workloads.patient_search_clients",
     "tenant_isolation": "bench.workloads.tenant_isolation",
 }
+# The workloads of the tiers (W1 to W11), on `phb bench-data`'s data: what `--tier` runs by default. The
+# others build fixtures of their own and run when named, or without --tier.
+TIERED = [
+    "patient_search_clients",
+    "booking_contention",
+    "tenant_isolation",
+]
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/phb_bench"
 # What decides how fast PostgreSQL can be on a machine, reported beside every run.
 PG_SETTINGS = [
@@ -100,6 +107,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pairs", type=int, default=7, help="interleaved rounds (at least 5; default 7)")
     parser.add_argument("--iterations", type=int, default=300, help="operations timed per variant per round")
     parser.add_argument(
+        "--tier",
+        choices=["S", "M"],
+        type=str.upper,
+        help="run on a fresh copy of the tier's generated data (phb bench-data; the template is built when "
+        "missing); without workloads named, runs the tiered ones",
+    )
+    parser.add_argument("--patients", type=int, help="with --tier: the tier's proportions for this many patients")
+    parser.add_argument(
         "--smoke",
         action="store_true",
         help="correctness only: check every side's answer once and run the outcomes; time nothing (what CI runs)",
@@ -112,6 +127,8 @@ def main(argv: list[str] | None = None) -> int:
     unknown = sorted(set(args.workloads) - set(WORKLOADS))
     if unknown:
         parser.error(f"unknown workloads: {', '.join(unknown)}")
+    if args.patients is not None and (args.tier is None or args.patients < 10):
+        parser.error("--patients needs --tier and at least 10 patients")
 
     url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL)
     try:
@@ -122,6 +139,12 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
+    data: dict[str, Any] | None = None
+    if args.tier:
+        from bench import tiers
+
+        print(f"preparing tier {args.tier} data ...", file=sys.stderr)
+        url, data = tiers.clone(url, args.tier, patients=args.patients)
     setup_django(url)
 
     import psycopg
@@ -140,7 +163,8 @@ def main(argv: list[str] | None = None) -> int:
         pg_settings = dict(cursor.fetchall())
 
     reports: list[dict[str, Any]] = []
-    for name in args.workloads or list(WORKLOADS):
+    names = args.workloads or (TIERED if args.tier else [n for n in WORKLOADS if n not in TIERED])
+    for name in names:
         print(f"running {name} ...", file=sys.stderr)
         module = importlib.import_module(WORKLOADS[name])
         try:
@@ -163,7 +187,13 @@ def main(argv: list[str] | None = None) -> int:
             reports.append(runner.run_workload(workload, pairs=args.pairs, iterations=iterations))
     report = {
         "environment": runner.environment(
-            {"postgresql": pg_version, "psycopg": psycopg.__version__, "postgresql_settings": pg_settings}
+            {
+                "postgresql": pg_version,
+                "psycopg": psycopg.__version__,
+                "postgresql_settings": pg_settings,
+                "tier": args.tier,
+                "data": data,
+            }
         ),
         "pairs": args.pairs,
         "iterations": args.iterations,

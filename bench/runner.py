@@ -318,6 +318,16 @@ def _facts(env: dict[str, Any]) -> list[str]:
     ]
     if settings:
         lines += ["", "PostgreSQL settings: " + ", ".join(f"{k}={v}" for k, v in settings.items())]
+    data = env.get("data")
+    if data:
+        expected = data.get("expected", {})
+        lines += [
+            "",
+            f"Data: tier {data.get('tier')}, {data.get('patients', 0):,} patients, "
+            f"{expected.get('observations', 0):,} observations, {expected.get('encounters', 0):,} encounters "
+            f"(`phb bench-data`, generated in {data.get('seconds')} s; database "
+            f"{data.get('database_bytes', 0) / 2**20:,.0f} MiB)",
+        ]
     return lines
 
 
