@@ -345,13 +345,16 @@ def markdown(report: dict[str, Any]) -> str:
         "",
         *_facts(report["environment"]),
         "",
-        "| workload | variant | median µs/op | p95 µs/op | throughput ops/s | ratio to reference (median, range) "
-        "| reference spread |",
-        "| --- | --- | ---: | ---: | ---: | --- | --- |",
     ]
     timed = [w for w in report["workloads"] if w.get("kind") not in ("quality", "outcome")]
     quality = [w for w in report["workloads"] if w.get("kind") == "quality"]
     outcomes = [w for w in report["workloads"] if w.get("kind") == "outcome"]
+    if timed:
+        lines += [
+            "| workload | variant | median µs/op | p95 µs/op | throughput ops/s | ratio to reference (median, range) "
+            "| reference spread |",
+            "| --- | --- | ---: | ---: | ---: | --- | --- |",
+        ]
     for w in timed:
         if w["status"] != "ok":
             reason = str(w["reason"]).replace("|", "\\|").replace("\n", " ")
