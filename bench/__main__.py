@@ -31,6 +31,8 @@ WORKLOADS = {
     "booking_contention": "bench.workloads.booking_contention",
     "patient_search_clients": "bench.workloads.patient_search_clients",
     "tenant_isolation": "bench.workloads.tenant_isolation",
+    "single_writes": "bench.workloads.single_writes",
+    "chart_open": "bench.workloads.chart_open",
 }
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/phb_bench"
 # What decides how fast PostgreSQL can be on a machine, reported beside every run.
