@@ -366,7 +366,7 @@ def build(dsn: str) -> list[Workload]:
                 p95 = percentile(values, 95)
                 out.append(
                     f"W4 chart open, {label}: p50 {percentile(values, 50) / 1000:.1f} ms, p95 {p95 / 1000:.1f} ms "
-                    f"over {len(values)} opens; p95 / raw query sum median ({raw / 1000:.1f} ms) = {p95 / raw:.1f} x "
+                    f"over {len(values)} opens (warm-up included); p95 / raw query sum median ({raw / 1000:.1f} ms) = {p95 / raw:.1f} x "
                     "(targets: p95 <= 150 ms, <= 3 x)"
                 )
         return out
@@ -436,7 +436,7 @@ def build(dsn: str) -> list[Workload]:
             if values:
                 out.append(
                     f"W4 browser {label}: p50 {percentile(values, 50):.0f} ms, p95 {percentile(values, 95):.0f} ms "
-                    f"over {len(values)} loads" + (" (target p95 <= 1 s)" if key == "usable" else "")
+                    f"over {len(values)} loads (warm-up included)" + (" (target p95 <= 1 s)" if key == "usable" else "")
                 )
         return out
 

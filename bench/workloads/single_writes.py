@@ -227,7 +227,7 @@ def build(dsn: str) -> list[Workload]:
             if values:
                 out.append(
                     f"W7 PHB write latency at {c} client{'s' if c > 1 else ''}: p50 {percentile(values, 50) / 1000:.1f} ms, "
-                    f"p99 {percentile(values, 99) / 1000:.1f} ms over {len(values)} writes"
+                    f"p99 {percentile(values, 99) / 1000:.1f} ms over {len(values)} writes (warm-up included)"
                     + (" (target p99 <= 50 ms)" if c == 16 else "")
                 )
         return out
