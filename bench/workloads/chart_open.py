@@ -371,6 +371,19 @@ def build(dsn: str) -> list[Workload]:
                 )
         return out
 
+    def close_clinicians() -> None:
+        """Each clinician's thread closes its database connection (the server's connections are shared
+        with other clients), then the pool ends."""
+        closing = threading.Barrier(CLINICIANS)
+
+        def close() -> None:
+            closing.wait(timeout=60)
+            connection.close()
+
+        list(pool.map(lambda _: close(), range(CLINICIANS)))
+        pool.shutdown()
+        conn.close()
+
     server = Workload(
         name="w4_chart_open",
         description=(
@@ -382,7 +395,7 @@ def build(dsn: str) -> list[Workload]:
             Variant("b. chart page, one clinician alone", alone, check_page),
             Variant(f"c. chart page, {CLINICIANS} clinicians at once (op = {CLINICIANS} opens)", together, check_all),
         ],
-        teardown=lambda: (pool.shutdown(), conn.close()),
+        teardown=close_clinicians,
         notes=server_notes,
     )
 

@@ -142,6 +142,7 @@ def build(dsn: str) -> list[Workload]:
     latencies: dict[int, list[float]] = {c: [] for c in CONCURRENCY}
     pools = {c: ThreadPoolExecutor(max_workers=c, thread_name_prefix=f"w7-{c}") for c in CONCURRENCY}
     lock = threading.Lock()
+    last = max(CONCURRENCY)
 
     def client(c: int, k: int) -> list[uuid.UUID]:
         ids, took = [], []
@@ -195,9 +196,19 @@ def build(dsn: str) -> list[Workload]:
 
         return check
 
-    def teardown() -> None:
-        for pool in pools.values():
-            pool.shutdown()
+    def close_pool(c: int) -> None:
+        """Each of the pool's threads closes its database connection (the server's connections are
+        shared: 32 idle ones would keep pgbench's from opening), then the pool ends."""
+        barrier = threading.Barrier(c)
+
+        def close() -> None:
+            barrier.wait(timeout=60)
+            connection.close()
+
+        list(pools[c].map(lambda _: close(), range(c)))
+        pools[c].shutdown()
+
+    def cleanup() -> None:
         with psycopg.connect(dsn, autocommit=True) as conn, conn.transaction():
             for table in ("clinical_observation", "clinical_vitalsignsset"):
                 conn.execute(
@@ -209,31 +220,33 @@ def build(dsn: str) -> list[Workload]:
                 "DELETE FROM clinical_observation WHERE organization_id = %s AND patient_id = %s AND vital_set_id = %s",
                 [site.organization_id, patient_id, first.vital_set_id],
             )
-        checker.close()
-        workdir.cleanup()
 
-    def notes() -> list[str]:
+    def teardown(c: int) -> None:
+        close_pool(c)
+        cleanup()
+        if c == last:
+            checker.close()
+            workdir.cleanup()
+
+    def notes(c: int, k: int) -> list[str]:
         out = []
-        for c, k in CONCURRENCY.items():
-            if batches.get(("phb", c)) and batches.get(("pgbench", c)):
-                phb = c * k / statistics.median(batches[("phb", c)]) * 1_000_000
-                ref = c * k / statistics.median(batches[("pgbench", c)]) * 1_000_000
-                out.append(
-                    f"W7 throughput at {c} client{'s' if c > 1 else ''}: PHB {phb:.0f} writes/s, pgbench {ref:.0f} "
-                    f"writes/s: {phb / ref:.2f} x (target >= 0.5 x; medians over every batch, warm-up included)"
-                )
-        for c in CONCURRENCY:
-            values = sorted(latencies[c])
-            if values:
-                out.append(
-                    f"W7 PHB write latency at {c} client{'s' if c > 1 else ''}: p50 {percentile(values, 50) / 1000:.1f} ms, "
-                    f"p99 {percentile(values, 99) / 1000:.1f} ms over {len(values)} writes (warm-up included)"
-                    + (" (target p99 <= 50 ms)" if c == 16 else "")
-                )
+        if batches.get(("phb", c)) and batches.get(("pgbench", c)):
+            phb = c * k / statistics.median(batches[("phb", c)]) * 1_000_000
+            ref = c * k / statistics.median(batches[("pgbench", c)]) * 1_000_000
+            out.append(
+                f"throughput PHB {phb:.0f} writes/s, pgbench {ref:.0f} writes/s: {phb / ref:.2f} x "
+                "(target >= 0.5 x; medians over every batch, warm-up included)"
+            )
+        values = sorted(latencies[c])
+        if values:
+            out.append(
+                f"PHB write latency p50 {percentile(values, 50) / 1000:.1f} ms, "
+                f"p99 {percentile(values, 99) / 1000:.1f} ms over {len(values)} writes (warm-up included)"
+                + (" (target p99 <= 50 ms)" if c == 16 else "")
+            )
         return out
 
     workloads = []
-    last = max(CONCURRENCY)
     for c, k in CONCURRENCY.items():
         workloads.append(
             Workload(
@@ -250,8 +263,8 @@ def build(dsn: str) -> list[Workload]:
                         f"b. PHB observation create, {c} threads", lambda c=c, k=k: phb_batch(c, k), check_phb(c, k)
                     )
                 ],
-                teardown=teardown if c == last else None,
-                notes=notes if c == last else None,
+                teardown=lambda c=c: teardown(c),
+                notes=lambda c=c, k=k: notes(c, k),
             )
         )
     return workloads
