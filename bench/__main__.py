@@ -31,6 +31,8 @@ WORKLOADS = {
     "booking_contention": "bench.workloads.booking_contention",
     "patient_search_clients": "bench.workloads.patient_search_clients",
     "tenant_isolation": "bench.workloads.tenant_isolation",
+    "single_writes": "bench.workloads.single_writes",
+    "chart_open": "bench.workloads.chart_open",
 }
 # The workloads of the tiers (W1 to W11), on `phb bench-data`'s data: what `--tier` runs by default. The
 # others build fixtures of their own and run when named, or without --tier.

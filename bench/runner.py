@@ -47,6 +47,20 @@ class Variant:
     check: Callable[[Any], None]
 
 
+@dataclass(frozen=True)
+class Timed:
+    """What a variant's `run` returns when it measured itself: `elapsed_us` is its operation's time
+    (say, what pgbench reports for its transactions, without starting the process and connecting),
+    used instead of the wall time of the call; `answer` is what `check` receives."""
+
+    answer: Any
+    elapsed_us: float
+
+
+def answer_of(result: Any) -> Any:
+    return result.answer if isinstance(result, Timed) else result
+
+
 @dataclass
 class Workload:
     name: str
@@ -118,13 +132,15 @@ def percentile(sorted_values: list[float], pct: float) -> float:
 def time_ops(fn: Callable[[], Any], iterations: int) -> list[float]:
     """µs per call for `iterations` calls, each timed on its own so that a p95 can be reported.
 
-    perf_counter_ns costs well under a microsecond; the cheapest operation timed here costs tens.
+    perf_counter_ns costs well under a microsecond; the cheapest operation timed here costs tens. A call
+    returning `Timed` is counted as the time it measured itself.
     """
     out = []
     for _ in range(iterations):
         start = time.perf_counter_ns()
-        fn()
-        out.append((time.perf_counter_ns() - start) / 1000)
+        result = fn()
+        elapsed = (time.perf_counter_ns() - start) / 1000
+        out.append(result.elapsed_us if isinstance(result, Timed) else elapsed)
     return out
 
 
@@ -167,7 +183,7 @@ def run_workload(workload: Workload, *, pairs: int, iterations: int, warmup: int
     try:
         for variant in sides:
             try:
-                variant.check(variant.run())
+                variant.check(answer_of(variant.run()))
             except Exception as exc:  # a wrong answer or an error: no number is reported
                 return failed(workload.name, workload.description, f"{variant.name}: {type(exc).__name__}: {exc}")
         for variant in sides:
@@ -208,7 +224,7 @@ def run_smoke(workload: Workload) -> dict[str, Any]:
     try:
         for variant in (workload.reference, *workload.variants):
             try:
-                variant.check(variant.run())
+                variant.check(answer_of(variant.run()))
             except Exception as exc:
                 return {
                     **failed(workload.name, workload.description, f"{variant.name}: {type(exc).__name__}: {exc}"),

@@ -231,3 +231,31 @@ def test_a_workloads_notes_are_read_after_the_rounds_and_listed_under_the_table(
     assert f"- w: {len(seen)} calls in all" in runner.markdown(
         {"environment": {"date": "2026-01-01"}, "workloads": [result]}
     )
+
+
+def test_a_variant_that_times_itself_is_counted_at_its_own_time_and_checked_on_its_answer():
+    checked: list[object] = []
+
+    def self_timed():
+        busy(50)()
+        return runner.Timed(answer="rows", elapsed_us=5000.0)
+
+    w = workload(runner.Variant("timed", self_timed, checked.append))
+    result = runner.run_workload(w, pairs=5, iterations=3, warmup=0)
+    assert result["status"] == "ok"
+    assert checked == ["rows"]
+    assert result["variants"]["timed"]["median_us"] == 5000.0
+    assert result["variants"]["timed"]["ratio"]["median"] > 10
+    smoke = runner.run_smoke(w)
+    assert smoke["status"] == "ok"
+    assert checked == ["rows", "rows"]
+
+
+def test_a_self_timed_variant_with_a_wrong_answer_reports_failed():
+    def wrong(answer):
+        raise runner.CheckFailed(f"saw {answer}")
+
+    w = workload(runner.Variant("timed", lambda: runner.Timed(answer="nothing", elapsed_us=1.0), wrong))
+    result = runner.run_workload(w, pairs=5, iterations=3, warmup=0)
+    assert result["status"] == "failed"
+    assert "saw nothing" in result["reason"]

@@ -175,3 +175,25 @@ def test_a_client_writes_in_the_name_of_its_inactive_service_user(org_a):
     )
     with pytest.raises(PermissionError):
         acting_user_id(other)
+
+
+def test_a_client_with_its_service_user_writes_without_locking_its_row(org_a):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from phb.accounts.public import acting_user_id
+
+    ctx = Ctx.system(reason="test", organization_id=org_a.id)
+    registered, _ = api_clients.api_client_create(ctx=ctx, name="Ward monitor", scopes="system/Observation.write")
+    client_ctx = Ctx.client(
+        client_id=registered.id, organization_id=org_a.id, scopes=frozenset(), permissions=frozenset()
+    )
+    first = acting_user_id(client_ctx)
+    with CaptureQueriesContext(connection) as queries:
+        assert acting_user_id(client_ctx) == first
+    assert not [q for q in queries.captured_queries if "FOR UPDATE" in q["sql"]]
+    revoked_elsewhere = Ctx.client(
+        client_id=registered.id, organization_id=uuid.uuid4(), scopes=frozenset(), permissions=frozenset()
+    )
+    with pytest.raises(PermissionError):
+        acting_user_id(revoked_elsewhere)
