@@ -38,6 +38,8 @@ WORKLOADS = {
 # others build fixtures of their own and run when named, or without --tier.
 TIERED = [
     "patient_search_clients",
+    "chart_open",
+    "single_writes",
     "booking_contention",
     "tenant_isolation",
 ]
