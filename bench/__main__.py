@@ -28,6 +28,8 @@ WORKLOADS = {
     "chart_summary": "bench.workloads.chart_summary",
     "drug_safety_check": "bench.workloads.drug_safety_check",
     "dispense_concurrency": "bench.workloads.dispense_concurrency",
+    "fhir_read": "bench.workloads.fhir_read",
+    "fhir_observation_search": "bench.workloads.fhir_observation_search",
 }
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/phb_bench"
 

@@ -43,6 +43,10 @@ class Variant:
     name: str
     run: Callable[[], Any]
     check: Callable[[Any], None]
+    # A run that is a batch (N requests spread over concurrent clients): the throughput is N per run.
+    ops_per_run: int = 1
+    # Per-request latencies (µs) a batch recorded since the last call, for request percentiles.
+    latencies: Callable[[], list[float]] | None = None
 
 
 @dataclass
@@ -52,6 +56,9 @@ class Workload:
     reference: Variant
     variants: list[Variant]
     teardown: Callable[[], None] | None = None
+    # Figures measured once in the same run beside the timed rounds (a ceiling such as pgbench): label -> text.
+    notes: dict[str, str] = field(default_factory=dict)
+    warmup: int = 50  # untimed runs of each side before the rounds (fewer for long batches)
 
 
 @dataclass
@@ -83,15 +90,27 @@ class VariantResult:
     samples_us: list[float] = field(default_factory=list)
     all_ops_us: list[float] = field(default_factory=list)  # every timed operation, for the p95
     ratios: list[float] = field(default_factory=list)  # sample / the reference's sample of the same round
+    ops_per_run: int = 1
+    requests_us: list[float] = field(default_factory=list)  # every request of every batch, when recorded
 
     def summary(self) -> dict[str, Any]:
         median = statistics.median(self.samples_us)
         out: dict[str, Any] = {
             "median_us": round(median, 2),
             "p95_us": round(percentile(sorted(self.all_ops_us), 95), 2),
-            "throughput_ops_s": round(1_000_000 / median, 1) if median else None,
+            "throughput_ops_s": round(self.ops_per_run * 1_000_000 / median, 1) if median else None,
             "sample_medians_us": [round(s, 2) for s in self.samples_us],
         }
+        if self.ops_per_run != 1:
+            out["ops_per_run"] = self.ops_per_run
+        if self.requests_us:
+            ordered = sorted(self.requests_us)
+            out["request_us"] = {
+                "p50": round(percentile(ordered, 50), 1),
+                "p95": round(percentile(ordered, 95), 1),
+                "p99": round(percentile(ordered, 99), 1),
+                "count": len(ordered),
+            }
         if self.ratios:
             out["ratio"] = {
                 "median": round(statistics.median(self.ratios), 2),
@@ -127,12 +146,13 @@ def failed(workload: str, description: str, reason: str) -> dict[str, Any]:
     return {"workload": workload, "description": description, "status": "failed", "reason": reason}
 
 
-def run_workload(workload: Workload, *, pairs: int, iterations: int, warmup: int = 50) -> dict[str, Any]:
+def run_workload(workload: Workload, *, pairs: int, iterations: int, warmup: int | None = None) -> dict[str, Any]:
     """Check every variant, warm them up, then time `pairs` interleaved rounds of `iterations` ops each."""
+    warmup = workload.warmup if warmup is None else warmup
     if pairs < MIN_PAIRS:
         raise ValueError(f"at least {MIN_PAIRS} rounds are needed for a ratio range worth reading")
     sides = [workload.reference, *workload.variants]
-    results = {v.name: VariantResult(v.name) for v in sides}
+    results = {v.name: VariantResult(v.name, ops_per_run=v.ops_per_run) for v in sides}
     try:
         for variant in sides:
             try:
@@ -141,6 +161,8 @@ def run_workload(workload: Workload, *, pairs: int, iterations: int, warmup: int
                 return failed(workload.name, workload.description, f"{variant.name}: {type(exc).__name__}: {exc}")
         for variant in sides:
             time_ops(variant.run, warmup)
+            if variant.latencies:
+                variant.latencies()  # the warm-up's requests are not reported
         for _ in range(pairs):
             samples: dict[str, float] = {}
             for variant in sides:
@@ -148,6 +170,8 @@ def run_workload(workload: Workload, *, pairs: int, iterations: int, warmup: int
                 samples[variant.name] = statistics.median(ops)
                 results[variant.name].samples_us.append(samples[variant.name])
                 results[variant.name].all_ops_us.extend(ops)
+                if variant.latencies:
+                    results[variant.name].requests_us.extend(variant.latencies())
             for variant in workload.variants:
                 results[variant.name].ratios.append(samples[variant.name] / samples[workload.reference.name])
     except Exception as exc:  # an error while timing is a failure too, never half a table
@@ -164,6 +188,7 @@ def run_workload(workload: Workload, *, pairs: int, iterations: int, warmup: int
         "iterations": iterations,
         "warmup": warmup,
         "variants": {name: r.summary() for name, r in results.items()},
+        **({"notes": workload.notes} if workload.notes else {}),
     }
 
 
@@ -239,6 +264,26 @@ def markdown(report: dict[str, Any]) -> str:
             lines.append(
                 f"| {w['workload']} | {name} | {s['median_us']} | {s['p95_us']} | {s['throughput_ops_s']} | {ratio} |"
             )
+    requests = [
+        (w["workload"], name, s["request_us"], s["throughput_ops_s"])
+        for w in timed
+        if w["status"] == "ok"
+        for name, s in w["variants"].items()
+        if "request_us" in s
+    ]
+    if requests:
+        lines += [
+            "",
+            "| workload | variant | request p50 µs | request p95 µs | request p99 µs | requests/s |",
+            "| --- | --- | ---: | ---: | ---: | ---: |",
+        ]
+        lines += [f"| {w} | {n} | {r['p50']} | {r['p95']} | {r['p99']} | {t} |" for w, n, r, t in requests]
+    notes = [
+        (w["workload"], label, text) for w in timed if w["status"] == "ok" for label, text in w.get("notes", {}).items()
+    ]
+    if notes:
+        lines.append("")
+        lines += [f"- {w}: {label}: {text}" for w, label, text in notes]
     lines += [
         "",
         f"{report.get('pairs', '?')} interleaved rounds per workload, each timing {report.get('iterations', '?')} "

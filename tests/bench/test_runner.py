@@ -142,3 +142,30 @@ def test_the_markdown_report_has_a_row_per_variant_and_marks_failures(tmp_path):
     stored = json.loads((tmp_path / "results" / "latest.json").read_text())
     assert stored["workloads"][0]["variants"]["b. orm"]["ratio"]["median"] > 1
     assert stored["workloads"][1]["status"] == "failed"
+
+
+def test_a_batch_counts_its_operations_in_the_throughput_and_reports_request_percentiles():
+    recorded: list[float] = []
+
+    def batch():
+        recorded.extend([100.0, 200.0, 300.0, 400.0])
+        return busy(400)()
+
+    def drain():
+        out = recorded[:]
+        recorded.clear()
+        return out
+
+    variant = runner.Variant("batch", batch, ok, ops_per_run=4, latencies=drain)
+    work = workload(variant)
+    work.notes = {"ceiling": "42 tps"}
+    result = runner.run_workload(work, pairs=5, iterations=3, warmup=1)
+    summary = result["variants"]["batch"]
+    assert summary["ops_per_run"] == 4
+    assert summary["throughput_ops_s"] == pytest.approx(4_000_000 / summary["median_us"], rel=0.01)
+    assert summary["request_us"]["count"] == 5 * 3 * 4  # the warm-up's requests were drained, not reported
+    assert (summary["request_us"]["p50"], summary["request_us"]["p95"]) == (200.0, 400.0)
+    assert result["notes"] == {"ceiling": "42 tps"}
+    text = runner.markdown({"environment": {"date": "d"}, "workloads": [result]})
+    assert "| w | batch | 200.0 | 400.0 | 400.0 |" in text
+    assert "- w: ceiling: 42 tps" in text
