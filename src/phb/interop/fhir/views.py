@@ -25,9 +25,16 @@ from rest_framework import exceptions as drf_exceptions
 from rest_framework import permissions
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.request import Request
+from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
-from phb.accounts.public import ClientTokenAuthentication, JwtAuthentication, check_med_access, scope_types
+from phb.accounts.public import (
+    ClientRateThrottle,
+    ClientTokenAuthentication,
+    JwtAuthentication,
+    check_med_access,
+    scope_types,
+)
 from phb.interop.fhir import bundles
 from phb.interop.fhir.common import instant
 from phb.interop.fhir.operations import declare_operations
@@ -70,6 +77,7 @@ class FhirView(APIView):
 
     authentication_classes = [ClientTokenAuthentication, JwtAuthentication, SessionAuthentication]
     permission_classes = [permissions.AllowAny]  # each handler decides, answering OperationOutcome
+    throttle_classes = [AnonRateThrottle, ClientRateThrottle]  # a client's token: its own count
     schema = None  # SECURITY: documented by the CapabilityStatement, kept out of the REST API's schema
 
     def perform_content_negotiation(self, request: Request, force: bool = False) -> Any:
