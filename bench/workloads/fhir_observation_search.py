@@ -143,12 +143,16 @@ def build(dsn: str) -> list[Workload]:
     count_path = f"/fhir/r4/Observation?code={token_text}&_summary=count"
 
     # The statements the ORM sends for each patient's searches (and for the count), replayed as sent.
-    statements = {
-        (patient_id, dated): orm_statements(token(), search_path(patient_id, latest, dated))
-        for patient_id, latest in patients
-        for dated in (False, True)
-    }
-    count_template = orm_statements(token(), count_path)
+    try:
+        statements = {
+            (patient_id, dated): orm_statements(token(), search_path(patient_id, latest, dated))
+            for patient_id, latest in patients
+            for dated in (False, True)
+        }
+        count_template = orm_statements(token(), count_path)
+    except Exception:
+        teardown()
+        raise
 
     def raw(sent: list[tuple[str, tuple[Any, ...]]]) -> list[list[Any]]:
         return [reference.execute(sql, list(params)).fetchall() for sql, params in sent]

@@ -13,6 +13,7 @@ it costs weighs on both alike.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import json
 import os
@@ -76,6 +77,8 @@ class Server:
         self.process = subprocess.Popen(
             command, env={**os.environ, **env}, stdout=self.log, stderr=subprocess.PIPE, start_new_session=True
         )
+        # Its own session does not get the bench's Ctrl-C: a run that stops early still stops the server.
+        atexit.register(self.stop)
         deadline = time.monotonic() + STARTUP_SECONDS
         while True:
             if self.process.poll() is not None:
