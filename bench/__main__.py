@@ -1,8 +1,8 @@
 """`python -m bench [WORKLOAD ...] [--pairs N] [--iterations N]` (what `make bench` runs).
 
 Needs PostgreSQL: BENCH_DATABASE_URL (default postgresql://postgres@127.0.0.1:5432/phb_bench), created
-when missing, migrated, and given its fixtures idempotently. Results: bench/results/latest.json and
-latest.md. Exit status: 0 all workloads ran, 1 one failed, 2 no PostgreSQL (or bad arguments).
+when missing, migrated, and given its fixtures idempotently. Results: bench/results/<date>-<git sha>.json
+and .md (also copied to latest.json and latest.md), with the machine's facts and PostgreSQL's settings. Exit status: 0 all workloads ran, 1 one failed, 2 no PostgreSQL (or bad arguments).
 """
 
 from __future__ import annotations
@@ -28,10 +28,27 @@ WORKLOADS = {
     "chart_summary": "bench.workloads.chart_summary",
     "drug_safety_check": "bench.workloads.drug_safety_check",
     "dispense_concurrency": "bench.workloads.dispense_concurrency",
+    "booking_contention": "bench.workloads.booking_contention",
+    "patient_search_clients": "bench.workloads.patient_search_clients",
+    "tenant_isolation": "bench.workloads.tenant_isolation",
     "fhir_read": "bench.workloads.fhir_read",
     "fhir_observation_search": "bench.workloads.fhir_observation_search",
 }
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/phb_bench"
+# What decides how fast PostgreSQL can be on a machine, reported beside every run.
+PG_SETTINGS = [
+    "shared_buffers",
+    "effective_cache_size",
+    "work_mem",
+    "max_connections",
+    "fsync",
+    "synchronous_commit",
+    "full_page_writes",
+    "wal_level",
+    "max_wal_size",
+    "jit",
+    "random_page_cost",
+]
 
 
 def ensure_database(url: str) -> None:
@@ -84,6 +101,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("workloads", nargs="*", help=f"some of: {', '.join(WORKLOADS)} (default: all)")
     parser.add_argument("--pairs", type=int, default=7, help="interleaved rounds (at least 5; default 7)")
     parser.add_argument("--iterations", type=int, default=300, help="operations timed per variant per round")
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="correctness only: check every side's answer once and run the outcomes; time nothing (what CI runs)",
+    )
     args = parser.parse_args(argv)
     if args.pairs < 5:
         parser.error("--pairs must be at least 5")
@@ -114,6 +136,10 @@ def main(argv: list[str] | None = None) -> int:
     with connection.cursor() as cursor:
         cursor.execute("SHOW server_version")
         pg_version = cursor.fetchone()[0]
+        cursor.execute(
+            "SELECT name, current_setting(name) FROM pg_settings WHERE name = ANY(%s) ORDER BY name", [PG_SETTINGS]
+        )
+        pg_settings = dict(cursor.fetchall())
 
     reports: list[dict[str, Any]] = []
     for name in args.workloads or list(WORKLOADS):
@@ -126,6 +152,9 @@ def main(argv: list[str] | None = None) -> int:
             reports.append(runner.failed(name, description, f"setup: {type(exc).__name__}: {exc}"))
             continue
         for workload in built if isinstance(built, list) else [built]:
+            if args.smoke and isinstance(workload, runner.Workload):
+                reports.append(runner.run_smoke(workload))
+                continue
             if isinstance(workload, runner.Quality):
                 reports.append(runner.run_quality(workload))
                 continue
@@ -135,7 +164,9 @@ def main(argv: list[str] | None = None) -> int:
             iterations = max(5, args.iterations // getattr(module, "ITERATION_DIVISOR", 1))
             reports.append(runner.run_workload(workload, pairs=args.pairs, iterations=iterations))
     report = {
-        "environment": runner.environment({"postgresql": pg_version, "psycopg": psycopg.__version__}),
+        "environment": runner.environment(
+            {"postgresql": pg_version, "psycopg": psycopg.__version__, "postgresql_settings": pg_settings}
+        ),
         "pairs": args.pairs,
         "iterations": args.iterations,
         "workloads": reports,

@@ -29,7 +29,9 @@ from pathlib import Path
 from typing import Any
 
 RESULTS = Path(__file__).parent / "results"
+ROOT = Path(__file__).resolve().parent.parent
 MIN_PAIRS = 5
+NOISY_SPREAD = 0.10  # a reference whose round medians spread more than this is too noisy to trust
 
 
 class CheckFailed(Exception):
@@ -56,8 +58,9 @@ class Workload:
     reference: Variant
     variants: list[Variant]
     teardown: Callable[[], None] | None = None
-    # Figures measured once in the same run beside the timed rounds (a ceiling such as pgbench): label -> text.
-    notes: dict[str, str] = field(default_factory=dict)
+    # Figures beside the timing table (say, each request's latency inside a concurrent batch), read
+    # once the rounds are over: one line each in the report.
+    notes: Callable[[], list[str]] | None = None
     warmup: int = 50  # untimed runs of each side before the rounds (fewer for long batches)
 
 
@@ -146,13 +149,41 @@ def failed(workload: str, description: str, reason: str) -> dict[str, Any]:
     return {"workload": workload, "description": description, "status": "failed", "reason": reason}
 
 
+def spread(samples: list[float]) -> float:
+    """(max - min) / median of a side's round medians: how much the machine moved under it."""
+    median = statistics.median(samples)
+    return (max(samples) - min(samples)) / median if median else 0.0
+
+
+def _rounds(workload: Workload, *, pairs: int, iterations: int) -> dict[str, VariantResult]:
+    sides = [workload.reference, *workload.variants]
+    results = {v.name: VariantResult(v.name, ops_per_run=v.ops_per_run) for v in sides}
+    for _ in range(pairs):
+        samples: dict[str, float] = {}
+        for variant in sides:
+            ops = time_ops(variant.run, iterations)
+            samples[variant.name] = statistics.median(ops)
+            results[variant.name].samples_us.append(samples[variant.name])
+            results[variant.name].all_ops_us.extend(ops)
+            if variant.latencies:
+                results[variant.name].requests_us.extend(variant.latencies())
+        for variant in workload.variants:
+            results[variant.name].ratios.append(samples[variant.name] / samples[workload.reference.name])
+    return results
+
+
 def run_workload(workload: Workload, *, pairs: int, iterations: int, warmup: int | None = None) -> dict[str, Any]:
-    """Check every variant, warm them up, then time `pairs` interleaved rounds of `iterations` ops each."""
+    """Check every variant, warm them up, then time `pairs` interleaved rounds of `iterations` ops each.
+
+    When the reference's round medians spread more than NOISY_SPREAD, the rounds are run once more and
+    the steadier set is kept; if that one is no steadier than the limit either, the workload is marked
+    noisy (its figures are reported, flagged).
+    """
     warmup = workload.warmup if warmup is None else warmup
     if pairs < MIN_PAIRS:
         raise ValueError(f"at least {MIN_PAIRS} rounds are needed for a ratio range worth reading")
     sides = [workload.reference, *workload.variants]
-    results = {v.name: VariantResult(v.name, ops_per_run=v.ops_per_run) for v in sides}
+    reference = workload.reference.name
     try:
         for variant in sides:
             try:
@@ -163,17 +194,13 @@ def run_workload(workload: Workload, *, pairs: int, iterations: int, warmup: int
             time_ops(variant.run, warmup)
             if variant.latencies:
                 variant.latencies()  # the warm-up's requests are not reported
-        for _ in range(pairs):
-            samples: dict[str, float] = {}
-            for variant in sides:
-                ops = time_ops(variant.run, iterations)
-                samples[variant.name] = statistics.median(ops)
-                results[variant.name].samples_us.append(samples[variant.name])
-                results[variant.name].all_ops_us.extend(ops)
-                if variant.latencies:
-                    results[variant.name].requests_us.extend(variant.latencies())
-            for variant in workload.variants:
-                results[variant.name].ratios.append(samples[variant.name] / samples[workload.reference.name])
+        results = _rounds(workload, pairs=pairs, iterations=iterations)
+        spreads = [spread(results[reference].samples_us)]
+        if spreads[0] > NOISY_SPREAD:
+            again = _rounds(workload, pairs=pairs, iterations=iterations)
+            spreads.append(spread(again[reference].samples_us))
+            if spreads[1] < spreads[0]:
+                results = again
     except Exception as exc:  # an error while timing is a failure too, never half a table
         return failed(workload.name, workload.description, f"while timing: {type(exc).__name__}: {exc}")
     finally:
@@ -183,12 +210,44 @@ def run_workload(workload: Workload, *, pairs: int, iterations: int, warmup: int
         "workload": workload.name,
         "description": workload.description,
         "status": "ok",
-        "reference": workload.reference.name,
+        "reference": reference,
         "pairs": pairs,
         "iterations": iterations,
         "warmup": warmup,
+        "noise": {
+            "reference_spread": [round(s, 3) for s in spreads],
+            "repeated": len(spreads) > 1,
+            "noisy": min(spreads) > NOISY_SPREAD,
+        },
         "variants": {name: r.summary() for name, r in results.items()},
-        **({"notes": workload.notes} if workload.notes else {}),
+        "notes": workload.notes() if workload.notes else [],
+    }
+
+
+def run_smoke(workload: Workload) -> dict[str, Any]:
+    """Correctness only (what CI runs): every side's answer checked once, nothing timed."""
+    start = time.perf_counter()
+    try:
+        for variant in (workload.reference, *workload.variants):
+            try:
+                variant.check(variant.run())
+            except Exception as exc:
+                return {
+                    **failed(workload.name, workload.description, f"{variant.name}: {type(exc).__name__}: {exc}"),
+                    "kind": "outcome",
+                }
+    finally:
+        if workload.teardown:
+            workload.teardown()
+    sides = len(workload.variants) + 1
+    return {
+        "workload": workload.name,
+        "description": workload.description,
+        "status": "ok",
+        "kind": "outcome",
+        "seconds": round(time.perf_counter() - start, 1),
+        "trials": sides,
+        "detail": f"smoke: the answers of all {sides} sides checked, not timed",
     }
 
 
@@ -224,28 +283,83 @@ def run_outcome(outcome: Outcome) -> dict[str, Any]:
     }
 
 
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def git_revision() -> str:
+    """The checkout's short commit, with "-dirty" when it has uncommitted changes to tracked files."""
+    import shutil
+    import subprocess
+
+    executable = shutil.which("git")
+    if executable is None:
+        return "unknown"
+
+    def git(*args: str) -> str:
+        return subprocess.run([executable, *args], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
+
+    try:
+        sha = git("rev-parse", "--short=10", "HEAD")
+        return sha + ("-dirty" if git("status", "--porcelain", "--untracked-files=no") else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
 def environment(extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """Enough to tell two result files apart: absolute times only compare on the same machine."""
+    import hashlib
+
     import django
 
+    lock = ROOT / "requirements.lock"
     return {
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "git": git_revision(),
         "python": platform.python_version(),
         "django": django.get_version(),
         "cpus": os.cpu_count(),
+        "cpu_model": _cpu_model(),
         "machine": platform.machine(),
+        "load_average": [round(v, 2) for v in os.getloadavg()] if hasattr(os, "getloadavg") else None,
+        "lock_sha256": hashlib.sha256(lock.read_bytes()).hexdigest()[:16] if lock.exists() else None,
         **(extra or {}),
     }
+
+
+def _facts(env: dict[str, Any]) -> list[str]:
+    settings = env.get("postgresql_settings") or {}
+    lines = [
+        ", ".join(f"{k}: {v}" for k, v in env.items() if k not in ("date", "postgresql_settings", "data")),
+    ]
+    if settings:
+        lines += ["", "PostgreSQL settings: " + ", ".join(f"{k}={v}" for k, v in settings.items())]
+    return lines
+
+
+def _noise(w: dict[str, Any]) -> str:
+    noise = w.get("noise")
+    if not noise:
+        return ""
+    spreads = " then ".join(f"{s:.0%}" for s in noise["reference_spread"])
+    return f"{spreads}{' NOISY' if noise['noisy'] else ''}"
 
 
 def markdown(report: dict[str, Any]) -> str:
     lines = [
         f"# PHB benchmarks ({report['environment']['date']})",
         "",
-        ", ".join(f"{k}: {v}" for k, v in report["environment"].items() if k != "date"),
+        *_facts(report["environment"]),
         "",
-        "| workload | variant | median µs/op | p95 µs/op | throughput ops/s | ratio to reference (median, range) |",
-        "| --- | --- | ---: | ---: | ---: | --- |",
+        "| workload | variant | median µs/op | p95 µs/op | throughput ops/s | ratio to reference (median, range) "
+        "| reference spread |",
+        "| --- | --- | ---: | ---: | ---: | --- | --- |",
     ]
     timed = [w for w in report["workloads"] if w.get("kind") not in ("quality", "outcome")]
     quality = [w for w in report["workloads"] if w.get("kind") == "quality"]
@@ -253,7 +367,7 @@ def markdown(report: dict[str, Any]) -> str:
     for w in timed:
         if w["status"] != "ok":
             reason = str(w["reason"]).replace("|", "\\|").replace("\n", " ")
-            lines.append(f"| {w['workload']} | — | failed: {reason} | | | |")
+            lines.append(f"| {w['workload']} | — | failed: {reason} | | | | |")
             continue
         for name, s in w["variants"].items():
             ratio = (
@@ -261,8 +375,10 @@ def markdown(report: dict[str, Any]) -> str:
                 if name == w["reference"]
                 else f"{s['ratio']['median']}x ({s['ratio']['min']} to {s['ratio']['max']})"
             )
+            noise = _noise(w) if name == w["reference"] else ""
             lines.append(
-                f"| {w['workload']} | {name} | {s['median_us']} | {s['p95_us']} | {s['throughput_ops_s']} | {ratio} |"
+                f"| {w['workload']} | {name} | {s['median_us']} | {s['p95_us']} | {s['throughput_ops_s']} | {ratio} "
+                f"| {noise} |"
             )
     requests = [
         (w["workload"], name, s["request_us"], s["throughput_ops_s"])
@@ -278,18 +394,17 @@ def markdown(report: dict[str, Any]) -> str:
             "| --- | --- | ---: | ---: | ---: | ---: |",
         ]
         lines += [f"| {w} | {n} | {r['p50']} | {r['p95']} | {r['p99']} | {t} |" for w, n, r, t in requests]
-    notes = [
-        (w["workload"], label, text) for w in timed if w["status"] == "ok" for label, text in w.get("notes", {}).items()
-    ]
-    if notes:
-        lines.append("")
-        lines += [f"- {w}: {label}: {text}" for w, label, text in notes]
     lines += [
         "",
         f"{report.get('pairs', '?')} interleaved rounds per workload, each timing {report.get('iterations', '?')} "
         "operations per variant after a warm-up. Median: of the rounds' median µs/op; p95: over every timed "
-        "operation; ratio: variant / reference of the same round, median and range over the rounds.",
+        "operation; ratio: variant / reference of the same round, median and range over the rounds. Reference "
+        f"spread: (max - min) / median of the reference's round medians; above {NOISY_SPREAD:.0%} the rounds "
+        "are run again and the steadier set kept, NOISY when neither was steady.",
     ]
+    notes = [f"- {w['workload']}: {note}" for w in timed if w["status"] == "ok" for note in w.get("notes", [])]
+    if notes:
+        lines += ["", *notes]
     if quality:
         lines += [
             "",
@@ -330,9 +445,13 @@ def markdown(report: dict[str, Any]) -> str:
 
 
 def write(report: dict[str, Any], directory: Path = RESULTS) -> Path:
-    """latest.json (machine-readable) and latest.md (the table); returns the Markdown file's path."""
+    """<date>-<git sha>.json (machine-readable) and .md (the tables), copied to latest.json and latest.md;
+    returns the dated Markdown file's path."""
     directory.mkdir(parents=True, exist_ok=True)
-    (directory / "latest.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
-    path = directory / "latest.md"
-    path.write_text(markdown(report))
-    return path
+    env = report["environment"]
+    stem = f"{str(env['date'])[:10]}-{env.get('git', 'unknown')}"
+    text = json.dumps(report, indent=2, ensure_ascii=False) + "\n"
+    table = markdown(report)
+    for name, content in ((f"{stem}.json", text), (f"{stem}.md", table), ("latest.json", text), ("latest.md", table)):
+        (directory / name).write_text(content)
+    return directory / f"{stem}.md"

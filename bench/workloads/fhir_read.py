@@ -219,7 +219,7 @@ def build(dsn: str) -> list[Workload]:
                         latencies=pool.drain,
                     )
                 ],
-                notes={"pgbench -S -c 16 -j 2 -T 5 (ceiling)": ceiling} if clients == 16 else {},
+                notes=(lambda: [f"pgbench -S -c 16 -j 2 -T 5 (the ceiling): {ceiling}"]) if clients == 16 else None,
                 warmup=3,
             )
         )

@@ -65,6 +65,30 @@ def queries(fixture: patient_fixtures.Fixture) -> list[Query]:
     return out
 
 
+# `search_name %> q` is what Django's trigram_word_similar lookup writes (word_similarity(q, name) above
+# pg_trgm.word_similarity_threshold), or'ed with any word's phonetic key (selectors._name_filter).
+RAW_NAME_SQL = (
+    "SELECT p.id, p.search_name FROM patients_patientregistration r "
+    "JOIN patients_patient p ON p.id = r.patient_id "
+    "WHERE r.organization_id = %(org)s AND r.status IN ('pending', 'approved') AND p.merged_into_id IS NULL "
+    "AND (p.search_name %%> %(q)s OR p.family_key = ANY(%(keys)s) OR p.given_key = ANY(%(keys)s)) {also}"
+    "ORDER BY similarity(p.search_name, %(q)s) DESC, r.created_at DESC LIMIT %(limit)s"
+)
+
+
+def raw_name_search(conn: Any, organization_id: uuid.UUID, text: str, *, also: str = "", **params: Any) -> list[Any]:
+    """The selector's name search in raw SQL (`also`: more conditions, with their `params`)."""
+    from phb.patients import matching
+
+    folded = matching.fold(text)
+    keys = sorted({matching.phonetic_key(w) for w in folded.split()})
+    with conn.transaction(), conn.cursor() as cur:
+        cur.execute("SET LOCAL enable_seqscan = off")  # as the selector does (see _index_scans_preferred)
+        sql = RAW_NAME_SQL.format(also=also)
+        cur.execute(sql, {"org": organization_id, "q": folded, "keys": keys, "limit": LIMIT, **params})
+        return cur.fetchall()
+
+
 def _rotation(items: list[Query], search: Callable[[Query], Any]) -> Callable[[], Any]:
     position = 0
 
@@ -100,7 +124,7 @@ def build(dsn: str) -> Workload:
 
     from phb.accounts.roles import permissions_for
     from phb.kernel.context import Ctx
-    from phb.patients import matching, selectors
+    from phb.patients import selectors
 
     fixture = patient_fixtures.ensure_patients()
     items = queries(fixture)
@@ -112,23 +136,9 @@ def build(dsn: str) -> Workload:
         ip="127.0.0.1",
     )
     conn = psycopg.connect(dsn, autocommit=True)
-    # `search_name %> q` is what Django's trigram_word_similar lookup writes (word_similarity(q, name)
-    # above pg_trgm.word_similarity_threshold), or'ed with any word's phonetic key (selectors._name_filter).
-    sql = (
-        "SELECT p.id, p.search_name FROM patients_patientregistration r "
-        "JOIN patients_patient p ON p.id = r.patient_id "
-        "WHERE r.organization_id = %(org)s AND r.status IN ('pending', 'approved') AND p.merged_into_id IS NULL "
-        "AND (p.search_name %%> %(q)s OR p.family_key = ANY(%(keys)s) OR p.given_key = ANY(%(keys)s)) "
-        "ORDER BY similarity(p.search_name, %(q)s) DESC, r.created_at DESC LIMIT %(limit)s"
-    )
 
     def raw(query: Query) -> list[tuple[uuid.UUID, str]]:
-        folded = matching.fold(query.text)
-        keys = sorted({matching.phonetic_key(w) for w in folded.split()})
-        with conn.transaction(), conn.cursor() as cur:
-            cur.execute("SET LOCAL enable_seqscan = off")  # as the selector does (see _index_scans_preferred)
-            cur.execute(sql, {"org": fixture.home, "q": folded, "keys": keys, "limit": LIMIT})
-            return cur.fetchall()
+        return raw_name_search(conn, fixture.home, query.text)
 
     def phb(query: Query) -> list[tuple[uuid.UUID, str]]:
         return [(f.patient.id, f.patient.search_name) for f in selectors.patient_search(ctx=receptionist, q=query.text)]
