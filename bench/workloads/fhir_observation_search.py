@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import statistics
 import time
 import urllib.parse
 import uuid
@@ -315,15 +316,14 @@ def build(dsn: str) -> list[Workload]:
     measured: dict[str, float] = {}
 
     def timed(name: str, run: Callable[[], int]) -> Callable[[], int]:
-        """`run`, keeping the median of its recent durations for the per-million figure."""
-        recent: list[float] = []
+        """`run`, keeping the median of all its durations for the per-million figure."""
+        durations: list[float] = []
 
         def wrapped() -> int:
             start = time.perf_counter()
             out = run()
-            recent.append(time.perf_counter() - start)
-            del recent[:-50]
-            measured[name] = sorted(recent)[len(recent) // 2]
+            durations.append(time.perf_counter() - start)
+            measured[name] = statistics.median(durations)
             return out
 
         return wrapped
