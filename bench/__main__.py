@@ -33,11 +33,15 @@ WORKLOADS = {
     "tenant_isolation": "bench.workloads.tenant_isolation",
     "single_writes": "bench.workloads.single_writes",
     "chart_open": "bench.workloads.chart_open",
+    "fhir_read": "bench.workloads.fhir_read",
+    "fhir_observation_search": "bench.workloads.fhir_observation_search",
 }
 # The workloads of the tiers (W1 to W11), on `phb bench-data`'s data: what `--tier` runs by default. The
 # others build fixtures of their own and run when named, or without --tier.
 TIERED = [
+    "fhir_read",
     "patient_search_clients",
+    "fhir_observation_search",
     "chart_open",
     "single_writes",
     "booking_contention",

@@ -45,6 +45,10 @@ class Variant:
     name: str
     run: Callable[[], Any]
     check: Callable[[Any], None]
+    # A run that is a batch (N requests spread over concurrent clients): the throughput is N per run.
+    ops_per_run: int = 1
+    # Per-request latencies (µs) a batch recorded since the last call, for request percentiles.
+    latencies: Callable[[], list[float]] | None = None
 
 
 @dataclass(frozen=True)
@@ -71,6 +75,7 @@ class Workload:
     # Figures beside the timing table (say, each request's latency inside a concurrent batch), read
     # once the rounds are over: one line each in the report.
     notes: Callable[[], list[str]] | None = None
+    warmup: int = 50  # untimed runs of each side before the rounds (fewer for long batches)
 
 
 @dataclass
@@ -102,15 +107,27 @@ class VariantResult:
     samples_us: list[float] = field(default_factory=list)
     all_ops_us: list[float] = field(default_factory=list)  # every timed operation, for the p95
     ratios: list[float] = field(default_factory=list)  # sample / the reference's sample of the same round
+    ops_per_run: int = 1
+    requests_us: list[float] = field(default_factory=list)  # every request of every batch, when recorded
 
     def summary(self) -> dict[str, Any]:
         median = statistics.median(self.samples_us)
         out: dict[str, Any] = {
             "median_us": round(median, 2),
             "p95_us": round(percentile(sorted(self.all_ops_us), 95), 2),
-            "throughput_ops_s": round(1_000_000 / median, 1) if median else None,
+            "throughput_ops_s": round(self.ops_per_run * 1_000_000 / median, 1) if median else None,
             "sample_medians_us": [round(s, 2) for s in self.samples_us],
         }
+        if self.ops_per_run != 1:
+            out["ops_per_run"] = self.ops_per_run
+        if self.requests_us:
+            ordered = sorted(self.requests_us)
+            out["request_us"] = {
+                "p50": round(percentile(ordered, 50), 1),
+                "p95": round(percentile(ordered, 95), 1),
+                "p99": round(percentile(ordered, 99), 1),
+                "count": len(ordered),
+            }
         if self.ratios:
             out["ratio"] = {
                 "median": round(statistics.median(self.ratios), 2),
@@ -156,7 +173,7 @@ def spread(samples: list[float]) -> float:
 
 def _rounds(workload: Workload, *, pairs: int, iterations: int) -> dict[str, VariantResult]:
     sides = [workload.reference, *workload.variants]
-    results = {v.name: VariantResult(v.name) for v in sides}
+    results = {v.name: VariantResult(v.name, ops_per_run=v.ops_per_run) for v in sides}
     for _ in range(pairs):
         samples: dict[str, float] = {}
         for variant in sides:
@@ -164,18 +181,21 @@ def _rounds(workload: Workload, *, pairs: int, iterations: int) -> dict[str, Var
             samples[variant.name] = statistics.median(ops)
             results[variant.name].samples_us.append(samples[variant.name])
             results[variant.name].all_ops_us.extend(ops)
+            if variant.latencies:
+                results[variant.name].requests_us.extend(variant.latencies())
         for variant in workload.variants:
             results[variant.name].ratios.append(samples[variant.name] / samples[workload.reference.name])
     return results
 
 
-def run_workload(workload: Workload, *, pairs: int, iterations: int, warmup: int = 50) -> dict[str, Any]:
+def run_workload(workload: Workload, *, pairs: int, iterations: int, warmup: int | None = None) -> dict[str, Any]:
     """Check every variant, warm them up, then time `pairs` interleaved rounds of `iterations` ops each.
 
     When the reference's round medians spread more than NOISY_SPREAD, the rounds are run once more and
     the steadier set is kept; if that one is no steadier than the limit either, the workload is marked
     noisy (its figures are reported, flagged).
     """
+    warmup = workload.warmup if warmup is None else warmup
     if pairs < MIN_PAIRS:
         raise ValueError(f"at least {MIN_PAIRS} rounds are needed for a ratio range worth reading")
     sides = [workload.reference, *workload.variants]
@@ -188,6 +208,8 @@ def run_workload(workload: Workload, *, pairs: int, iterations: int, warmup: int
                 return failed(workload.name, workload.description, f"{variant.name}: {type(exc).__name__}: {exc}")
         for variant in sides:
             time_ops(variant.run, warmup)
+            if variant.latencies:
+                variant.latencies()  # the warm-up's requests are not reported
         results = _rounds(workload, pairs=pairs, iterations=iterations)
         spreads = [spread(results[reference].samples_us)]
         if spreads[0] > NOISY_SPREAD:
@@ -387,6 +409,20 @@ def markdown(report: dict[str, Any]) -> str:
                 f"| {w['workload']} | {name} | {s['median_us']} | {s['p95_us']} | {s['throughput_ops_s']} | {ratio} "
                 f"| {noise} |"
             )
+    requests = [
+        (w["workload"], name, s["request_us"], s["throughput_ops_s"])
+        for w in timed
+        if w["status"] == "ok"
+        for name, s in w["variants"].items()
+        if "request_us" in s
+    ]
+    if requests:
+        lines += [
+            "",
+            "| workload | variant | request p50 µs | request p95 µs | request p99 µs | requests/s |",
+            "| --- | --- | ---: | ---: | ---: | ---: |",
+        ]
+        lines += [f"| {w} | {n} | {r['p50']} | {r['p95']} | {r['p99']} | {t} |" for w, n, r, t in requests]
     lines += [
         "",
         f"{report.get('pairs', '?')} interleaved rounds per workload, each timing {report.get('iterations', '?')} "

@@ -187,6 +187,29 @@ def test_the_markdown_report_has_a_row_per_variant_and_marks_failures(tmp_path):
     assert stored["workloads"][1]["status"] == "failed"
 
 
+def test_a_batch_counts_its_operations_in_the_throughput_and_reports_request_percentiles():
+    recorded: list[float] = []
+
+    def batch():
+        recorded.extend([100.0, 200.0, 300.0, 400.0])
+        return busy(400)()
+
+    def drain():
+        out = recorded[:]
+        recorded.clear()
+        return out
+
+    variant = runner.Variant("batch", batch, ok, ops_per_run=4, latencies=drain)
+    result = runner.run_workload(workload(variant), pairs=5, iterations=3, warmup=1)
+    summary = result["variants"]["batch"]
+    assert summary["ops_per_run"] == 4
+    assert summary["throughput_ops_s"] == pytest.approx(4_000_000 / summary["median_us"], rel=0.01)
+    assert summary["request_us"]["count"] == 5 * 3 * 4  # the warm-up's requests were drained, not reported
+    assert (summary["request_us"]["p50"], summary["request_us"]["p95"]) == (200.0, 400.0)
+    text = runner.markdown({"environment": {"date": "d"}, "workloads": [result]})
+    assert "| w | batch | 200.0 | 400.0 | 400.0 |" in text
+
+
 def test_the_environment_names_the_machine_the_commit_and_the_lock_file():
     env = runner.environment({"postgresql": "15"})
     assert env["cpus"]

@@ -197,3 +197,22 @@ def test_a_client_with_its_service_user_writes_without_locking_its_row(org_a):
     )
     with pytest.raises(PermissionError):
         acting_user_id(revoked_elsewhere)
+
+
+def test_each_client_has_its_own_request_rate(monkeypatch, org_a, org_b):
+    """THROTTLE_USER counts each client's requests apart: one client at its limit slows no other."""
+    from tests.interop.fhir_helpers import system_client
+
+    monkeypatch.setattr(
+        api_clients.ClientRateThrottle,
+        "THROTTLE_RATES",
+        {**api_clients.ClientRateThrottle.THROTTLE_RATES, "user": "3/min"},
+    )
+    busy, other, elsewhere = system_client(org_a), system_client(org_a), system_client(org_b)
+    assert [busy.get("/fhir/r4/Patient").status_code for _ in range(3)] == [200, 200, 200]
+    refused = busy.get("/fhir/r4/Patient")
+    assert refused.status_code == 429
+    assert refused.json()["resourceType"] == "OperationOutcome"
+    assert int(refused["Retry-After"]) >= 1
+    assert other.get("/fhir/r4/Patient").status_code == 200
+    assert elsewhere.get("/fhir/r4/Patient").status_code == 200

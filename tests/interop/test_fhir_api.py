@@ -342,3 +342,36 @@ def test_a_search_page_costs_a_fixed_number_of_queries(org_a, ward, django_asser
             client, f"Observation?patient={ward['patient'].id}&_count=20&_include=Observation:patient"
         ).json()
     assert len(body["entry"]) == 20 + 1
+
+
+def test_summary_count_answers_the_total_alone_and_is_audited(org_a, org_b, ward):
+    client = system_client(org_a)
+    patient = ward["patient"]
+    full = fhir_get(client, f"Observation?patient={patient.id}").json()
+    before = _events(action="interop.fhir.search").count()
+    response = fhir_get(client, "Observation?code=http://loinc.org|8867-4&_summary=count")
+    assert response.status_code == 200
+    body = response.json()
+    expected = sum(1 for e in full["entry"] if e["resource"]["code"]["coding"][0]["code"] == "8867-4")
+    assert expected > 0
+    assert body["type"] == "searchset"
+    assert body["total"] == expected
+    assert "entry" not in body
+    assert fhir_get(client, f"Observation?patient={patient.id}&_summary=count").json()["total"] == full["total"]
+    event = _events(action="interop.fhir.search").order_by("-occurred_at").first()
+    assert _events(action="interop.fhir.search").count() == before + 2
+    assert event.patient_id is None  # no patient was shown
+    assert (event.detail["total"], event.detail["criteria"], event.detail["results"]) == (full["total"], ["patient"], 0)
+    page = fhir_get(client, f"Observation?patient={patient.id}&_summary=false").json()
+    assert (page["total"], len(page["entry"])) == (full["total"], len(full["entry"]))
+    # another organization's client counts none of A's observations
+    assert (
+        fhir_get(system_client(org_b), "Observation?code=http://loinc.org|8867-4&_summary=count").json()["total"] == 0
+    )
+
+
+@pytest.mark.parametrize("value", ["true", "text", "data", "COUNT", ""])
+def test_summary_other_than_count_or_false_is_refused(org_a, value):
+    response = fhir_get(system_client(org_a), f"Observation?_summary={value}")
+    assert response.status_code == 400
+    assert response.json()["issue"][0]["expression"] == ["_summary"]

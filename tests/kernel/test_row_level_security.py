@@ -103,3 +103,58 @@ def test_orm_saves_work_under_the_policy(org_a, ctx_a):
         from phb.organizations.models import Department
 
         assert Department.objects.for_tenant(ctx_a).get(id=department.id).name == "Renamed"
+
+
+def _binding_sets(queries):
+    return [q["sql"] for q in queries if "set_config" in q["sql"]]
+
+
+def _bound_to():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting(%s, true), current_setting(%s, true)", list(GUC))
+        return cursor.fetchone()
+
+
+GUC = (tenancy.GUC_ORGANIZATION, tenancy.GUC_ALL_TENANTS)
+
+
+def test_a_nested_binding_to_the_same_tenant_costs_no_second_round_trip(rows, ctx_a, org_a):
+    from django.test.utils import CaptureQueriesContext
+
+    from phb.organizations.models import Department
+
+    with CaptureQueriesContext(connection) as queries, tenancy.bound(organization_id=org_a.id):
+        names = list(Department.objects.for_tenant(ctx_a).values_list("name", flat=True))
+        assert _bound_to() == (str(org_a.id), "")
+    assert len(names) == 3
+    assert len(_binding_sets(queries.captured_queries)) == 1
+
+
+def test_the_binding_is_set_again_after_a_nested_binding_to_another_tenant_or_a_savepoint(rows, ctx_a, org_a, org_b):
+    from django.test.utils import CaptureQueriesContext
+
+    with tenancy.bound(organization_id=org_a.id):
+        with tenancy.bound(organization_id=org_b.id):
+            assert _bound_to() == (str(org_b.id), "")
+        with CaptureQueriesContext(connection) as queries, tenancy.bound(organization_id=org_a.id):
+            assert _bound_to() == (str(org_a.id), "")
+        assert len(_binding_sets(queries.captured_queries)) == 1
+        with (
+            transaction.atomic(),
+            CaptureQueriesContext(connection) as queries,
+            tenancy.bound(organization_id=org_a.id),
+        ):
+            assert _bound_to() == (str(org_a.id), "")
+        assert len(_binding_sets(queries.captured_queries)) == 1  # a block opened since: set again
+        with tenancy.bound(organization_id=None, all_tenants=True):
+            assert _bound_to() == ("", "on")
+
+
+def test_a_binding_never_outlives_its_transaction(rows, org_a, org_b):
+    from django.test.utils import CaptureQueriesContext
+
+    with tenancy.bound(organization_id=org_a.id):
+        pass
+    with CaptureQueriesContext(connection) as queries, tenancy.bound(organization_id=org_a.id):
+        assert _bound_to() == (str(org_a.id), "")
+    assert len(_binding_sets(queries.captured_queries)) == 1

@@ -25,6 +25,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from rest_framework import authentication
 from rest_framework.request import Request
+from rest_framework.throttling import UserRateThrottle
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.tokens import Token
 
@@ -352,3 +353,15 @@ class ClientTokenAuthentication(authentication.BaseAuthentication):
 
     def authenticate_header(self, request: Request) -> str:
         return 'Bearer realm="phb"'
+
+
+class ClientRateThrottle(UserRateThrottle):
+    """The per-user rate (THROTTLE_USER), counted per client for a client's token. DRF's own keys an
+    authenticated principal by `pk`, which a client has not: every client of every organization would
+    share one count, and one busy client would slow all the others down."""
+
+    def get_cache_key(self, request: Request, view: Any) -> str | None:
+        user = request.user
+        if isinstance(user, ClientPrincipal):
+            return self.cache_format % {"scope": self.scope, "ident": f"client-{user.client_id}"}
+        return super().get_cache_key(request, view)

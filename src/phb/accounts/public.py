@@ -18,6 +18,7 @@ __all__ = [
 
 # --- API authentication for other edges (the FHIR API): user tokens, client tokens, step-up --------
 from phb.accounts.api_clients import (
+    ClientRateThrottle,
     ClientTokenAuthentication,
     acting_user_id,
     api_client_active,
@@ -28,4 +29,4 @@ from phb.accounts.authentication import JwtAuthentication
 from phb.accounts.step_up import check_request as check_med_access
 
 __all__ += ["ClientTokenAuthentication", "JwtAuthentication", "acting_user_id", "check_med_access", "scope_types"]
-__all__ += ["api_client_active", "scope_permissions"]
+__all__ += ["ClientRateThrottle", "api_client_active", "scope_permissions"]

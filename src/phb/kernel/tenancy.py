@@ -19,6 +19,8 @@ from phb.kernel.context import Ctx
 
 GUC_ORGANIZATION = "phb.organization_id"
 GUC_ALL_TENANTS = "phb.all_tenants"
+# On the connection: ((organization, all tenants), the atomic block of the `bound` that set them).
+_BINDING = "_phb_tenant_binding"
 
 
 class UnscopedQuery(RuntimeError):
@@ -38,12 +40,28 @@ def bound(*, organization_id: uuid.UUID | None, all_tenants: bool = False, using
     if connection.vendor != "postgresql":
         yield
         return
+    key = (str(organization_id or ""), bool(all_tenants))
+    current = getattr(connection, _BINDING, None)
+    if current is not None and connection.atomic_blocks and current == (key, connection.atomic_blocks[-1]):
+        # Directly inside a `bound` to the same tenant (no block opened since, in the same transaction):
+        # the setting is already what it should be. A tenant queryset evaluated in a view's `bound`
+        # costs no second round trip.
+        yield
+        return
     with transaction.atomic(using=using, savepoint=False), connection.cursor() as cursor:
         cursor.execute(
             "SELECT set_config(%s, %s, true), set_config(%s, %s, true)",
-            [GUC_ORGANIZATION, str(organization_id or ""), GUC_ALL_TENANTS, "on" if all_tenants else ""],
+            [GUC_ORGANIZATION, key[0], GUC_ALL_TENANTS, "on" if all_tenants else ""],
         )
-        yield
+        block = connection.atomic_blocks[-1]
+        setattr(connection, _BINDING, (key, block))
+        try:
+            yield
+        finally:
+            # Whatever binding was noted ends with the block that set it: after a nested `bound` to
+            # another tenant (or after this one), the next `bound` sets the value again.
+            if getattr(connection, _BINDING, None) is not None:
+                setattr(connection, _BINDING, None)
 
 
 @contextlib.contextmanager

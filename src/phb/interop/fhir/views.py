@@ -25,9 +25,16 @@ from rest_framework import exceptions as drf_exceptions
 from rest_framework import permissions
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.request import Request
+from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
-from phb.accounts.public import ClientTokenAuthentication, JwtAuthentication, check_med_access, scope_types
+from phb.accounts.public import (
+    ClientRateThrottle,
+    ClientTokenAuthentication,
+    JwtAuthentication,
+    check_med_access,
+    scope_types,
+)
 from phb.interop.fhir import bundles
 from phb.interop.fhir.common import instant
 from phb.interop.fhir.operations import declare_operations
@@ -45,8 +52,9 @@ FHIR_JSON = "application/fhir+json"
 DEFAULT_COUNT = 20
 MAX_COUNT = 200
 MAX_REVINCLUDE = 500
-CONTROL = ("_count", "_sort", "_total", "_include", "_revinclude", "_format", "_cursor")
+CONTROL = ("_count", "_sort", "_total", "_summary", "_include", "_revinclude", "_format", "_cursor")
 TOTAL_MODES = ("accurate", "none", "estimate")
+SUMMARY_MODES = ("count", "false")  # count: the total alone; false: the full resources (the default)
 
 
 def _json(body: dict[str, Any], status: int = 200, *, content_type: str = FHIR_JSON) -> HttpResponse:
@@ -69,6 +77,7 @@ class FhirView(APIView):
 
     authentication_classes = [ClientTokenAuthentication, JwtAuthentication, SessionAuthentication]
     permission_classes = [permissions.AllowAny]  # each handler decides, answering OperationOutcome
+    throttle_classes = [AnonRateThrottle, ClientRateThrottle]  # a client's token: its own count
     schema = None  # SECURITY: documented by the CapabilityStatement, kept out of the REST API's schema
 
     def perform_content_negotiation(self, request: Request, force: bool = False) -> Any:
@@ -369,6 +378,11 @@ def capability_statement(base_url: str, token_url: str) -> dict[str, Any]:
                     },
                     {"name": "_sort", "type": "string", "documentation": "date, -date or _lastUpdated (per type)"},
                     {"name": "_total", "type": "token", "documentation": "accurate (default) | none"},
+                    {
+                        "name": "_summary",
+                        "type": "token",
+                        "documentation": "count (the total alone, no entries) | false (the default)",
+                    },
                 ],
             }
         ],
@@ -411,10 +425,23 @@ class ReadView(InstanceWriteMixin, FhirView):
         action = "interop.fhir.vread" if version_id else "interop.fhir.read"
         # The type's own `_id` parameter finds the row (a UUID for most; a drug's code for Medication).
         by_id = resource.params["_id"].build(resource_id, "_id", dt.UTC, ctx)
-        with tenancy.bound(organization_id=ctx.organization_id):
+        # One transaction for the row, its page context and the audit event (committed without waiting
+        # for the WAL flush, as every read's audit event is): a read costs one BEGIN and one COMMIT.
+        with audit.read_batch(), tenancy.bound(organization_id=ctx.organization_id):
             row = resource.rows(ctx).filter(by_id).first()
+            if row is not None:
+                body = resource.render(row, _page_context(resource, ctx, [row]))
+                audit.record(
+                    ctx,
+                    action,
+                    resource_type=f"fhir.{resource.type}",
+                    resource_id=body["id"],
+                    patient_id=_patient_of(resource, row),
+                    read=True,
+                )
         if row is None:
             # SECURITY: another organization's row, or a patient without a care relationship, is not found.
+            # Recorded after the read's transaction, on its own.
             raise audit.denied(
                 ctx,
                 action,
@@ -422,16 +449,7 @@ class ReadView(InstanceWriteMixin, FhirView):
                 resource_type=f"fhir.{resource.type}",
                 resource_id=resource_id[:64],
             )
-        body = resource.render(row, _page_context(resource, ctx, [row]))
         version = body["meta"]["versionId"]
-        audit.record(
-            ctx,
-            action,
-            resource_type=f"fhir.{resource.type}",
-            resource_id=body["id"],
-            patient_id=_patient_of(resource, row),
-            read=True,
-        )
         if version_id is not None and version_id != version:
             raise FhirError(
                 404,
@@ -451,21 +469,27 @@ class ReadView(InstanceWriteMixin, FhirView):
 # --------------------------------------------------------------------------------------------------
 
 
-def _keyset(field: str, descending: bool, value: Any, last_id: str, *, forward: bool) -> Q:
+def _keyset(field: str, descending: bool, value: Any, last_id: str, *, forward: bool, nullable: bool = True) -> Q:
     """Rows after (or, going back, before) the row with sort key (value, last_id), in the order
-    `field` (nulls last), then id, each ascending or descending."""
+    `field` (nulls last), then id, each ascending or descending. A field that is never null gets no
+    null branches (which would keep the condition out of the index)."""
     beyond = "lt" if descending == forward else "gt"
     if value is None:
         same = Q(**{f"{field}__isnull": True, f"id__{beyond}": last_id})
         return same if forward else same | Q(**{f"{field}__isnull": False})
     condition = Q(**{f"{field}__{beyond}": value}) | Q(**{field: value, f"id__{beyond}": last_id})
-    if forward:
+    if forward and nullable:
         condition |= Q(**{f"{field}__isnull": True})
     return condition
 
 
-def _ordering(field: str, descending: bool, *, reverse: bool = False) -> list[Any]:
+def _ordering(field: str, descending: bool, *, reverse: bool = False, nullable: bool = True) -> list[Any]:
+    """`field` then id. Nulls go last (first when paging back); a field that is never null is ordered
+    plainly, so that an index on it (read backwards for a descending sort) gives the order and a
+    `LIMIT` reads one page of rows, not every match."""
     desc = descending != reverse
+    if not nullable:
+        return [F(field).desc() if desc else F(field).asc(), "-id" if desc else "id"]
     nulls = {"nulls_first": True} if reverse else {"nulls_last": True}
     key = F(field).desc(**nulls) if desc else F(field).asc(**nulls)
     return [key, "-id" if desc else "id"]
@@ -484,6 +508,8 @@ class SearchView(CreateMixin, FhirView):
             state = SearchState(resource.type, params, "", 0, "")
         warnings: list[dict[str, Any]] = []
         rows, names, options = self._filtered(resource, ctx, state, warnings, strict)
+        if options["summary"] == "count":
+            return self._count_only(resource, ctx, state, rows, names, warnings)
         state.sort, state.count, state.total = options["sort"], options["count"], options["total"]
         sort_name = state.sort.lstrip("-")
         descending = state.sort.startswith("-")
@@ -491,17 +517,24 @@ class SearchView(CreateMixin, FhirView):
         # A sort key may be an annotation of the type's rows (a date of the row's parent).
         annotation = rows.query.annotations.get(field)
         model_field = annotation.output_field if annotation is not None else rows.model._meta.get_field(field)
+        nullable = annotation is not None or model_field.null  # an annotation may be null whatever its type
         page_rows = rows
         backward = "before" in state.position
         if state.position:
             value, last_id = state.position.get("after") or state.position["before"]
             value = model_field.to_python(value) if value is not None else None
-            page_rows = page_rows.filter(_keyset(field, descending, value, last_id, forward=not backward))
+            page_rows = page_rows.filter(
+                _keyset(field, descending, value, last_id, forward=not backward, nullable=nullable)
+            )
         # SECURITY: Patient is global; its visibility is a subquery of this organization's registrations,
         # which row-level security shows only to a session bound to the organization.
         with tenancy.bound(organization_id=ctx.organization_id):
             total = rows.count() if state.total != "none" else None
-            page = list(page_rows.order_by(*_ordering(field, descending, reverse=backward))[: state.count + 1])
+            page = list(
+                page_rows.order_by(*_ordering(field, descending, reverse=backward, nullable=nullable))[
+                    : state.count + 1
+                ]
+            )
         more = len(page) > state.count
         page = page[: state.count]
         if backward:
@@ -545,6 +578,32 @@ class SearchView(CreateMixin, FhirView):
         bundle["entry"] = entries + included
         return _json(bundle)
 
+    def _count_only(
+        self,
+        resource: ResourceDef,
+        ctx: Ctx,
+        state: SearchState,
+        rows: QuerySet[Any],
+        names: list[str],
+        warnings: list[dict[str, Any]],
+    ) -> HttpResponse:
+        """`_summary=count`: a searchset Bundle with the total and no entries (a population count by
+        code, status, date, ... without reading a row). Audited as a search that showed no patient."""
+        with tenancy.bound(organization_id=ctx.organization_id):
+            total = rows.count()
+        self._audit(ctx, resource, names, 0, set(), total=total)
+        bundle: dict[str, Any] = {
+            "resourceType": "Bundle",
+            "id": uuid.uuid4().hex,
+            "meta": {"lastUpdated": instant(timezone.now())},
+            "type": "searchset",
+            "total": total,
+            "link": [{"relation": "self", "url": self._link(resource.type, state, ctx, None)}],
+        }
+        if warnings:
+            bundle["entry"] = [{"resource": operation_outcome(warnings), "search": {"mode": "outcome"}}]
+        return _json(bundle)
+
     # -- steps ---------------------------------------------------------------------------------------
     def _filtered(
         self, resource: ResourceDef, ctx: Ctx, state: SearchState, warnings: list[dict[str, Any]], strict: bool
@@ -556,6 +615,7 @@ class SearchView(CreateMixin, FhirView):
             "count": DEFAULT_COUNT,
             "sort": resource.default_sort,
             "total": "accurate",
+            "summary": "false",
             "include": [],
             "revinclude": [],
         }
@@ -572,6 +632,10 @@ class SearchView(CreateMixin, FhirView):
                 if value not in TOTAL_MODES:
                     raise bad("_total: accurate or none", "_total")
                 options["total"] = "none" if value == "none" else "accurate"
+            elif name == "_summary":
+                if value not in SUMMARY_MODES:
+                    raise bad("_summary: count (the total alone) or false", "_summary")
+                options["summary"] = value
             elif name in ("_include", "_revinclude"):
                 table = resource.includes if name == "_include" else resource.revincludes
                 if value in table:
@@ -648,9 +712,18 @@ class SearchView(CreateMixin, FhirView):
         return f"{url}?{urlencode({'_cursor': cursor_encode(continued, ctx)})}"
 
     @staticmethod
-    def _audit(ctx: Ctx, resource: ResourceDef, names: list[str], results: int, patients: set[uuid.UUID]) -> None:
+    def _audit(
+        ctx: Ctx,
+        resource: ResourceDef,
+        names: list[str],
+        results: int,
+        patients: set[uuid.UUID],
+        *,
+        total: int | None = None,
+    ) -> None:
         """One event per patient shown (match or include), naming the patient; one without patient when
-        none is. The parameters are named, never their values."""
+        none is. The parameters are named, never their values; a count-only search notes its total."""
+        extra = {"summary": "count", "total": total} if total is not None else {}
         with audit.read_batch():
             for patient_id in sorted(patients) or [None]:
                 audit.record(
@@ -661,6 +734,7 @@ class SearchView(CreateMixin, FhirView):
                     read=True,
                     criteria=sorted(set(names)),
                     results=results,
+                    **extra,
                 )
 
 
