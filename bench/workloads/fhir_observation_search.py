@@ -28,7 +28,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bench.runner import CheckFailed, Variant, Workload
-from bench.workloads import fhir_read, fhir_subjects, http_load
+from bench.workloads import fhir_read, fhir_subjects, http_load, tier_fixtures
 
 ITERATION_DIVISOR = 30  # each operation is a batch of searches
 PATIENTS = 20
@@ -123,7 +123,11 @@ def build(dsn: str) -> list[Workload]:
     try:
         phb = http_load.Server(
             "phb.config.wsgi:application",
-            {"THROTTLE_USER": fhir_read.THROTTLE, "LOG_LEVEL": "WARNING"},
+            {
+                "THROTTLE_USER": fhir_read.THROTTLE,
+                "LOG_LEVEL": "WARNING",
+                "DATABASE_URL": tier_fixtures.application_dsn(dsn),
+            },
             "/fhir/r4/metadata",
         )
         servers.append(phb)

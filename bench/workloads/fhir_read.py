@@ -28,7 +28,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bench.runner import CheckFailed, Variant, Workload
-from bench.workloads import fhir_subjects, http_load
+from bench.workloads import fhir_subjects, http_load, tier_fixtures
 
 ITERATION_DIVISOR = 30  # each operation is a batch of tens to hundreds of HTTP requests
 TYPES = ("Patient", "Observation")
@@ -116,7 +116,9 @@ def build(dsn: str) -> list[Workload]:
 
     try:
         phb = http_load.Server(
-            "phb.config.wsgi:application", {"THROTTLE_USER": THROTTLE, "LOG_LEVEL": "WARNING"}, "/fhir/r4/metadata"
+            "phb.config.wsgi:application",
+            {"THROTTLE_USER": THROTTLE, "LOG_LEVEL": "WARNING", "DATABASE_URL": tier_fixtures.application_dsn(dsn)},
+            "/fhir/r4/metadata",
         )
         servers.append(phb)
         bare = http_load.Server(

@@ -12,8 +12,7 @@ the patients) and B ("bench-b", 10 %).
   and patients by id (each must be 404), searching A's patients' observations (0 entries), and the same
   in SQL bound to B (0 rows); passes when nothing of A's is seen.
 
-The application role (`phb_bench_app`, no superuser, no BYPASSRLS) is created in the bench database
-when missing and given exactly the application's privileges (`kernel.db.grant_application_privileges`).
+The application role is `tier_fixtures.application_dsn`'s.
 """
 
 from __future__ import annotations
@@ -28,30 +27,10 @@ from bench.runner import CheckFailed, Outcome, Variant, Workload
 from bench.workloads import tier_fixtures
 
 ITERATION_DIVISOR = 5
-APP_ROLE = "phb_bench_app"
 LOINC = "http://loinc.org"
 LOAD_CONNECTIONS = 4
 PROBES = 200
 SEED = 20261130
-
-
-def _ensure_app_role(dsn: str) -> str:
-    """The application role's connection string for the bench database (role created when missing)."""
-    import psycopg
-    from django.db import connection
-    from psycopg import conninfo, sql
-
-    from phb.kernel import db
-
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [APP_ROLE]).fetchone() is None:
-            conn.execute(
-                sql.SQL("CREATE ROLE {} LOGIN PASSWORD {} NOSUPERUSER NOBYPASSRLS NOCREATEROLE NOCREATEDB").format(
-                    sql.Identifier(APP_ROLE), sql.Literal(APP_ROLE)
-                )
-            )
-    db.grant_application_privileges(connection, APP_ROLE)
-    return conninfo.make_conninfo(dsn, user=APP_ROLE, password=APP_ROLE)
 
 
 def _as_app_role(executor: ThreadPoolExecutor) -> None:
@@ -60,7 +39,11 @@ def _as_app_role(executor: ThreadPoolExecutor) -> None:
 
     def switch() -> None:
         connection.close()
-        connection.settings_dict = {**connection.settings_dict, "USER": APP_ROLE, "PASSWORD": APP_ROLE}
+        connection.settings_dict = {
+            **connection.settings_dict,
+            "USER": tier_fixtures.APP_ROLE,
+            "PASSWORD": tier_fixtures.APP_ROLE,
+        }
 
     executor.submit(switch).result()
 
@@ -108,7 +91,7 @@ def build(dsn: str) -> list[Any]:
     from phb.interop.fhir import bundles
 
     a, b = tier_fixtures.site(tier_fixtures.HOME), tier_fixtures.site(tier_fixtures.OTHER)
-    app_dsn = _ensure_app_role(dsn)
+    app_dsn = tier_fixtures.application_dsn(dsn)
     b_patient, b_code = _busiest(dsn, b.organization_id)
     a_patient, a_code = _busiest(dsn, a.organization_id)
     b_query = f"patient=Patient/{b_patient}&code={LOINC}|{b_code}&_count=50"

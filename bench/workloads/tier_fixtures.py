@@ -11,7 +11,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-HOME, OTHER = "bench-a", "bench-b"  # the generator's two organizations, 90 % and 10 % of the patients
+HOME, OTHER = "bench-a", "bench-b"
+APP_ROLE = "phb_bench_app"  # the generator's two organizations, 90 % and 10 % of the patients
 DESK_EMAIL = "bench-desk@{code}.bench.phb.example"
 
 
@@ -40,6 +41,29 @@ class Site:
             permissions=permissions_for(list(roles)),
             ip="127.0.0.1",
         )
+
+
+def application_dsn(dsn: str) -> str:
+    """The bench database's connection string as the application role, as PHB runs in production: no
+    superuser, no BYPASSRLS, so row-level security is in force. The role is created when missing and
+    given exactly the application's privileges (`kernel.db.grant_application_privileges`)."""
+    import psycopg
+    from django.db import connection
+    from psycopg import conninfo, sql
+
+    from phb.kernel import db
+
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [APP_ROLE]).fetchone() is None:
+            conn.execute(
+                sql.SQL("CREATE ROLE {} LOGIN PASSWORD {} NOSUPERUSER NOBYPASSRLS NOCREATEROLE NOCREATEDB").format(
+                    sql.Identifier(APP_ROLE), sql.Literal(APP_ROLE)
+                )
+            )
+    db.grant_application_privileges(connection, APP_ROLE)
+    params = conninfo.conninfo_to_dict(dsn)
+    host, port, name = params.get("host", "127.0.0.1"), params.get("port", "5432"), params["dbname"]
+    return f"postgresql://{APP_ROLE}:{APP_ROLE}@{host}:{port}/{name}"  # a URL: PHB's DATABASE_URL takes no other form
 
 
 def _system() -> Any:
