@@ -28,6 +28,7 @@ WORKLOADS = {
     "chart_summary": "bench.workloads.chart_summary",
     "drug_safety_check": "bench.workloads.drug_safety_check",
     "dispense_concurrency": "bench.workloads.dispense_concurrency",
+    "fhir_export": "bench.workloads.fhir_export",
 }
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/phb_bench"
 # What decides how fast PostgreSQL can be on a machine, reported beside every run.

@@ -21,7 +21,9 @@ drown the trail; the search of a page names each patient, a file names its type 
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
+import functools
 import json
 import secrets
 import tempfile
@@ -33,8 +35,9 @@ import structlog
 from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import Storage, storages
-from django.db import IntegrityError, transaction
-from django.db.models import QuerySet
+from django.db import IntegrityError, connection, transaction
+from django.db.models import QuerySet, signals
+from django.db.models.base import ModelState
 from django.http import HttpResponse, StreamingHttpResponse
 from django.utils import timezone
 from rest_framework.request import Request
@@ -55,7 +58,7 @@ log = structlog.get_logger("phb.fhir.bulk")
 PERMISSION = "interop.bulk.export"  # a user may export only with it
 OUTPUT_FORMATS = ("application/fhir+ndjson", "application/ndjson", "ndjson")
 NDJSON = "application/fhir+ndjson"
-CHUNK = 500  # rows read and rendered at a time
+CHUNK = 2_000  # rows read and rendered at a time (a few MB of rows and resources: memory stays flat)
 RETRY_AFTER = 5  # seconds a client waits between status requests
 BUSY_RETRY_AFTER = 60
 REQUEUE_AFTER = dt.timedelta(minutes=10)
@@ -107,8 +110,14 @@ class _FileWriter:
         self.plain: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 (closed in save)
 
     def write(self, resource: dict[str, Any]) -> None:
-        self.plain.write(json.dumps(resource, separators=(",", ":"), ensure_ascii=False).encode() + b"\n")
+        self.plain.write(_encode(resource).encode() + b"\n")
         self.count += 1
+
+    def write_lines(self, lines: list[str]) -> None:
+        """Resources already encoded, one per line."""
+        if lines:
+            self.plain.write(("\n".join(lines) + "\n").encode())
+            self.count += len(lines)
 
     def save(self) -> dict[str, Any]:
         size = self.plain.tell()
@@ -126,6 +135,84 @@ class _FileWriter:
         finally:
             self.plain.close()
         return {"type": self.type, "key": stored, "count": self.count, "bytes": size, "error": self.error}
+
+
+# One encoder for every line (json.dumps with options builds a new one per call).
+_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
+@functools.cache
+def _compiled_loader(compiled: type) -> type:
+    """A loader that hands each value to psycopg's compiled one (which cannot be subclassed), and shows the
+    `timezone` Django's cursors compare with the connection's before each query."""
+    from psycopg.adapt import Loader
+
+    class UtcTimestamptzLoader(Loader):
+        timezone = dt.UTC
+
+        def __init__(self, oid: int, context: Any = None):
+            super().__init__(oid, context)
+            # The compiled loader's own method, called directly for each value.
+            self.load = compiled(oid, context).load  # type: ignore[method-assign]
+
+        def load(self, data: Any) -> dt.datetime:  # replaced per instance in __init__
+            raise NotImplementedError
+
+    return UtcTimestamptzLoader
+
+
+@contextlib.contextmanager
+def _fast_timestamps() -> Iterator[None]:
+    """Timestamps read by psycopg's own (compiled) loader while the export's batches are read.
+
+    Django loads every `timestamptz` through a loader written in Python, to attach its UTC; an export reads
+    two or three per row (created, updated, when it happened), which cost more than the rest of the row.
+    The session's time zone is UTC (Django sets it, USE_TZ), so psycopg's loader gives the same instants,
+    aware in UTC. Django's loader is put back after the batch: the connection serves other queries."""
+    from psycopg import adapters as psycopg_adapters
+    from psycopg.pq import Format
+
+    connection.ensure_connection()
+    raw = connection.connection
+    if connection.vendor != "postgresql" or connection.timezone_name != "UTC" or raw is None:
+        yield
+        return
+    oid = psycopg_adapters.types["timestamptz"].oid
+    django_loader = raw.adapters.get_loader(oid, Format.TEXT)
+    raw.adapters.register_loader(oid, _compiled_loader(psycopg_adapters.get_loader(oid, Format.TEXT)))  # type: ignore[arg-type]
+    try:
+        yield
+    finally:
+        raw.adapters.register_loader(oid, django_loader)  # type: ignore[arg-type]
+
+
+def _instances(rows: QuerySet[Any]) -> list[Any]:
+    """The rows of `rows` as model instances, as `list(rows)` gives them, built without Django's per-field
+    `__init__` (a descriptor call for every foreign key of every row: a fifth of an export's time).
+
+    The values come through `values_list`, so every field's conversion from the database (decryption
+    included) is Django's; each instance gets its fields' values and a loaded-from-`db` state, as
+    `Model.from_db` gives it. Querysets that load related rows (`select_related`), defer fields, or
+    whose model has post_init receivers are read the ordinary way."""
+    model = rows.model
+    query = rows.query
+    if query.select_related or query.deferred_loading[0] or signals.post_init.has_listeners(model):
+        return list(rows)
+    names = [f.attname for f in model._meta.concrete_fields]
+    annotations = list(query.annotations)
+    columns = names + annotations
+    db = rows.db
+    new = model.__new__
+    out = []
+    for values in rows.values_list(*columns):
+        instance = new(model)
+        state = ModelState()
+        state.adding, state.db = False, db
+        fields = instance.__dict__
+        fields.update(zip(columns, values, strict=True))
+        fields["_state"] = state
+        out.append(instance)
+    return out
 
 
 def delete_files(files: list[dict[str, Any]]) -> None:
@@ -284,19 +371,25 @@ def _write_type(
         # SECURITY: Patient is global; its visibility is a subquery of this organization's registrations,
         # which row-level security shows only to a session bound to the organization. One short
         # transaction per batch: nothing is held open across the export.
-        with tenancy.bound(organization_id=export.organization_id):
-            batch = list((rows.filter(id__gt=last) if last else rows).order_by("id")[:CHUNK])
+        with tenancy.bound(organization_id=export.organization_id), _fast_timestamps():
+            batch = _instances((rows.filter(id__gt=last) if last else rows).order_by("id")[:CHUNK])
         if not batch:
             break
         context = _page_context(resource, ctx, batch)
-        for row in batch:
+        render = resource.render
+        start = 0
+        while start < len(batch):
             if writer is None:
                 writer = _FileWriter(export, resource.type, len(files), key)
-            writer.write(resource.render(row, context))
+            # As many rows as the file still takes, rendered and encoded in one go.
+            part = batch[start : start + per_file - writer.count]
+            writer.write_lines([_encode(render(row, context)) for row in part])
+            start += len(part)
             if writer.count >= per_file:
                 files.append(writer.save())
                 writer = None
         last = batch[-1].id
+        del batch
         _still_running(export.id)
     if writer is not None:
         files.append(writer.save())
