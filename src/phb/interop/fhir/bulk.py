@@ -2,7 +2,8 @@
 completion manifest, cancel) and the NDJSON files, built in the background (`interop.bulk_export_build`).
 
 The files hold exactly what reads emit (each type's `ResourceDef.render` with its page context) for the
-rows the requester may see (each type's `rows(ctx)`), read in keyset batches so that memory stays flat,
+rows the requester may see (each type's `rows(ctx)`), read through one server-side cursor per type in
+batches of `CHUNK` rows, so that memory stays flat,
 one file per type split every `FHIR_BULK_FILE_RESOURCES` resources. They are encrypted in the storage
 (a data key per export, each file bound to its export and place), served only to the requester who
 asked, and wiped when they expire (`FHIR_BULK_VALID_HOURS`, 24 by default) by the hourly
