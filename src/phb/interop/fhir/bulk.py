@@ -165,12 +165,12 @@ def _compiled_loader(compiled: type) -> type:
 
 @contextlib.contextmanager
 def _fast_timestamps() -> Iterator[None]:
-    """Timestamps read by psycopg's own (compiled) loader while the export's batches are read.
+    """Timestamps read by psycopg's own (compiled) loader while the export reads a type.
 
     Django loads every `timestamptz` through a loader written in Python, to attach its UTC; an export reads
     two or three per row (created, updated, when it happened), which cost more than the rest of the row.
     The session's time zone is UTC (Django sets it, USE_TZ), so psycopg's loader gives the same instants,
-    aware in UTC. Django's loader is put back after the batch: the connection serves other queries."""
+    aware in UTC. Django's loader is put back afterwards: the connection serves other queries."""
     from psycopg import adapters as psycopg_adapters
     from psycopg.pq import Format
 
