@@ -9,8 +9,8 @@ process's peak resident set size (`ru_maxrss`) is the build's alone. Its time is
 claim to the completed manifest (reading, rendering, JSON, encryption, storage, audit).
 
 The reference copies out, on one psycopg connection, the rows the export reads: each type's visible
-queryset (the same SELECT, columns and filters, ordered by id as the export's keyset batches) wrapped in
-`COPY (...) TO STDOUT`, bound to the organization as the export's batches are. Rounds alternate
+queryset (the same SELECT, columns and filters, unordered as the export reads it through its cursor)
+wrapped in `COPY (...) TO STDOUT`, in a transaction bound to the organization as the export's is. Rounds alternate
 reference, export, reference, ... (at least 5 pairs); the ratio of each round is export / COPY rate.
 
 Checked before anything is timed: the manifest's count of each type equals the number of rows COPY
@@ -154,7 +154,7 @@ def _querysets(organization_id: uuid.UUID, client_id: uuid.UUID, types: list[str
     from phb.interop.fhir.registry import REGISTRY
 
     ctx = _requester(organization_id, client_id)
-    return {t: REGISTRY[t].rows(ctx).order_by("id") for t in types}
+    return {t: REGISTRY[t].rows(ctx).order_by() for t in types}
 
 
 def _sql_counts(dsn: str, organization_id: uuid.UUID, client_id: uuid.UUID, types: list[str]) -> dict[str, int]:
