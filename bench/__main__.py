@@ -35,6 +35,7 @@ WORKLOADS = {
     "chart_open": "bench.workloads.chart_open",
     "fhir_read": "bench.workloads.fhir_read",
     "fhir_observation_search": "bench.workloads.fhir_observation_search",
+    "fhir_export": "bench.workloads.fhir_export",
 }
 # The workloads of the tiers (W1 to W11), on `phb bench-data`'s data: what `--tier` runs by default. The
 # others build fixtures of their own and run when named, or without --tier.
@@ -42,6 +43,7 @@ TIERED = [
     "fhir_read",
     "patient_search_clients",
     "fhir_observation_search",
+    "fhir_export",
     "chart_open",
     "single_writes",
     "booking_contention",

@@ -187,6 +187,32 @@ def test_a_patient_export_runs_in_the_worker_and_matches_the_reads(
     assert _events(action="interop.fhir.export.download").count() == len(manifest["output"])
 
 
+def test_small_batches_export_every_row_once_and_nothing_of_another_organization(
+    org_a, org_b, ward, worker, django_capture_on_commit_callbacks, settings, monkeypatch
+):
+    """Each type is read through one cursor in batches (here of 2 rows, files of 3): between batches the
+    build checks for a cancel and reads its page context, and the rows read on stay this organization's."""
+    monkeypatch.setattr(bulk, "CHUNK", 2)
+    settings.FHIR_BULK_FILE_RESOURCES = 3
+    elsewhere = DepartmentFactory(organization=org_b)
+    chart(org_b, elsewhere, clinician(org_b, "nurse", department=elsewhere))
+    client = system_client(org_a)
+    _location, manifest = run(
+        client, django_capture_on_commit_callbacks, query="?_type=Patient,Encounter,Observation,Condition"
+    )
+    ids: dict[str, list[str]] = {}
+    for item in manifest["output"]:
+        found = lines(client, item["url"])
+        assert 0 < len(found) <= 3
+        ids.setdefault(item["type"], []).extend(r["id"] for r in found)
+    for resource_type, exported in ids.items():
+        assert len(exported) == len(set(exported)), resource_type
+        search = fhir_get(client, f"{resource_type}?_count=200").json()
+        assert set(exported) == {e["resource"]["id"] for e in search.get("entry", [])}, resource_type
+    assert set(ids) == {"Patient", "Encounter", "Observation", "Condition"}
+    assert len(ids["Observation"]) > 2  # several batches of one type
+
+
 def test_status_while_queued_then_complete(org_a, ward, django_capture_on_commit_callbacks, monkeypatch):
     client = system_client(org_a)
     queued = []

@@ -58,6 +58,7 @@ SCOPE_PERMISSIONS: dict[str, frozenset[str]] = {
     "Consent": frozenset({"patients.demographics.view"}),
     "Location": frozenset({"organizations.organization.view"}),
     "Schedule": frozenset({"organizations.organization.view"}),
+    "Slot": frozenset({"scheduling.appointment.view"}),  # computed free/busy intervals: no patient
 }
 # What a write scope grants: the permissions the write services check (the clinical ones need to see the
 # record they add to, within the patients registered at the client's organization).

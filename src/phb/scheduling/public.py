@@ -10,8 +10,17 @@ from phb.kernel.context import Ctx
 from phb.patients.public import registered_patient_ids
 from phb.scheduling.models import Appointment, AppointmentStatus
 from phb.scheduling.policies import can_read_appointments
+from phb.scheduling.slots import MAX_RANGE_DAYS, SLOT_VIEW, SlotStatus, slots_of_schedule
 
-__all__ = ["Appointment", "AppointmentStatus", "appointments_visible"]
+__all__ = [
+    "MAX_RANGE_DAYS",
+    "SLOT_VIEW",
+    "Appointment",
+    "AppointmentStatus",
+    "SlotStatus",
+    "appointments_visible",
+    "slots_of_schedule",
+]
 
 
 def appointments_visible(ctx: Ctx) -> QuerySet[Any]:

@@ -34,12 +34,14 @@ __all__ = [
     "LONGEST_APPOINTMENT",
     "MAX_RANGE_DAYS",
     "Slot",
+    "SlotStatus",
     "Window",
     "daily_maximum",
     "local_day_bounds",
     "organization_zone",
     "overlapping",
     "slots_free",
+    "slots_of_schedule",
     "window_slots",
 ]
 
@@ -181,6 +183,83 @@ def slots_free(
         free += todays
         day += dt.timedelta(days=1)
     return free
+
+
+class SlotStatus(NamedTuple):
+    """A slot of a practitioner's schedule with its state: "free" (bookable), "busy" (an appointment
+    takes it) or "busy-unavailable" (a closure takes it, or the day's maximum is reached)."""
+
+    start_at: dt.datetime
+    end_at: dt.datetime
+    status: str
+
+
+SLOT_VIEW = "scheduling.appointment.view"  # a system client's scope (FHIR Slot) grants it
+
+
+def slots_of_schedule(
+    *, ctx: Ctx, practitioner_id: uuid.UUID, range_start: dt.datetime, range_end: dt.datetime
+) -> list[SlotStatus]:
+    """Every slot of one practitioner's weekly windows that starts in [range_start, range_end) and not
+    before now, earliest first (then shortest), free or busy: the free ones are exactly those
+    `slots_free` gives. At most MAX_RANGE_DAYS days. Slots carry no patient: desk staff and clinicians
+    see them, and system clients whose scopes grant SLOT_VIEW."""
+    if not (policies.can_read_appointments(ctx) or (ctx.is_client and ctx.has_perm(SLOT_VIEW))):
+        raise Forbidden("seeing slots needs a role that manages appointments or sees records")
+    if range_end <= range_start:
+        raise ValidationFailed.field("range_end", "the range ends before it starts")
+    if range_end - range_start > dt.timedelta(days=MAX_RANGE_DAYS):
+        raise ValidationFailed.field("range_end", f"ask for at most {MAX_RANGE_DAYS} days at a time")
+    now = timezone.now()
+    range_start = max(range_start, now)
+    if range_end <= range_start:
+        return []
+    with tenancy.bound(organization_id=ctx.organization_id):
+        zone = organization_zone(ctx)
+        start_date = range_start.astimezone(zone).date()
+        end_date = range_end.astimezone(zone).date()
+        schedule = schedule_load(
+            ctx=ctx, start_date=start_date, end_date=end_date, zone=zone, practitioner_id=practitioner_id
+        )
+        if practitioner_id not in schedule.practitioner_ids:
+            return []
+        day_start, _ = local_day_bounds(start_date, zone)
+        _, day_end = local_day_bounds(end_date, zone)
+        occupying = Appointment.objects.for_tenant(ctx).filter(practitioner_id=practitioner_id, status__in=OCCUPYING)
+        booked = sorted(
+            overlapping(occupying, day_start, day_end).values_list(EpochSeconds("start_at"), EpochSeconds("end_at"))
+        )
+    low, high, moment = range_start.timestamp(), range_end.timestamp(), now.timestamp()
+    calendar = schedule.organization
+    out: list[tuple[int, int, str, dt.datetime, dt.datetime]] = []
+    day = start_date
+    while day <= end_date:
+        windows = schedule.windows.get((practitioner_id, day.weekday()), [])
+        if calendar.holiday(day) or not windows or (practitioner_id, day) in schedule.on_leave:
+            day += dt.timedelta(days=1)
+            continue
+        first, last = (int(bound.timestamp()) for bound in local_day_bounds(day, zone))
+        taken = [(s, e) for s, e in booked if s < last and e > first]
+        full = len(taken) >= daily_maximum(windows)
+        away = schedule.closures_between(practitioner_id, first, last)
+        opening = calendar.intervals(day.weekday())
+        for window in windows:
+            for cut in _Cut.runs(window, day, zone, opening):
+                free_of_appointments = set(_untaken(cut.seconds, taken))
+                free_of_closures = set(_untaken(cut.seconds, away))
+                for k, (start_s, end_s) in enumerate(cut.seconds):
+                    if not low <= start_s < high or start_s <= moment:
+                        continue
+                    if k not in free_of_appointments:
+                        status = "busy"
+                    elif k not in free_of_closures or full:
+                        status = "busy-unavailable"
+                    else:
+                        status = "free"
+                    out.append((start_s, end_s, status, cut.starts_at[k], cut.ends_at[k]))
+        day += dt.timedelta(days=1)
+    out.sort(key=itemgetter(0, 1))
+    return [SlotStatus(start, end, status) for _s, _e, status, start, end in out]
 
 
 def _new_slot(fields: tuple[uuid.UUID, dt.datetime, dt.datetime]) -> Slot:

@@ -35,6 +35,9 @@ ISSUE_TYPE = {
     "POSSIBLE_DUPLICATE": "duplicate",
     "BUSINESS_RULE": "business-rule",
     "DELETE_NOT_ALLOWED": "not-supported",
+    "SLOT_SCHEDULE_REQUIRED": "required",
+    "SLOT_RANGE_REQUIRED": "required",
+    "SLOT_RANGE_TOO_LONG": "too-costly",
 }
 
 

@@ -2,7 +2,7 @@
 
 from django.urls import path, re_path
 
-from phb.interop.fhir import bulk, everything, views
+from phb.interop.fhir import bulk, everything, slot_views, views
 
 app_name = "fhir"
 _TYPE = r"(?P<resource_type>[A-Z][A-Za-z]{1,63})"
@@ -23,6 +23,9 @@ urlpatterns = [
         bulk.ExportFileView.as_view(),
         name="export-file",
     ),
+    # Slot is computed, not a registry type with rows.
+    re_path(r"^Slot/?$", slot_views.SlotSearchView.as_view(), name="slot-search"),
+    re_path(rf"^Slot/{_ID}/?$", slot_views.SlotReadView.as_view(), name="slot-read"),
     re_path(rf"^{_TYPE}/?$", views.SearchView.as_view(), name="search"),
     re_path(rf"^{_TYPE}/{_ID}/?$", views.ReadView.as_view(), name="read"),
     re_path(

@@ -35,7 +35,7 @@ from phb.accounts.public import (
     check_med_access,
     scope_types,
 )
-from phb.interop.fhir import bundles
+from phb.interop.fhir import bundles, slot
 from phb.interop.fhir.common import instant
 from phb.interop.fhir.operations import declare_operations
 from phb.interop.fhir.outcome import FhirError, issue, operation_outcome
@@ -327,6 +327,7 @@ def capability_statement(base_url: str, token_url: str) -> dict[str, Any]:
         if resource.revincludes:
             entry["searchRevInclude"] = sorted(resource.revincludes)
         resources.append(entry)
+    resources.append(slot.capability_entry())  # computed, not in the registry (slot_views.py)
     return {
         "resourceType": "CapabilityStatement",
         "status": "active",
