@@ -564,20 +564,21 @@ def parse_bundle(bundle: Any, *, types: tuple[str, ...] = ("transaction", "batch
         raise FhirError(400, "INVALID_BUNDLE", "two entries have the same fullUrl", expression="Bundle.entry.fullUrl")
     local = set(full_urls)
     for entry in entries:
-        entry.depends = {ref for ref in _references(entry.resource) if ref in local and ref != entry.full_url}
+        entry.depends = {ref for ref in references(entry.resource) if ref in local and ref != entry.full_url}
     return kind, entries
 
 
-def _references(value: Any) -> Iterator[str]:
+def references(value: Any) -> Iterator[str]:
+    """Every `reference` string inside `value`."""
     if isinstance(value, dict):
         ref = value.get("reference")
         if isinstance(ref, str):
             yield ref
         for item in value.values():
-            yield from _references(item)
+            yield from references(item)
     elif isinstance(value, list):
         for item in value:
-            yield from _references(item)
+            yield from references(item)
 
 
 def ordered(entries: list[Entry]) -> list[Entry]:
@@ -625,7 +626,7 @@ def resolve(value: Any, targets: dict[str, str | None]) -> Any:
 def execute(requester: Requester, entry: Entry, targets: dict[str, str | None]) -> Result:
     """One entry of a Bundle, its references resolved. Raises FhirError."""
     where = f"Bundle.entry[{entry.index}]"
-    unresolved = sorted(r for r in _references(entry.resource) if r.startswith("urn:") and r not in targets)
+    unresolved = sorted(r for r in references(entry.resource) if r.startswith("urn:") and r not in targets)
     if unresolved:
         raise FhirError(
             400, "INVALID_REFERENCE", "a reference names no entry of this Bundle", expression=f"{where}.resource"
@@ -802,12 +803,38 @@ def import_bundle(requester: Requester, bundle: Any) -> list[Imported]:
     it would say something else (an observation without the visit it was made in). A reference to an
     entry of a type PHB does not store is dropped. Every row created gets a SourceLink, so importing
     the same Bundle again finds them ("already") instead of creating them twice."""
+    _kind, entries = parse_bundle(bundle)
+    state = ImportState()
+    results = import_entries(requester, entries, state, skipped_targets=True)
+    return [results[e.index] for e in entries]
+
+
+@dataclass
+class ImportState:
+    """What an import carries from one group of entries to the next: the reference each source
+    (fullUrl, or `Type/id` in NDJSON) became, and the sources refused."""
+
+    targets: dict[str, str | None] = field(default_factory=dict)
+    refused: set[str] = field(default_factory=set)
+
+
+def import_entries(
+    requester: Requester,
+    entries: list[Entry],
+    state: ImportState,
+    *,
+    skipped_targets: bool,
+    check: Callable[[Entry], None] | None = None,
+) -> dict[int, Imported]:
+    """The import of `entries` (POSTs of resources), each in its own transaction, in dependency
+    order; `state` is updated with what each became. `skipped_targets`: a reference to a skipped
+    entry is dropped (Bundles). `check` may refuse an entry (raising FhirError) before it is
+    written, e.g. for a reference that names nothing known."""
     from phb.interop.models import SourceLink
 
     ctx = requester.ctx
-    _kind, entries = parse_bundle(bundle)
     results: dict[int, Imported] = {}
-    targets: dict[str, str | None] = {}
+    targets, refused = state.targets, state.refused
     stored: list[Entry] = []
     for entry in entries:
         entry.resource_type = (entry.resource or {}).get("resourceType", "") if isinstance(entry.resource, dict) else ""
@@ -816,11 +843,10 @@ def import_bundle(requester: Requester, bundle: Any) -> list[Imported]:
             results[entry.index] = Imported(
                 entry.index, entry.full_url, entry.resource_type or "?", "skipped", reason=reason
             )
-            if entry.full_url:
+            if entry.full_url and skipped_targets:
                 targets[entry.full_url] = None
         else:
             stored.append(entry)
-    refused: set[str] = set()
     links = SourceLink.objects.for_tenant(ctx)
     for entry in ordered(stored):
         result = Imported(entry.index, entry.full_url, entry.resource_type, "refused")
@@ -839,6 +865,8 @@ def import_bundle(requester: Requester, bundle: Any) -> list[Imported]:
                 targets[entry.full_url] = f"{entry.resource_type}/{link.target_id}"
             continue
         try:
+            if check is not None:
+                check(entry)
             with in_transaction(ctx):
                 done = execute(requester, entry, targets)
                 if source and done.row_id is not None:
@@ -856,4 +884,4 @@ def import_bundle(requester: Requester, bundle: Any) -> list[Imported]:
             continue
         result.what = "created" if done.what == "created" else "linked"
         note_target(targets, entry, done)
-    return [results[e.index] for e in entries]
+    return results
