@@ -38,11 +38,21 @@ def bound(*, organization_id: uuid.UUID | None, all_tenants: bool = False, using
     if connection.vendor != "postgresql":
         yield
         return
-    with transaction.atomic(using=using, savepoint=False), connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT set_config(%s, %s, true), set_config(%s, %s, true)",
-            [GUC_ORGANIZATION, str(organization_id or ""), GUC_ALL_TENANTS, "on" if all_tenants else ""],
-        )
+    with transaction.atomic(using=using, savepoint=False):
+        # The binding in force is remembered on the outermost atomic block, with the savepoints open
+        # when it was set. It still holds while those savepoints are open (a savepoint rolled back
+        # undoes `set_config`, and leaves the chain): the same binding asked again costs no round trip.
+        outermost = connection.atomic_blocks[0]
+        chain = tuple(sid for sid in connection.savepoint_ids if sid)
+        wanted = (str(organization_id or ""), "on" if all_tenants else "")
+        held = getattr(outermost, "phb_binding", None)
+        if held is None or held[1] != wanted or held[0] != chain[: len(held[0])]:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT set_config(%s, %s, true), set_config(%s, %s, true)",
+                    [GUC_ORGANIZATION, wanted[0], GUC_ALL_TENANTS, wanted[1]],
+                )
+            outermost.phb_binding = (chain, wanted)
         yield
 
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
+from django.db import DatabaseError
 from django.db.models import Q
 from django.utils import timezone
 
@@ -27,7 +28,7 @@ from phb.interop.fhir import patient as patient_mapper
 from phb.interop.fhir.common import instant
 from phb.interop.fhir.outcome import FhirError, issue, operation_outcome
 from phb.interop.fhir.registry import REGISTRY, ResourceDef, alternatives, chained_patient_identifier
-from phb.kernel import audit, tenancy
+from phb.kernel import audit, memo, tenancy
 from phb.kernel.context import Ctx
 from phb.kernel.errors import ProblemError
 
@@ -302,10 +303,18 @@ def audit_failure(ctx: Ctx, interaction: str, resource_type: str, error: FhirErr
 
 
 def create(
-    requester: Requester, resource_type: str, body: Any, *, if_none_exist: str | None = None, expression: str = ""
+    requester: Requester,
+    resource_type: str,
+    body: Any,
+    *,
+    if_none_exist: str | None = None,
+    expression: str = "",
+    read_back: bool = True,
 ) -> Result:
     """Create (201), or with `if_none_exist`: 0 matches create, 1 match returns it (200, no write),
-    more are a 412 MULTIPLE_MATCHES. The id a client put in the body is ignored (PHB assigns ids)."""
+    more are a 412 MULTIPLE_MATCHES. The id a client put in the body is ignored (PHB assigns ids).
+    `read_back=False` (the import, which answers with ids only): the row is not read back and
+    rendered, and the result has no body."""
     resource = resource_def(resource_type)
     ctx = authorize_write(requester, resource, "create")
     assert resource.write is not None
@@ -324,7 +333,11 @@ def create(
     with domain_errors(resource):
         row = resource.write.create(ctx, body)
     what = getattr(row, "fhir_write", "created")
-    result = _result(requester, resource, row.id, 200 if what == "existing" else 201, what)
+    status = 200 if what == "existing" else 201
+    if read_back:
+        result = _result(requester, resource, row.id, status, what)
+    else:
+        result = Result(status=status, resource_type=resource.type, row_id=row.id, what=what)
     _audit(ctx, "create", resource, result, **({"mpi": what} if what != "created" else {}))
     return result
 
@@ -623,7 +636,7 @@ def resolve(value: Any, targets: dict[str, str | None]) -> Any:
     return value
 
 
-def execute(requester: Requester, entry: Entry, targets: dict[str, str | None]) -> Result:
+def execute(requester: Requester, entry: Entry, targets: dict[str, str | None], *, read_back: bool = True) -> Result:
     """One entry of a Bundle, its references resolved. Raises FhirError."""
     where = f"Bundle.entry[{entry.index}]"
     unresolved = sorted(r for r in references(entry.resource) if r.startswith("urn:") and r not in targets)
@@ -638,7 +651,9 @@ def execute(requester: Requester, entry: Entry, targets: dict[str, str | None]) 
             raise FhirError(
                 400, "INVALID_BUNDLE", "a POST entry's url is the resource type", expression=f"{where}.request.url"
             )
-        return create(requester, path[0], body, if_none_exist=entry.if_none_exist, expression=where)
+        return create(
+            requester, path[0], body, if_none_exist=entry.if_none_exist, expression=where, read_back=read_back
+        )
     if entry.method in ("PUT", "DELETE") and (len(path) != 2 or "?" in entry.url):
         raise FhirError(
             400,
@@ -826,15 +841,15 @@ def import_entries(
     skipped_targets: bool,
     check: Callable[[Entry], None] | None = None,
 ) -> dict[int, Imported]:
-    """The import of `entries` (POSTs of resources), each in its own transaction, in dependency
-    order; `state` is updated with what each became. `skipped_targets`: a reference to a skipped
-    entry is dropped (Bundles). `check` may refuse an entry (raising FhirError) before it is
-    written, e.g. for a reference that names nothing known."""
-    from phb.interop.models import SourceLink
+    """The import of `entries` (POSTs of resources) in dependency order; `state` is updated with what
+    each became. `skipped_targets`: a reference to a skipped entry is dropped (Bundles). `check` may
+    refuse an entry (raising FhirError) before it is written, e.g. for a reference naming nothing.
 
-    ctx = requester.ctx
+    All the entries go first in one transaction (`_together`): one authorization context, the audit
+    events and SourceLinks inserted together, lookups remembered (`kernel.memo`). When an entry is
+    refused there, everything is rolled back and the entries go again one transaction each
+    (`_one_by_one`), so that one bad entry still leaves the others created and is reported alone."""
     results: dict[int, Imported] = {}
-    targets, refused = state.targets, state.refused
     stored: list[Entry] = []
     for entry in entries:
         entry.resource_type = (entry.resource or {}).get("resourceType", "") if isinstance(entry.resource, dict) else ""
@@ -844,31 +859,120 @@ def import_entries(
                 entry.index, entry.full_url, entry.resource_type or "?", "skipped", reason=reason
             )
             if entry.full_url and skipped_targets:
-                targets[entry.full_url] = None
+                state.targets[entry.full_url] = None
         else:
             stored.append(entry)
-    links = SourceLink.objects.for_tenant(ctx)
-    for entry in ordered(stored):
-        result = Imported(entry.index, entry.full_url, entry.resource_type, "refused")
-        results[entry.index] = result
-        blocked = sorted(entry.depends & refused)
-        if blocked:
-            result.code, result.status = "DEPENDENCY_REFUSED", 424
-            result.reason = f"it references {blocked[0]}, which was refused"
-            refused.add(entry.full_url)
+    plan = ordered(stored)
+    known = _links(requester.ctx, plan)
+    saved = (dict(state.targets), set(state.refused))
+    try:
+        results.update(_together(requester, plan, state, known, check))
+    except _Refused:
+        state.targets.clear()
+        state.targets.update(saved[0])
+        state.refused.clear()
+        state.refused.update(saved[1])
+        results.update(_one_by_one(requester, plan, state, _links(requester.ctx, plan), check))
+    return results
+
+
+class _Refused(Exception):
+    """An entry was refused while importing entries together: they go again one by one."""
+
+
+def _links(ctx: Ctx, plan: list[Entry]) -> dict[tuple[str, str], uuid.UUID]:
+    """The rows entries became in an earlier import, by (type, source), in one query per 500."""
+    from phb.interop.models import SourceLink
+
+    wanted = {(e.resource_type, source) for e in plan if (source := _source(e))}
+    found: dict[tuple[str, str], uuid.UUID] = {}
+    sources = sorted({source for _t, source in wanted})
+    for start in range(0, len(sources), 500):
+        rows = SourceLink.objects.for_tenant(ctx).filter(source__in=sources[start : start + 500])
+        for resource_type, source, target_id in rows.values_list("resource_type", "source", "target_id"):
+            if (resource_type, source) in wanted:
+                found[(resource_type, source)] = target_id
+    return found
+
+
+def _seen(entry: Entry, result: Imported, state: ImportState, known: dict[tuple[str, str], uuid.UUID]) -> bool:
+    """Settle an entry without writing: refused with what it references, or imported before."""
+    blocked = sorted(entry.depends & state.refused)
+    if blocked:
+        result.code, result.status = "DEPENDENCY_REFUSED", 424
+        result.reason = f"it references {blocked[0]}, which was refused"
+        state.refused.add(entry.full_url)
+        return True
+    target = known.get((entry.resource_type, _source(entry)))
+    if target is not None:
+        result.what = "already"
+        if entry.full_url:
+            state.targets[entry.full_url] = f"{entry.resource_type}/{target}"
+        return True
+    return False
+
+
+def _together(
+    requester: Requester,
+    plan: list[Entry],
+    state: ImportState,
+    known: dict[tuple[str, str], uuid.UUID],
+    check: Callable[[Entry], None] | None,
+) -> dict[int, Imported]:
+    from phb.interop.models import SourceLink
+
+    ctx = requester.ctx
+    results: dict[int, Imported] = {}
+    links: list[Any] = []
+    try:
+        with in_transaction(ctx), audit.write_batch(), audit.whole(), memo.scope():
+            for entry in plan:
+                result = results[entry.index] = Imported(entry.index, entry.full_url, entry.resource_type, "refused")
+                if _seen(entry, result, state, known):
+                    continue
+                if check is not None:
+                    check(entry)
+                done = execute(requester, entry, state.targets, read_back=False)
+                source = _source(entry)
+                if source and done.row_id is not None:
+                    links.append(
+                        SourceLink(
+                            organization_id=ctx.organization_id,
+                            resource_type=entry.resource_type,
+                            source=source,
+                            target_id=done.row_id,
+                        )
+                    )
+                    known[(entry.resource_type, source)] = done.row_id
+                result.what = "created" if done.what == "created" else "linked"
+                note_target(state.targets, entry, done)
+            SourceLink.objects.for_tenant(ctx).bulk_create(links, batch_size=1000)
+    except (FhirError, DatabaseError) as exc:  # rolled back whole: entry by entry, each on its own
+        raise _Refused from exc
+    return results
+
+
+def _one_by_one(
+    requester: Requester,
+    plan: list[Entry],
+    state: ImportState,
+    known: dict[tuple[str, str], uuid.UUID],
+    check: Callable[[Entry], None] | None,
+) -> dict[int, Imported]:
+    from phb.interop.models import SourceLink
+
+    ctx = requester.ctx
+    results: dict[int, Imported] = {}
+    for entry in plan:
+        result = results[entry.index] = Imported(entry.index, entry.full_url, entry.resource_type, "refused")
+        if _seen(entry, result, state, known):
             continue
         source = _source(entry)
-        link = links.filter(resource_type=entry.resource_type, source=source).first() if source else None
-        if link is not None:
-            result.what = "already"
-            if entry.full_url:
-                targets[entry.full_url] = f"{entry.resource_type}/{link.target_id}"
-            continue
         try:
             if check is not None:
                 check(entry)
             with in_transaction(ctx):
-                done = execute(requester, entry, targets)
+                done = execute(requester, entry, state.targets, read_back=False)
                 if source and done.row_id is not None:
                     SourceLink.objects.for_tenant(ctx).create(
                         organization_id=ctx.organization_id,
@@ -880,8 +984,10 @@ def import_entries(
             audit_failure(ctx, "create", entry.resource_type, exc, entry=entry.index)
             result.code, result.status, result.reason = exc.code, exc.status, exc.diagnostics
             if entry.full_url:
-                refused.add(entry.full_url)
+                state.refused.add(entry.full_url)
             continue
+        if source and done.row_id is not None:
+            known[(entry.resource_type, source)] = done.row_id
         result.what = "created" if done.what == "created" else "linked"
-        note_target(targets, entry, done)
+        note_target(state.targets, entry, done)
     return results
