@@ -28,6 +28,7 @@ WORKLOADS = {
     "chart_summary": "bench.workloads.chart_summary",
     "drug_safety_check": "bench.workloads.drug_safety_check",
     "dispense_concurrency": "bench.workloads.dispense_concurrency",
+    "fhir_ingest": "bench.workloads.fhir_ingest",
 }
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/phb_bench"
 
@@ -131,7 +132,8 @@ def main(argv: list[str] | None = None) -> int:
                 reports.append(runner.run_outcome(workload))
                 continue
             iterations = max(5, args.iterations // getattr(module, "ITERATION_DIVISOR", 1))
-            reports.append(runner.run_workload(workload, pairs=args.pairs, iterations=iterations))
+            warmup = getattr(module, "WARMUP", 50)  # a workload whose operation takes seconds warms up less
+            reports.append(runner.run_workload(workload, pairs=args.pairs, iterations=iterations, warmup=warmup))
     report = {
         "environment": runner.environment({"postgresql": pg_version, "psycopg": psycopg.__version__}),
         "pairs": args.pairs,
