@@ -155,7 +155,7 @@ def search(system: str, text: str, limit: int = DEFAULT_LIMIT) -> list[Concept]:
 
 
 @memo.cached(keep_none=True)  # a code table is not loaded in the middle of an import
-def _held(uri: str) -> tuple[str, str] | None:
+def _content_of(uri: str) -> tuple[str, str] | None:
     """(content, name) of a code system PHB holds, or None."""
     return models.CodeSystem.objects.filter(uri=uri).values_list("content", "name").first()
 
@@ -184,7 +184,7 @@ def validate_coding(system: str, code: str, display: str = "", *, field: str = "
         raise ValidationFailed("The coding is not well-formed.", errors=problems)
     assert uri is not None
     code = coding.normalize_code(uri, code)
-    held = _held(uri)
+    held = _content_of(uri)
     if held is None:
         return Coding(uri, code, display)
     content, name = held

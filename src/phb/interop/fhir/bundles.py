@@ -527,6 +527,7 @@ class Entry:
     if_match: str | None = None
     resource_type: str = ""
     depends: set[str] = field(default_factory=set)
+    refs: list[str] | None = None  # every reference in `resource`, found once (None: not looked for yet)
 
 
 def parse_bundle(bundle: Any, *, types: tuple[str, ...] = ("transaction", "batch")) -> tuple[str, list[Entry]]:
@@ -577,7 +578,8 @@ def parse_bundle(bundle: Any, *, types: tuple[str, ...] = ("transaction", "batch
         raise FhirError(400, "INVALID_BUNDLE", "two entries have the same fullUrl", expression="Bundle.entry.fullUrl")
     local = set(full_urls)
     for entry in entries:
-        entry.depends = {ref for ref in references(entry.resource) if ref in local and ref != entry.full_url}
+        entry.refs = list(references(entry.resource))
+        entry.depends = {ref for ref in entry.refs if ref in local and ref != entry.full_url}
     return kind, entries
 
 
@@ -614,7 +616,8 @@ def ordered(entries: list[Entry]) -> list[Entry]:
         for e in ready:
             result.append(e)
             done.add(e.full_url)
-        pending = [e for e in pending if e not in ready]
+        taken = {id(e) for e in ready}
+        pending = [e for e in pending if id(e) not in taken]
     others = sorted((e for e in entries if e.method != "POST"), key=lambda e: (_ORDER[e.method], e.index))
     return [e for e in others if e.method == "DELETE"] + result + [e for e in others if e.method != "DELETE"]
 
@@ -639,7 +642,8 @@ def resolve(value: Any, targets: dict[str, str | None]) -> Any:
 def execute(requester: Requester, entry: Entry, targets: dict[str, str | None], *, read_back: bool = True) -> Result:
     """One entry of a Bundle, its references resolved. Raises FhirError."""
     where = f"Bundle.entry[{entry.index}]"
-    unresolved = sorted(r for r in references(entry.resource) if r.startswith("urn:") and r not in targets)
+    found = entry.refs if entry.refs is not None else references(entry.resource)
+    unresolved = sorted(r for r in found if r.startswith("urn:") and r not in targets)
     if unresolved:
         raise FhirError(
             400, "INVALID_REFERENCE", "a reference names no entry of this Bundle", expression=f"{where}.resource"

@@ -125,7 +125,7 @@ class References:
     def __call__(self, entry: bundles.Entry) -> None:
         from phb.interop.models import SourceLink
 
-        for reference in bundles.references(entry.resource):
+        for reference in entry.refs if entry.refs is not None else bundles.references(entry.resource):
             relative = _relative(reference, self.types)
             if relative is None or relative == entry.full_url or relative in self.state.targets:
                 continue
@@ -163,7 +163,8 @@ def import_file(
             else:
                 entries.append(_entry(line, types))
         for entry in entries:  # what it references, here or in a file read before (a refused one refuses it)
-            entry.depends = {r for r in bundles.references(entry.resource) if r != entry.full_url}
+            entry.refs = list(bundles.references(entry.resource))
+            entry.depends = {r for r in entry.refs if r != entry.full_url}
         if entries:
             results = bundles.import_entries(requester, entries, state, skipped_targets=False, check=check)
             out.extend(results[e.index] for e in entries)
