@@ -191,7 +191,9 @@ def atomic() -> Iterator[None]:
             yield
     except Exception as exc:
         denial = getattr(exc, "_audit_denial", None)
-        if isinstance(denial, _Denial) and denial.depth > depth:
+        # Inside a savepoint-less block (`whole()`) the transaction cannot be written to until it has
+        # rolled back: an enclosing atomic() records the refusal then.
+        if isinstance(denial, _Denial) and denial.depth > depth and not connection.needs_rollback:
             denial.depth = depth
             record(denial.ctx, denial.action, outcome="denied", read=True, **denial.detail)
         raise

@@ -849,10 +849,12 @@ def import_entries(
     each became. `skipped_targets`: a reference to a skipped entry is dropped (Bundles). `check` may
     refuse an entry (raising FhirError) before it is written, e.g. for a reference naming nothing.
 
-    All the entries go first in one transaction (`_together`): one authorization context, the audit
-    events and SourceLinks inserted together, lookups remembered (`kernel.memo`). When an entry is
-    refused there, everything is rolled back and the entries go again one transaction each
-    (`_one_by_one`), so that one bad entry still leaves the others created and is reported alone."""
+    All the entries go in one transaction (`_together`): the audit events and SourceLinks inserted
+    together, lookups remembered (`kernel.memo`). When an entry is refused there, everything is rolled
+    back and the entries go again together with that one refused beforehand (and what references it,
+    DEPENDENCY_REFUSED), which is what one transaction per entry would have given: the entries before
+    it are written the same way again, those after it never saw it. After `RETRIES` refusals (or a
+    database error), the entries go one transaction each (`_one_by_one`)."""
     results: dict[int, Imported] = {}
     stored: list[Entry] = []
     for entry in entries:
@@ -869,19 +871,42 @@ def import_entries(
     plan = ordered(stored)
     known = _links(requester.ctx, plan)
     saved = (dict(state.targets), set(state.refused))
-    try:
-        results.update(_together(requester, plan, state, known, check))
-    except _Refused:
+    refusals: dict[int, FhirError] = {}
+
+    def restore() -> None:
         state.targets.clear()
         state.targets.update(saved[0])
         state.refused.clear()
         state.refused.update(saved[1])
-        results.update(_one_by_one(requester, plan, state, _links(requester.ctx, plan), check))
+
+    for _attempt in range(RETRIES + 1):
+        try:
+            done = _together(requester, plan, state, dict(known), check, refusals)
+        except _Refused as failed:
+            restore()
+            if failed.entry is None:
+                break
+            refusals[failed.entry.index] = failed.error
+            continue
+        for entry in plan:
+            if entry.index in refusals:
+                error = refusals[entry.index]
+                audit_failure(requester.ctx, "create", entry.resource_type, error, entry=entry.index)
+        results.update(done)
+        return results
+    results.update(_one_by_one(requester, plan, state, known, check))
     return results
 
 
+RETRIES = 5  # refused entries handled by going again together; past that, one transaction per entry
+
+
 class _Refused(Exception):
-    """An entry was refused while importing entries together: they go again one by one."""
+    """An entry was refused while importing entries together (`entry` None: a database error)."""
+
+    def __init__(self, entry: Entry | None, error: FhirError | None) -> None:
+        self.entry, self.error = entry, error
+        super().__init__(error.diagnostics if error else "database error")
 
 
 def _links(ctx: Ctx, plan: list[Entry]) -> dict[tuple[str, str], uuid.UUID]:
@@ -922,6 +947,7 @@ def _together(
     state: ImportState,
     known: dict[tuple[str, str], uuid.UUID],
     check: Callable[[Entry], None] | None,
+    refusals: dict[int, FhirError],
 ) -> dict[int, Imported]:
     from phb.interop.models import SourceLink
 
@@ -934,9 +960,18 @@ def _together(
                 result = results[entry.index] = Imported(entry.index, entry.full_url, entry.resource_type, "refused")
                 if _seen(entry, result, state, known):
                     continue
-                if check is not None:
-                    check(entry)
-                done = execute(requester, entry, state.targets, read_back=False)
+                refusal = refusals.get(entry.index)
+                if refusal is not None:  # refused in an earlier pass
+                    result.code, result.status, result.reason = refusal.code, refusal.status, refusal.diagnostics
+                    if entry.full_url:
+                        state.refused.add(entry.full_url)
+                    continue
+                try:
+                    if check is not None:
+                        check(entry)
+                    done = execute(requester, entry, state.targets, read_back=False)
+                except FhirError as exc:
+                    raise _Refused(entry, exc) from exc
                 source = _source(entry)
                 if source and done.row_id is not None:
                     links.append(
@@ -951,8 +986,8 @@ def _together(
                 result.what = "created" if done.what == "created" else "linked"
                 note_target(state.targets, entry, done)
             SourceLink.objects.for_tenant(ctx).bulk_create(links, batch_size=1000)
-    except (FhirError, DatabaseError) as exc:  # rolled back whole: entry by entry, each on its own
-        raise _Refused from exc
+    except DatabaseError as exc:  # rolled back whole: entry by entry, each on its own
+        raise _Refused(None, None) from exc
     return results
 
 
