@@ -966,9 +966,16 @@ def _together(
                     if entry.full_url:
                         state.refused.add(entry.full_url)
                     continue
+                if check is not None:
+                    try:
+                        check(entry)  # reads only: a refusal here leaves the transaction as it was
+                    except FhirError as exc:
+                        refusals[entry.index] = exc
+                        result.code, result.status, result.reason = exc.code, exc.status, exc.diagnostics
+                        if entry.full_url:
+                            state.refused.add(entry.full_url)
+                        continue
                 try:
-                    if check is not None:
-                        check(entry)
                     done = execute(requester, entry, state.targets, read_back=False)
                 except FhirError as exc:
                     raise _Refused(entry, exc) from exc
