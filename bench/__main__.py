@@ -36,6 +36,7 @@ WORKLOADS = {
     "fhir_read": "bench.workloads.fhir_read",
     "fhir_observation_search": "bench.workloads.fhir_observation_search",
     "fhir_export": "bench.workloads.fhir_export",
+    "fhir_ingest": "bench.workloads.fhir_ingest",
 }
 # The workloads of the tiers (W1 to W11), on `phb bench-data`'s data: what `--tier` runs by default. The
 # others build fixtures of their own and run when named, or without --tier.
@@ -43,6 +44,7 @@ TIERED = [
     "fhir_read",
     "patient_search_clients",
     "fhir_observation_search",
+    "fhir_ingest",
     "fhir_export",
     "chart_open",
     "single_writes",
@@ -194,7 +196,8 @@ def main(argv: list[str] | None = None) -> int:
                 reports.append(runner.run_outcome(workload))
                 continue
             iterations = max(5, args.iterations // getattr(module, "ITERATION_DIVISOR", 1))
-            reports.append(runner.run_workload(workload, pairs=args.pairs, iterations=iterations))
+            warmup = getattr(module, "WARMUP", 50)  # a workload whose operation takes seconds warms up less
+            reports.append(runner.run_workload(workload, pairs=args.pairs, iterations=iterations, warmup=warmup))
     report = {
         "environment": runner.environment(
             {

@@ -180,7 +180,7 @@ def test_urn_uuid_references_are_resolved_in_any_order_over_http(org_a):
     encounter = json.loads(json.dumps(encounter))
     for key in [k for k, v in encounter["resource"].items() if k not in ("subject",) and "urn:uuid:" in json.dumps(v)]:
         del encounter["resource"][key]  # its practitioner and organization are not in this Bundle
-    assert set(bundles._references(observation["resource"])) <= included
+    assert set(bundles.references(observation["resource"])) <= included
     client = system_client(org_a, "system/*.*")
     response = _post_bundle(client, _bundle("transaction", observation, encounter, patient))
     assert response.status_code == 200, response.content

@@ -158,3 +158,31 @@ def test_bad_arguments(org_a, tmp_path):
         call_command("fhir", "import", str(tmp_path), "--organization", "nope", stdout=io.StringIO())
     text = _import(tmp_path, org_a)  # an empty directory: an empty summary
     assert _summary(text)["Total"]["created"] == 0
+
+
+def test_one_bad_entry_is_refused_alone_and_the_rest_of_its_bundle_is_created(org_a, tmp_path):
+    """The Bundle goes first as one transaction; the bad entry rolls it back and the entries go again one
+    by one, so that only the bad one (and what references it) is refused."""
+    bundle = json.loads(SMALL[0].read_text())
+    observations = [e for e in bundle["entry"] if e["resource"]["resourceType"] == "Observation"]
+    observations[0]["resource"]["status"] = "not-a-status"
+    broken = tmp_path / "one-bad.json"
+    broken.write_text(json.dumps(bundle))
+    report = tmp_path / "r.jsonl"
+    summary = _summary(_import(broken, org_a, report))
+    assert summary["Patient"]["created"] == 1
+    assert summary["Observation"]["refused"] >= 1
+    assert summary["Observation"]["created"] + summary["Observation"]["refused"] == len(observations)
+    assert summary["Encounter"]["created"] == _counts(SMALL[:1], "Encounter")
+    refused = [json.loads(line) for line in report.read_text().splitlines() if '"refused"' in line]
+    assert observations[0]["fullUrl"] in {line["fullUrl"] for line in refused}
+    ctx = _tenant(org_a)
+    client = ApiClient.objects.for_tenant(ctx).get(name="FHIR import")
+    events = AuditEvent.objects.for_system(Ctx.system(reason="test")).filter(
+        action="interop.fhir.create", actor_id=client.id
+    )
+    assert events.filter(outcome="success").count() == summary["Total"]["created"] + summary["Total"]["linked"]
+    assert events.filter(outcome="failure").count() == summary["Total"]["refused"]
+    good = _summary(_import(SMALL[0], org_a))  # the intact Bundle: what was created is found again
+    assert good["Observation"]["already"] == summary["Observation"]["created"]
+    assert good["Observation"]["created"] == summary["Observation"]["refused"]

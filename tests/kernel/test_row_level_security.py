@@ -145,16 +145,45 @@ def test_the_binding_is_set_again_after_a_nested_binding_to_another_tenant_or_a_
             tenancy.bound(organization_id=org_a.id),
         ):
             assert _bound_to() == (str(org_a.id), "")
-        assert len(_binding_sets(queries.captured_queries)) == 1  # a block opened since: set again
+        # A savepoint opened since keeps the binding in force: nothing to set again.
+        assert _binding_sets(queries.captured_queries) == []
+        with transaction.atomic():
+            try:
+                with transaction.atomic():
+                    with tenancy.bound(organization_id=org_b.id):
+                        assert _bound_to() == (str(org_b.id), "")
+                    raise RuntimeError("roll the savepoint back")
+            except RuntimeError:
+                pass
+            with CaptureQueriesContext(connection) as queries, tenancy.bound(organization_id=org_a.id):
+                assert _bound_to() == (str(org_a.id), "")  # the rollback undid B's binding, and it is known
         with tenancy.bound(organization_id=None, all_tenants=True):
             assert _bound_to() == ("", "on")
 
 
-def test_a_binding_never_outlives_its_transaction(rows, org_a, org_b):
+def test_the_same_binding_again_in_one_transaction_costs_no_round_trip(rows, org_a, org_b):
     from django.test.utils import CaptureQueriesContext
 
     with tenancy.bound(organization_id=org_a.id):
         pass
     with CaptureQueriesContext(connection) as queries, tenancy.bound(organization_id=org_a.id):
         assert _bound_to() == (str(org_a.id), "")
+    assert _binding_sets(queries.captured_queries) == []
+    with CaptureQueriesContext(connection) as queries, tenancy.bound(organization_id=org_b.id):
+        assert _bound_to() == (str(org_b.id), "")
+    assert len(_binding_sets(queries.captured_queries)) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_binding_never_outlives_its_transaction():
+    from django.test.utils import CaptureQueriesContext
+
+    organization = uuid.uuid4()
+    with tenancy.bound(organization_id=organization):
+        assert _bound_to() == (str(organization), "")
+    with transaction.atomic(), connection.cursor() as cursor:  # the next transaction on the connection
+        cursor.execute("SELECT coalesce(current_setting('phb.organization_id', true), '')")
+        assert cursor.fetchone()[0] == ""
+    with CaptureQueriesContext(connection) as queries, tenancy.bound(organization_id=organization):
+        assert _bound_to() == (str(organization), "")
     assert len(_binding_sets(queries.captured_queries)) == 1

@@ -30,7 +30,7 @@ from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.tokens import Token
 
 from phb.accounts.models import ApiClient, User
-from phb.kernel import audit
+from phb.kernel import audit, memo
 from phb.kernel.context import Ctx
 from phb.kernel.errors import Forbidden, NotFound, ValidationFailed
 
@@ -201,6 +201,7 @@ def _service_user(client: ApiClient) -> User:
     return user
 
 
+@memo.cached()
 def acting_user_id(ctx: Ctx) -> uuid.UUID:
     """The user a write is recorded as made by: a user's own id, or a client's service user (created
     on first use for clients registered before service users existed). Raises PermissionError for

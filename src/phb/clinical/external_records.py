@@ -41,7 +41,7 @@ from phb.clinical.models import (
     VitalSignsSet,
 )
 from phb.clinical.services import ENCOUNTER_MOVES, REASON_MAX_CHARS, _move, recorder_id, require_access
-from phb.kernel import audit
+from phb.kernel import audit, memo
 from phb.kernel.context import Ctx
 from phb.kernel.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from phb.patients.models import Patient
@@ -106,8 +106,13 @@ def _not_future(field: str, value: dt.datetime | None, now: dt.datetime) -> None
         raise ValidationFailed.field(field, "cannot be in the future", code="in_the_future")
 
 
+@memo.cached()
+def _born_on(patient_id: uuid.UUID) -> dt.date | None:
+    return Patient.objects.filter(id=patient_id).values_list("birth_date", flat=True).first()
+
+
 def _not_before_birth(field: str, value: dt.datetime | None, patient_id: uuid.UUID) -> None:
-    born = Patient.objects.filter(id=patient_id).values_list("birth_date", flat=True).first()
+    born = _born_on(patient_id)
     if value is not None and born is not None and value.date() < born - dt.timedelta(days=1):
         raise ValidationFailed.field(field, "cannot be before the patient was born", code="before_birth")
 
@@ -123,12 +128,17 @@ def _short(field: str, value: Any, limit: int) -> str:
     return value
 
 
+@memo.cached()
+def _encounter_row(ctx: Ctx, patient_id: uuid.UUID, encounter_id: uuid.UUID) -> Encounter | None:
+    return Encounter.objects.for_tenant(ctx).filter(id=encounter_id, patient_id=patient_id).first()
+
+
 def _encounter_of(ctx: Ctx, patient_id: uuid.UUID, encounter_id: uuid.UUID | None) -> Encounter | None:
     """The patient's encounter here, open or recorded from another system (whose findings arrive after
     it ended)."""
     if encounter_id is None:
         return None
-    encounter = Encounter.objects.for_tenant(ctx).filter(id=encounter_id, patient_id=patient_id).first()
+    encounter = _encounter_row(ctx, patient_id, encounter_id)
     if encounter is None:
         raise ValidationFailed.field("encounter_id", "not an encounter of this patient here", code="unknown_encounter")
     if encounter.source != EncounterSource.EXTERNAL and encounter.status not in (
@@ -441,7 +451,7 @@ def observation_record(
         parts.append((code, code_display, cleaned, sign))
 
     vital = any(sign is not None for *_, sign in parts)
-    born = Patient.objects.filter(id=patient_id).values_list("birth_date", flat=True).first()
+    born = _born_on(patient_id)
     band = vitals.age_band(born, effective.date())
     recorder = recorder_id(ctx)
     with audit.atomic():

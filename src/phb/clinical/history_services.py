@@ -44,7 +44,7 @@ from phb.clinical.models import (
     TobaccoUse,
 )
 from phb.clinical.services import _is_clinician_here, recorder_id, require_access
-from phb.kernel import audit
+from phb.kernel import audit, memo
 from phb.kernel.context import Ctx
 from phb.kernel.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from phb.patients.models import Patient
@@ -147,6 +147,7 @@ def concept(field: str, value: Any, *, required: bool = True) -> tuple[str, str,
     return coding.system, coding.code, coding.display, text
 
 
+@memo.cached()
 def _born_on(patient_id: uuid.UUID) -> dt.date | None:
     return Patient.objects.filter(id=patient_id).values_list("birth_date", flat=True).first()
 

@@ -18,6 +18,7 @@ from django.db.models import Q
 from phb.accounts.models import Membership
 from phb.accounts.public import break_glass_active
 from phb.clinical.models import Encounter
+from phb.kernel import memo
 from phb.kernel.context import Ctx
 from phb.patients.public import registered_patient_ids
 from phb.scheduling.models import Appointment, AppointmentStatus
@@ -72,6 +73,7 @@ def department_id_of(ctx: Ctx) -> uuid.UUID | None:
     )
 
 
+@memo.cached()  # an import's unit of work remembers a relationship found (never its absence)
 def care_relationship(ctx: Ctx, patient_id: uuid.UUID) -> Access | None:
     """The basis on which `ctx` may see `patient_id`'s clinical record here, or None.
 

@@ -20,6 +20,7 @@ import json
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -106,12 +107,58 @@ def record(
         reason=reason or ctx.system_reason or "",
         detail=detail,
     )
-    if read and connection.vendor == "postgresql" and not connection.in_atomic_block:
+    pending = _write_batch.get()
+    if pending is not None and outcome == "success" and not read:
+        pending.append(event)  # inserted with the batch, before its transaction commits
+    elif read and connection.vendor == "postgresql" and not connection.in_atomic_block:
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute("SET LOCAL synchronous_commit = off")
             event.save(force_insert=True)
     else:
         event.save(force_insert=True)
+
+
+_whole: ContextVar[bool] = ContextVar("phb_audit_whole", default=False)
+
+
+@contextmanager
+def whole() -> Iterator[None]:
+    """Inside, `atomic()` opens no savepoint: the caller runs the block as one unit of work that an
+    error rolls back whole (an imported Bundle, retried entry by entry when one fails), so the
+    services' savepoints would cost two round trips each for nothing."""
+    token = _whole.set(True)
+    try:
+        yield
+    finally:
+        _whole.reset(token)
+
+
+_write_batch: ContextVar[list[Any] | None] = ContextVar("phb_audit_write_batch", default=None)
+
+
+@contextmanager
+def write_batch() -> Iterator[None]:
+    """The successful write events of one transaction (an imported Bundle: every resource created)
+    inserted together in one statement at the end of the block, inside the transaction, so that they
+    commit or roll back with the writes they record exactly as one `record()` each would. Each event
+    keeps the time and id it was given when recorded, so sealing chains them in the same (time, id)
+    order. Refusals and reads are written at once, as outside a batch. Must run inside a transaction;
+    an error leaving the block drops the pending events (the transaction rolls back with them)."""
+    from phb.kernel.models import AuditEvent
+
+    if not connection.in_atomic_block:
+        raise RuntimeError("audit.write_batch() needs an open transaction")
+    if _write_batch.get() is not None:  # already batching: the outer block writes them
+        yield
+        return
+    pending: list[Any] = []
+    token = _write_batch.set(pending)
+    try:
+        yield
+    finally:
+        _write_batch.reset(token)
+    if pending:
+        AuditEvent.objects.get_queryset()._across_tenants().bulk_create(pending, batch_size=1000)
 
 
 @dataclass
@@ -140,11 +187,13 @@ def atomic() -> Iterator[None]:
     each enclosing `atomic()` that rolls back in turn)."""
     depth = len(connection.atomic_blocks)
     try:
-        with transaction.atomic():
+        with transaction.atomic(savepoint=not _whole.get()):
             yield
     except Exception as exc:
         denial = getattr(exc, "_audit_denial", None)
-        if isinstance(denial, _Denial) and denial.depth > depth:
+        # Inside a savepoint-less block (`whole()`) the transaction cannot be written to until it has
+        # rolled back: an enclosing atomic() records the refusal then.
+        if isinstance(denial, _Denial) and denial.depth > depth and not connection.needs_rollback:
             denial.depth = depth
             record(denial.ctx, denial.action, outcome="denied", read=True, **denial.detail)
         raise

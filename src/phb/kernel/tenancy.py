@@ -19,8 +19,6 @@ from phb.kernel.context import Ctx
 
 GUC_ORGANIZATION = "phb.organization_id"
 GUC_ALL_TENANTS = "phb.all_tenants"
-# On the connection: ((organization, all tenants), the atomic block of the `bound` that set them).
-_BINDING = "_phb_tenant_binding"
 
 
 class UnscopedQuery(RuntimeError):
@@ -40,28 +38,22 @@ def bound(*, organization_id: uuid.UUID | None, all_tenants: bool = False, using
     if connection.vendor != "postgresql":
         yield
         return
-    key = (str(organization_id or ""), bool(all_tenants))
-    current = getattr(connection, _BINDING, None)
-    if current is not None and connection.atomic_blocks and current == (key, connection.atomic_blocks[-1]):
-        # Directly inside a `bound` to the same tenant (no block opened since, in the same transaction):
-        # the setting is already what it should be. A tenant queryset evaluated in a view's `bound`
-        # costs no second round trip.
+    with transaction.atomic(using=using, savepoint=False):
+        # The binding in force is remembered on the outermost atomic block, with the savepoints open
+        # when it was set. It still holds while those savepoints are open (a savepoint rolled back
+        # undoes `set_config`, and leaves the chain): the same binding asked again costs no round trip.
+        outermost = connection.atomic_blocks[0]
+        chain = tuple(sid for sid in connection.savepoint_ids if sid)
+        wanted = (str(organization_id or ""), "on" if all_tenants else "")
+        held = getattr(outermost, "phb_binding", None)
+        if held is None or held[1] != wanted or held[0] != chain[: len(held[0])]:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT set_config(%s, %s, true), set_config(%s, %s, true)",
+                    [GUC_ORGANIZATION, wanted[0], GUC_ALL_TENANTS, wanted[1]],
+                )
+            outermost.phb_binding = (chain, wanted)
         yield
-        return
-    with transaction.atomic(using=using, savepoint=False), connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT set_config(%s, %s, true), set_config(%s, %s, true)",
-            [GUC_ORGANIZATION, key[0], GUC_ALL_TENANTS, "on" if all_tenants else ""],
-        )
-        block = connection.atomic_blocks[-1]
-        setattr(connection, _BINDING, (key, block))
-        try:
-            yield
-        finally:
-            # Whatever binding was noted ends with the block that set it: after a nested `bound` to
-            # another tenant (or after this one), the next `bound` sets the value again.
-            if getattr(connection, _BINDING, None) is not None:
-                setattr(connection, _BINDING, None)
 
 
 @contextlib.contextmanager

@@ -23,6 +23,7 @@ from django.db import connection
 from django.db.models import Case, Count, Q, QuerySet, Value, When
 from django.db.models.functions import Length
 
+from phb.kernel import memo
 from phb.kernel.errors import NotFound, ProblemError, ValidationFailed
 from phb.terminology import coding, drug_safety, models
 from phb.terminology.coding import Coding, Concept, UnknownCodeSystem
@@ -153,6 +154,12 @@ def search(system: str, text: str, limit: int = DEFAULT_LIMIT) -> list[Concept]:
     return [_concept(uri, row) for row in rows]
 
 
+@memo.cached(keep_none=True)  # a code table is not loaded in the middle of an import
+def _content_of(uri: str) -> tuple[str, str] | None:
+    """(content, name) of a code system PHB holds, or None."""
+    return models.CodeSystem.objects.filter(uri=uri).values_list("content", "name").first()
+
+
 def validate_coding(system: str, code: str, display: str = "", *, field: str = "", selectable: bool = False) -> Coding:
     """`system` + `code` + `display` checked and put in canonical form, or ValidationFailed.
 
@@ -177,7 +184,7 @@ def validate_coding(system: str, code: str, display: str = "", *, field: str = "
         raise ValidationFailed("The coding is not well-formed.", errors=problems)
     assert uri is not None
     code = coding.normalize_code(uri, code)
-    held = models.CodeSystem.objects.filter(uri=uri).values_list("content", "name").first()
+    held = _content_of(uri)
     if held is None:
         return Coding(uri, code, display)
     content, name = held

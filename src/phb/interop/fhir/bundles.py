@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
+from django.db import DatabaseError
 from django.db.models import Q
 from django.utils import timezone
 
@@ -27,7 +28,7 @@ from phb.interop.fhir import patient as patient_mapper
 from phb.interop.fhir.common import instant
 from phb.interop.fhir.outcome import FhirError, issue, operation_outcome
 from phb.interop.fhir.registry import REGISTRY, ResourceDef, alternatives, chained_patient_identifier
-from phb.kernel import audit, tenancy
+from phb.kernel import audit, memo, tenancy
 from phb.kernel.context import Ctx
 from phb.kernel.errors import ProblemError
 
@@ -302,10 +303,18 @@ def audit_failure(ctx: Ctx, interaction: str, resource_type: str, error: FhirErr
 
 
 def create(
-    requester: Requester, resource_type: str, body: Any, *, if_none_exist: str | None = None, expression: str = ""
+    requester: Requester,
+    resource_type: str,
+    body: Any,
+    *,
+    if_none_exist: str | None = None,
+    expression: str = "",
+    read_back: bool = True,
 ) -> Result:
     """Create (201), or with `if_none_exist`: 0 matches create, 1 match returns it (200, no write),
-    more are a 412 MULTIPLE_MATCHES. The id a client put in the body is ignored (PHB assigns ids)."""
+    more are a 412 MULTIPLE_MATCHES. The id a client put in the body is ignored (PHB assigns ids).
+    `read_back=False` (the import, which answers with ids only): the row is not read back and
+    rendered, and the result has no body."""
     resource = resource_def(resource_type)
     ctx = authorize_write(requester, resource, "create")
     assert resource.write is not None
@@ -324,7 +333,11 @@ def create(
     with domain_errors(resource):
         row = resource.write.create(ctx, body)
     what = getattr(row, "fhir_write", "created")
-    result = _result(requester, resource, row.id, 200 if what == "existing" else 201, what)
+    status = 200 if what == "existing" else 201
+    if read_back:
+        result = _result(requester, resource, row.id, status, what)
+    else:
+        result = Result(status=status, resource_type=resource.type, row_id=row.id, what=what)
     _audit(ctx, "create", resource, result, **({"mpi": what} if what != "created" else {}))
     return result
 
@@ -514,6 +527,7 @@ class Entry:
     if_match: str | None = None
     resource_type: str = ""
     depends: set[str] = field(default_factory=set)
+    refs: list[str] | None = None  # every reference in `resource`, found once (None: not looked for yet)
 
 
 def parse_bundle(bundle: Any, *, types: tuple[str, ...] = ("transaction", "batch")) -> tuple[str, list[Entry]]:
@@ -564,20 +578,22 @@ def parse_bundle(bundle: Any, *, types: tuple[str, ...] = ("transaction", "batch
         raise FhirError(400, "INVALID_BUNDLE", "two entries have the same fullUrl", expression="Bundle.entry.fullUrl")
     local = set(full_urls)
     for entry in entries:
-        entry.depends = {ref for ref in _references(entry.resource) if ref in local and ref != entry.full_url}
+        entry.refs = list(references(entry.resource))
+        entry.depends = {ref for ref in entry.refs if ref in local and ref != entry.full_url}
     return kind, entries
 
 
-def _references(value: Any) -> Iterator[str]:
+def references(value: Any) -> Iterator[str]:
+    """Every `reference` string inside `value`."""
     if isinstance(value, dict):
         ref = value.get("reference")
         if isinstance(ref, str):
             yield ref
         for item in value.values():
-            yield from _references(item)
+            yield from references(item)
     elif isinstance(value, list):
         for item in value:
-            yield from _references(item)
+            yield from references(item)
 
 
 def ordered(entries: list[Entry]) -> list[Entry]:
@@ -600,7 +616,8 @@ def ordered(entries: list[Entry]) -> list[Entry]:
         for e in ready:
             result.append(e)
             done.add(e.full_url)
-        pending = [e for e in pending if e not in ready]
+        taken = {id(e) for e in ready}
+        pending = [e for e in pending if id(e) not in taken]
     others = sorted((e for e in entries if e.method != "POST"), key=lambda e: (_ORDER[e.method], e.index))
     return [e for e in others if e.method == "DELETE"] + result + [e for e in others if e.method != "DELETE"]
 
@@ -622,10 +639,11 @@ def resolve(value: Any, targets: dict[str, str | None]) -> Any:
     return value
 
 
-def execute(requester: Requester, entry: Entry, targets: dict[str, str | None]) -> Result:
+def execute(requester: Requester, entry: Entry, targets: dict[str, str | None], *, read_back: bool = True) -> Result:
     """One entry of a Bundle, its references resolved. Raises FhirError."""
     where = f"Bundle.entry[{entry.index}]"
-    unresolved = sorted(r for r in _references(entry.resource) if r.startswith("urn:") and r not in targets)
+    found = entry.refs if entry.refs is not None else references(entry.resource)
+    unresolved = sorted(r for r in found if r.startswith("urn:") and r not in targets)
     if unresolved:
         raise FhirError(
             400, "INVALID_REFERENCE", "a reference names no entry of this Bundle", expression=f"{where}.resource"
@@ -637,7 +655,9 @@ def execute(requester: Requester, entry: Entry, targets: dict[str, str | None]) 
             raise FhirError(
                 400, "INVALID_BUNDLE", "a POST entry's url is the resource type", expression=f"{where}.request.url"
             )
-        return create(requester, path[0], body, if_none_exist=entry.if_none_exist, expression=where)
+        return create(
+            requester, path[0], body, if_none_exist=entry.if_none_exist, expression=where, read_back=read_back
+        )
     if entry.method in ("PUT", "DELETE") and (len(path) != 2 or "?" in entry.url):
         raise FhirError(
             400,
@@ -802,12 +822,40 @@ def import_bundle(requester: Requester, bundle: Any) -> list[Imported]:
     it would say something else (an observation without the visit it was made in). A reference to an
     entry of a type PHB does not store is dropped. Every row created gets a SourceLink, so importing
     the same Bundle again finds them ("already") instead of creating them twice."""
-    from phb.interop.models import SourceLink
-
-    ctx = requester.ctx
     _kind, entries = parse_bundle(bundle)
+    state = ImportState()
+    results = import_entries(requester, entries, state, skipped_targets=True)
+    return [results[e.index] for e in entries]
+
+
+@dataclass
+class ImportState:
+    """What an import carries from one group of entries to the next: the reference each source
+    (fullUrl, or `Type/id` in NDJSON) became, and the sources refused."""
+
+    targets: dict[str, str | None] = field(default_factory=dict)
+    refused: set[str] = field(default_factory=set)
+
+
+def import_entries(
+    requester: Requester,
+    entries: list[Entry],
+    state: ImportState,
+    *,
+    skipped_targets: bool,
+    check: Callable[[Entry], None] | None = None,
+) -> dict[int, Imported]:
+    """The import of `entries` (POSTs of resources) in dependency order; `state` is updated with what
+    each became. `skipped_targets`: a reference to a skipped entry is dropped (Bundles). `check` may
+    refuse an entry (raising FhirError) before it is written, e.g. for a reference naming nothing.
+
+    All the entries go in one transaction (`_together`): the audit events and SourceLinks inserted
+    together, lookups remembered (`kernel.memo`). When an entry is refused there, everything is rolled
+    back and the entries go again together with that one refused beforehand (and what references it,
+    DEPENDENCY_REFUSED), which is what one transaction per entry would have given: the entries before
+    it are written the same way again, those after it never saw it. After `RETRIES` refusals (or a
+    database error), the entries go one transaction each (`_one_by_one`)."""
     results: dict[int, Imported] = {}
-    targets: dict[str, str | None] = {}
     stored: list[Entry] = []
     for entry in entries:
         entry.resource_type = (entry.resource or {}).get("resourceType", "") if isinstance(entry.resource, dict) else ""
@@ -816,31 +864,161 @@ def import_bundle(requester: Requester, bundle: Any) -> list[Imported]:
             results[entry.index] = Imported(
                 entry.index, entry.full_url, entry.resource_type or "?", "skipped", reason=reason
             )
-            if entry.full_url:
-                targets[entry.full_url] = None
+            if entry.full_url and skipped_targets:
+                state.targets[entry.full_url] = None
         else:
             stored.append(entry)
-    refused: set[str] = set()
-    links = SourceLink.objects.for_tenant(ctx)
-    for entry in ordered(stored):
-        result = Imported(entry.index, entry.full_url, entry.resource_type, "refused")
-        results[entry.index] = result
-        blocked = sorted(entry.depends & refused)
-        if blocked:
-            result.code, result.status = "DEPENDENCY_REFUSED", 424
-            result.reason = f"it references {blocked[0]}, which was refused"
-            refused.add(entry.full_url)
+    plan = ordered(stored)
+    known = _links(requester.ctx, plan)
+    saved = (dict(state.targets), set(state.refused))
+    refusals: dict[int, FhirError] = {}
+
+    def restore() -> None:
+        state.targets.clear()
+        state.targets.update(saved[0])
+        state.refused.clear()
+        state.refused.update(saved[1])
+
+    for _attempt in range(RETRIES + 1):
+        try:
+            done = _together(requester, plan, state, dict(known), check, refusals)
+        except _Refused as failed:
+            restore()
+            if failed.entry is None:
+                break
+            refusals[failed.entry.index] = failed.error
+            continue
+        for entry in plan:
+            if entry.index in refusals:
+                error = refusals[entry.index]
+                audit_failure(requester.ctx, "create", entry.resource_type, error, entry=entry.index)
+        results.update(done)
+        return results
+    results.update(_one_by_one(requester, plan, state, known, check))
+    return results
+
+
+RETRIES = 5  # refused entries handled by going again together; past that, one transaction per entry
+
+
+class _Refused(Exception):
+    """An entry was refused while importing entries together (`entry` None: a database error)."""
+
+    def __init__(self, entry: Entry | None, error: FhirError | None) -> None:
+        self.entry, self.error = entry, error
+        super().__init__(error.diagnostics if error else "database error")
+
+
+def _links(ctx: Ctx, plan: list[Entry]) -> dict[tuple[str, str], uuid.UUID]:
+    """The rows entries became in an earlier import, by (type, source), in one query per 500."""
+    from phb.interop.models import SourceLink
+
+    wanted = {(e.resource_type, source) for e in plan if (source := _source(e))}
+    found: dict[tuple[str, str], uuid.UUID] = {}
+    sources = sorted({source for _t, source in wanted})
+    for start in range(0, len(sources), 500):
+        rows = SourceLink.objects.for_tenant(ctx).filter(source__in=sources[start : start + 500])
+        for resource_type, source, target_id in rows.values_list("resource_type", "source", "target_id"):
+            if (resource_type, source) in wanted:
+                found[(resource_type, source)] = target_id
+    return found
+
+
+def _seen(entry: Entry, result: Imported, state: ImportState, known: dict[tuple[str, str], uuid.UUID]) -> bool:
+    """Settle an entry without writing: refused with what it references, or imported before."""
+    blocked = sorted(entry.depends & state.refused)
+    if blocked:
+        result.code, result.status = "DEPENDENCY_REFUSED", 424
+        result.reason = f"it references {blocked[0]}, which was refused"
+        state.refused.add(entry.full_url)
+        return True
+    target = known.get((entry.resource_type, _source(entry)))
+    if target is not None:
+        result.what = "already"
+        if entry.full_url:
+            state.targets[entry.full_url] = f"{entry.resource_type}/{target}"
+        return True
+    return False
+
+
+def _together(
+    requester: Requester,
+    plan: list[Entry],
+    state: ImportState,
+    known: dict[tuple[str, str], uuid.UUID],
+    check: Callable[[Entry], None] | None,
+    refusals: dict[int, FhirError],
+) -> dict[int, Imported]:
+    from phb.interop.models import SourceLink
+
+    ctx = requester.ctx
+    results: dict[int, Imported] = {}
+    links: list[Any] = []
+    try:
+        with in_transaction(ctx), audit.write_batch(), audit.whole(), memo.scope():
+            for entry in plan:
+                result = results[entry.index] = Imported(entry.index, entry.full_url, entry.resource_type, "refused")
+                if _seen(entry, result, state, known):
+                    continue
+                refusal = refusals.get(entry.index)
+                if refusal is not None:  # refused in an earlier pass
+                    result.code, result.status, result.reason = refusal.code, refusal.status, refusal.diagnostics
+                    if entry.full_url:
+                        state.refused.add(entry.full_url)
+                    continue
+                if check is not None:
+                    try:
+                        check(entry)  # reads only: a refusal here leaves the transaction as it was
+                    except FhirError as exc:
+                        refusals[entry.index] = exc
+                        result.code, result.status, result.reason = exc.code, exc.status, exc.diagnostics
+                        if entry.full_url:
+                            state.refused.add(entry.full_url)
+                        continue
+                try:
+                    done = execute(requester, entry, state.targets, read_back=False)
+                except FhirError as exc:
+                    raise _Refused(entry, exc) from exc
+                source = _source(entry)
+                if source and done.row_id is not None:
+                    links.append(
+                        SourceLink(
+                            organization_id=ctx.organization_id,
+                            resource_type=entry.resource_type,
+                            source=source,
+                            target_id=done.row_id,
+                        )
+                    )
+                    known[(entry.resource_type, source)] = done.row_id
+                result.what = "created" if done.what == "created" else "linked"
+                note_target(state.targets, entry, done)
+            SourceLink.objects.for_tenant(ctx).bulk_create(links, batch_size=1000)
+    except DatabaseError as exc:  # rolled back whole: entry by entry, each on its own
+        raise _Refused(None, None) from exc
+    return results
+
+
+def _one_by_one(
+    requester: Requester,
+    plan: list[Entry],
+    state: ImportState,
+    known: dict[tuple[str, str], uuid.UUID],
+    check: Callable[[Entry], None] | None,
+) -> dict[int, Imported]:
+    from phb.interop.models import SourceLink
+
+    ctx = requester.ctx
+    results: dict[int, Imported] = {}
+    for entry in plan:
+        result = results[entry.index] = Imported(entry.index, entry.full_url, entry.resource_type, "refused")
+        if _seen(entry, result, state, known):
             continue
         source = _source(entry)
-        link = links.filter(resource_type=entry.resource_type, source=source).first() if source else None
-        if link is not None:
-            result.what = "already"
-            if entry.full_url:
-                targets[entry.full_url] = f"{entry.resource_type}/{link.target_id}"
-            continue
         try:
+            if check is not None:
+                check(entry)
             with in_transaction(ctx):
-                done = execute(requester, entry, targets)
+                done = execute(requester, entry, state.targets, read_back=False)
                 if source and done.row_id is not None:
                     SourceLink.objects.for_tenant(ctx).create(
                         organization_id=ctx.organization_id,
@@ -852,8 +1030,10 @@ def import_bundle(requester: Requester, bundle: Any) -> list[Imported]:
             audit_failure(ctx, "create", entry.resource_type, exc, entry=entry.index)
             result.code, result.status, result.reason = exc.code, exc.status, exc.diagnostics
             if entry.full_url:
-                refused.add(entry.full_url)
+                state.refused.add(entry.full_url)
             continue
+        if source and done.row_id is not None:
+            known[(entry.resource_type, source)] = done.row_id
         result.what = "created" if done.what == "created" else "linked"
-        note_target(targets, entry, done)
-    return [results[e.index] for e in entries]
+        note_target(state.targets, entry, done)
+    return results

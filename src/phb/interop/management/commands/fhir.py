@@ -1,5 +1,6 @@
 """`phb fhir import PATH --organization ID [--report FILE]`: load FHIR Bundles (a file, or a directory
-of `*.json`) into an organization as its registered API client "FHIR import" (scopes `system/*.*`), so
+of `*.json`) and Bulk Data NDJSON files (`*.ndjson`, one resource per line, read type by type in
+dependency order: see `interop.fhir.ndjson`) into an organization as its registered API client "FHIR import" (scopes `system/*.*`), so
 the data goes through the API's own authorization, mappers, services and audit. Every entry is
 created, linked, found already imported, skipped (a type PHB does not store) or refused with its
 reason; one bad entry never stops the import."""
@@ -17,7 +18,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from phb.accounts import api_clients
 from phb.accounts.models import ApiClient
-from phb.interop.fhir import bundles
+from phb.interop.fhir import bundles, ndjson
 from phb.interop.fhir.outcome import FhirError
 from phb.kernel.context import Ctx
 from phb.kernel.errors import ProblemError
@@ -53,19 +54,26 @@ def client_ctx(client: ApiClient) -> Ctx:
 
 
 def bundle_files(path: Path) -> list[Path]:
+    """The Bundle files (`*.json`) and NDJSON files (`*.ndjson`) at `path`."""
     if path.is_dir():
-        return sorted(p for p in path.iterdir() if p.suffix == ".json" and p.is_file())
+        return sorted(p for p in path.iterdir() if p.suffix in (".json", ".ndjson") and p.is_file())
     if path.is_file():
         return [path]
     raise CommandError(f"{path} is neither a file nor a directory")
 
 
+def split(files: list[Path]) -> tuple[list[Path], list[Path]]:
+    """NDJSON files first (in dependency order of their types), then Bundles."""
+    lines = [p for p in files if p.suffix == ".ndjson"]
+    return ndjson.in_order(lines), [p for p in files if p.suffix != ".ndjson"]
+
+
 class Command(BaseCommand):
-    help = "Import FHIR R4 Bundles (transaction or batch) into an organization."
+    help = "Import FHIR R4 Bundles (transaction or batch) and Bulk Data NDJSON files into an organization."
 
     def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="action", required=True)
-        run = sub.add_parser("import", help="import a Bundle file or a directory of them")
+        run = sub.add_parser("import", help="import a Bundle or NDJSON file, or a directory of them")
         run.add_argument("path")
         run.add_argument("--organization", required=True, help="the organization's id")
         run.add_argument("--report", help="write one JSON line per skipped or refused entry to this file")
@@ -91,7 +99,7 @@ class Command(BaseCommand):
                 for item in outcomes:
                     counts[item.resource_type][item.what] += 1
                     if report is not None and item.what in ("skipped", "refused"):
-                        report.write(json.dumps(_report_line(path, item)) + "\n")
+                        report.write(json.dumps(_report_line(path, item, ndjson=path.suffix == ".ndjson")) + "\n")
         finally:
             if report is not None:
                 report.close()
@@ -107,9 +115,13 @@ class Command(BaseCommand):
             progress = Progress(transient=True)
             task = progress.add_task("Importing", total=len(files))
             progress.start()
+        lines, bundle_paths = split(files)
+        state = bundles.ImportState()  # shared by the NDJSON files: a reference resolves across them
         try:
-            for number, path in enumerate(files, 1):
-                outcomes = self._one(path, requester)
+            for number, path in enumerate([*lines, *bundle_paths], 1):
+                outcomes = (
+                    self._lines(path, requester, state) if path.suffix == ".ndjson" else self._one(path, requester)
+                )
                 if progress is not None:
                     progress.advance(task)
                 else:
@@ -120,6 +132,12 @@ class Command(BaseCommand):
         finally:
             if progress is not None:
                 progress.stop()
+
+    def _lines(self, path: Path, requester: bundles.Requester, state: bundles.ImportState) -> list[bundles.Imported]:
+        try:
+            return [item for group in ndjson.import_file(requester, path, state) for item in group]
+        except OSError as exc:
+            return [bundles.Imported(-1, "", "?", "refused", "INVALID_FILE", 400, f"unreadable: {type(exc).__name__}")]
 
     def _one(self, path: Path, requester: bundles.Requester) -> list[bundles.Imported]:
         try:
@@ -146,11 +164,12 @@ class Command(BaseCommand):
         self.stdout.write("Total".ljust(width) + "".join(str(total[c]).rjust(10) for c in COLUMNS))
 
 
-def _report_line(path: Path, item: bundles.Imported) -> dict[str, Any]:
-    """Ids and PHB's codes only: never a resource's content."""
+def _report_line(path: Path, item: bundles.Imported, *, ndjson: bool = False) -> dict[str, Any]:
+    """Ids and PHB's codes only: never a resource's content. `entry` is the index in a Bundle, `line`
+    the line number in an NDJSON file."""
     return {
         "file": path.name,
-        "entry": item.index,
+        "line" if ndjson else "entry": item.index,
         "fullUrl": item.full_url,
         "type": item.resource_type,
         "result": item.what,
