@@ -117,14 +117,17 @@ def _delete(dsn: str, ids: list[uuid.UUID]) -> None:
         conn.execute("DELETE FROM scheduling_appointment WHERE id = ANY(%s)", [ids])
 
 
-def _double_bookings(dsn: str, site: tier_fixtures.Site) -> int:
+def _no_double_bookings(dsn: str, site: tier_fixtures.Site) -> None:
+    """Raises CheckFailed when any two occupying appointments of one practitioner overlap, in SQL."""
     import psycopg
 
     from phb.scheduling.models import OCCUPYING
 
     with psycopg.connect(dsn) as conn:
         row = conn.execute(DOUBLE_BOOKINGS, {"org": site.organization_id, "occupying": [str(s) for s in OCCUPYING]})
-        return row.fetchone()[0]
+        doubles = row.fetchone()[0]
+    if doubles:
+        raise CheckFailed(f"{doubles} pairs of overlapping occupying appointments")
 
 
 def _booked(outcomes: list[Any]) -> list[uuid.UUID]:
@@ -158,9 +161,7 @@ def build(dsn: str) -> list[Outcome]:
                 seen = Counter("booked" if hasattr(o, "id") else o for o in outcomes)
                 if seen["booked"] != 1 or seen["SLOT_TAKEN"] != SAME_SLOT_CLIENTS - 1:
                     raise CheckFailed(f"round {number + 1}: {dict(seen)}")
-            doubles = _double_bookings(dsn, site)
-            if doubles:
-                raise CheckFailed(f"{doubles} pairs of overlapping occupying appointments")
+            _no_double_bookings(dsn, site)
         finally:
             _delete(dsn, made)
         return {
@@ -195,9 +196,7 @@ def build(dsn: str) -> list[Outcome]:
             distinct = len(set(drawn))
             if seen["booked"] != distinct or seen["SLOT_TAKEN"] != RANDOM_CLIENTS - distinct:
                 raise CheckFailed(f"{distinct} distinct slots asked for, outcomes {dict(seen)}")
-            doubles = _double_bookings(dsn, site)
-            if doubles:
-                raise CheckFailed(f"{doubles} pairs of overlapping occupying appointments")
+            _no_double_bookings(dsn, site)
         finally:
             _delete(dsn, made)
         return {

@@ -24,7 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from bench.runner import CheckFailed, Outcome, Variant, Workload
-from bench.workloads import tier_fixtures
+from bench.workloads import fhir_subjects, tier_fixtures
 
 ITERATION_DIVISOR = 5
 LOINC = "http://loinc.org"
@@ -63,24 +63,10 @@ def _busiest(dsn: str, organization_id: uuid.UUID) -> tuple[uuid.UUID, str]:
     return row[0], row[1]
 
 
-def client_ctx(site: tier_fixtures.Site, name: str = "Bench reader", scopes: str = "system/*.read") -> Any:
-    """The context of the organization's registered API client `name` (registered when missing), as its
-    bearer token would give it."""
-    from phb.accounts import api_clients
-    from phb.kernel.context import Ctx
-
-    system = tier_fixtures._system().for_organization(site.organization_id)
-    client = api_clients.api_client_list(ctx=system).filter(name=name, revoked_at__isnull=True).first()
-    if client is None:
-        client, _secret = api_clients.api_client_create(ctx=system, name=name, scopes=scopes)
-    granted = frozenset(client.scopes)
-    return Ctx.client(
-        client_id=client.id,
-        organization_id=site.organization_id,
-        scopes=granted,
-        permissions=api_clients.scope_permissions(granted),
-        ip="127.0.0.1",
-    )
+def client_ctx(site: tier_fixtures.Site) -> Any:
+    """The context of a new reader client of the site (as its bearer token would give it)."""
+    client, _secret = fhir_subjects.reader_client(site.organization_id)
+    return fhir_subjects.client_ctx(client)
 
 
 def build(dsn: str) -> list[Any]:

@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from phb.accounts.public import scope_types
 from phb.interop.fhir import patient as patient_mapper
-from phb.interop.fhir.common import instant
+from phb.interop.fhir.common import instant, searchset
 from phb.interop.fhir.outcome import FhirError, issue, operation_outcome
 from phb.interop.fhir.registry import REGISTRY, ResourceDef, alternatives, chained_patient_identifier
 from phb.kernel import audit, memo, tenancy
@@ -483,21 +483,15 @@ def search(requester: Requester, resource_type: str, query: str, expression: str
                 criteria=sorted({n for n, _ in params}),
                 results=len(rows),
             )
-    body = {
-        "resourceType": "Bundle",
-        "id": uuid.uuid4().hex,
-        "meta": {"lastUpdated": instant(timezone.now())},
-        "type": "searchset",
-        "total": total,
-        "entry": [
-            {
-                "fullUrl": f"{requester.base_url}{resource.type}/{r.id}",
-                "resource": resource.render(r, context),
-                "search": {"mode": "match"},
-            }
-            for r in rows
-        ],
-    }
+    entries = [
+        {
+            "fullUrl": f"{requester.base_url}{resource.type}/{r.id}",
+            "resource": resource.render(r, context),
+            "search": {"mode": "match"},
+        }
+        for r in rows
+    ]
+    body = searchset(entries, total=total)
     return Result(200, "Bundle", None, "", body, "", "searched")
 
 

@@ -45,6 +45,36 @@ def instant(value: dt.datetime) -> str:
     return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
 
 
+def searchset(
+    entries: list[dict[str, Any]] | None,
+    *,
+    total: int | None = None,
+    links: list[dict[str, str]] | None = None,
+    warnings: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """A searchset Bundle: `entries` (None: no entry list, as for `_summary=count`), the total when
+    counted, the paging links, and the search's warnings as an OperationOutcome entry (mode outcome)."""
+    from django.utils import timezone
+
+    from phb.interop.fhir.outcome import operation_outcome
+
+    bundle: dict[str, Any] = {
+        "resourceType": "Bundle",
+        "id": uuid.uuid4().hex,
+        "meta": {"lastUpdated": instant(timezone.now())},
+        "type": "searchset",
+    }
+    if total is not None:
+        bundle["total"] = total
+    if links is not None:
+        bundle["link"] = links
+    if warnings:
+        entries = [*(entries or []), {"resource": operation_outcome(warnings), "search": {"mode": "outcome"}}]
+    if entries is not None:
+        bundle["entry"] = entries
+    return bundle
+
+
 def ref(resource_type: str, resource_id: Any, display: str = "") -> dict[str, str]:
     out = {"reference": f"{resource_type}/{resource_id}"}
     if display:

@@ -19,11 +19,10 @@ from urllib.parse import urlencode
 
 from django.db.models import QuerySet
 from django.http import HttpResponse
-from django.utils import timezone
 from rest_framework.request import Request
 
-from phb.interop.fhir.common import instant
-from phb.interop.fhir.outcome import FhirError, issue, operation_outcome
+from phb.interop.fhir.common import searchset
+from phb.interop.fhir.outcome import FhirError, issue
 from phb.interop.fhir.registry import PATIENT, REGISTRY, ResourceDef
 from phb.interop.fhir.search import SearchState, bad, cursor_decode, cursor_encode, split_or
 from phb.interop.fhir.views import DEFAULT_COUNT, MAX_COUNT, FhirView, _json, _page_context
@@ -188,19 +187,7 @@ class EverythingView(FhirView):
             last_def, _c, last_rows = page[-1]
             position = {"after": [last_def.type, str(last_rows[-1].id)]}
             links.append({"relation": "next", "url": self._link(operation, state, ctx, position)})
-        if warnings:
-            entries.append({"resource": operation_outcome(warnings), "search": {"mode": "outcome"}})
-        return _json(
-            {
-                "resourceType": "Bundle",
-                "id": uuid.uuid4().hex,
-                "meta": {"lastUpdated": instant(timezone.now())},
-                "type": "searchset",
-                "total": total,
-                "link": links,
-                "entry": entries,
-            }
-        )
+        return _json(searchset(entries, total=total, links=links, warnings=warnings))
 
     def _options(self, state: SearchState) -> tuple[dt.datetime | None, list[str], int]:
         since: dt.datetime | None = None

@@ -15,8 +15,8 @@ from rest_framework.request import Request
 
 from phb.accounts.public import scope_types
 from phb.interop.fhir import slot
-from phb.interop.fhir.common import instant
-from phb.interop.fhir.outcome import FhirError, issue, operation_outcome
+from phb.interop.fhir.common import searchset
+from phb.interop.fhir.outcome import FhirError, issue
 from phb.interop.fhir.search import (
     SearchState,
     bad,
@@ -121,19 +121,7 @@ class SlotSearchView(SlotView):
             last = page[-1]
             position = {"after": [int(last.start_at.timestamp()), int(last.end_at.timestamp())]}
             links.append({"relation": "next", "url": self._link(state, ctx, position)})
-        if warnings:
-            entries.append({"resource": operation_outcome(warnings), "search": {"mode": "outcome"}})
-        return _json(
-            {
-                "resourceType": "Bundle",
-                "id": uuid.uuid4().hex,
-                "meta": {"lastUpdated": instant(timezone.now())},
-                "type": "searchset",
-                "total": total,
-                "link": links,
-                "entry": entries,
-            }
-        )
+        return _json(searchset(entries, total=total, links=links, warnings=warnings))
 
     def _criteria(
         self, state: SearchState, warnings: list[dict[str, Any]], strict: bool

@@ -36,7 +36,7 @@ from phb.accounts.public import (
     scope_types,
 )
 from phb.interop.fhir import bundles, slot
-from phb.interop.fhir.common import instant
+from phb.interop.fhir.common import searchset
 from phb.interop.fhir.operations import declare_operations
 from phb.interop.fhir.outcome import FhirError, issue, operation_outcome
 from phb.interop.fhir.registry import REGISTRY, ResourceDef, alternatives, chained_patient_identifier
@@ -565,19 +565,7 @@ class SearchView(CreateMixin, FhirView):
                     "url": self._link(resource.type, state, ctx, {"before": self._key(first, field)}),
                 }
             )
-        if warnings:
-            entries.append({"resource": operation_outcome(warnings), "search": {"mode": "outcome"}})
-        bundle: dict[str, Any] = {
-            "resourceType": "Bundle",
-            "id": uuid.uuid4().hex,
-            "meta": {"lastUpdated": instant(timezone.now())},
-            "type": "searchset",
-        }
-        if total is not None:
-            bundle["total"] = total
-        bundle["link"] = links
-        bundle["entry"] = entries + included
-        return _json(bundle)
+        return _json(searchset(entries + included, total=total, links=links, warnings=warnings))
 
     def _count_only(
         self,
@@ -593,17 +581,8 @@ class SearchView(CreateMixin, FhirView):
         with tenancy.bound(organization_id=ctx.organization_id):
             total = rows.count()
         self._audit(ctx, resource, names, 0, set(), total=total)
-        bundle: dict[str, Any] = {
-            "resourceType": "Bundle",
-            "id": uuid.uuid4().hex,
-            "meta": {"lastUpdated": instant(timezone.now())},
-            "type": "searchset",
-            "total": total,
-            "link": [{"relation": "self", "url": self._link(resource.type, state, ctx, None)}],
-        }
-        if warnings:
-            bundle["entry"] = [{"resource": operation_outcome(warnings), "search": {"mode": "outcome"}}]
-        return _json(bundle)
+        links = [{"relation": "self", "url": self._link(resource.type, state, ctx, None)}]
+        return _json(searchset(None, total=total, links=links, warnings=warnings))
 
     # -- steps ---------------------------------------------------------------------------------------
     def _filtered(
