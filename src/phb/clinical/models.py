@@ -237,8 +237,9 @@ class Observation(TenantModel):
         indexes = [
             models.Index(fields=["organization", "patient", "code", "effective_at"], name="observation_patient_code"),
             # Population questions by code ("how many heart rates", `Observation?code=...&_summary=count`,
-            # a code over a date range): an index-only count instead of reading the whole table.
-            models.Index(fields=["organization", "code", "effective_at"], name="observation_code"),
+            # a code over a date range): an index-only scan, the patient included for the visibility rule
+            # (registered here), instead of reading the whole table.
+            models.Index(fields=["organization", "code", "effective_at"], include=["patient"], name="observation_code"),
             models.Index(fields=["organization", "vital_set"], name="observation_set"),
         ]
 
