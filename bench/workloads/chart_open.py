@@ -25,7 +25,6 @@ import datetime as dt
 import http.client
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -33,11 +32,10 @@ import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 from bench.runner import CheckFailed, Timed, Variant, Workload, percentile
-from bench.workloads import chart_fixtures, chart_summary, tier_fixtures
+from bench.workloads import chart_fixtures, chart_summary, http_load, tier_fixtures
 
 ITERATION_DIVISOR = 30
 CLINICIANS = 20
@@ -54,7 +52,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-SERVER_WORKERS = 2
 # Polled by the browser on each animation frame: the time since the navigation started, once the
 # summary is laid out and visible.
 _USABLE_JS = (
@@ -134,50 +131,34 @@ def ensure_doctors(site: tier_fixtures.Site, department_id: uuid.UUID, n: int) -
     return ids
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class Server:
-    """gunicorn serving PHB on a free loopback port, with the bench's environment and collected static
-    files; started on first use."""
+    """PHB under the benchmarks' gunicorn (`http_load.Server`), connected as the application role, with
+    its static files collected for the browser; started on first use."""
 
-    def __init__(self) -> None:
-        self.process: subprocess.Popen[bytes] | None = None
+    def __init__(self, dsn: str) -> None:
+        self.dsn = dsn
         self.static = tempfile.TemporaryDirectory(prefix="phb-bench-static-")
-        self.port = 0
-        self.log = Path(self.static.name) / "server.log"
+        self.server: http_load.Server | None = None
+
+    @property
+    def port(self) -> int:
+        return self.server.port if self.server else 0
 
     def env(self) -> dict[str, str]:
-        return {**os.environ, "STATIC_ROOT": self.static.name, "ALLOWED_HOSTS": "127.0.0.1,localhost,testserver"}
+        return {
+            "STATIC_ROOT": self.static.name,
+            "ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
+            "DATABASE_URL": tier_fixtures.application_dsn(self.dsn),
+        }
 
     def start(self) -> None:
-        if self.process is not None:
+        if self.server is not None:
             return
         subprocess.run(
             [sys.executable, "-m", "django", "collectstatic", "--noinput", "-v", "0"],
-            env=self.env(), check=True, capture_output=True, timeout=300,
+            env={**os.environ, **self.env()}, check=True, capture_output=True, timeout=300,
         )  # fmt: skip
-        self.port = _free_port()
-        gunicorn = Path(sys.executable).with_name("gunicorn")
-        with self.log.open("wb") as log:
-            self.process = subprocess.Popen(
-                [str(gunicorn), "phb.config.wsgi:application", "--bind", f"127.0.0.1:{self.port}",
-                 "--workers", str(SERVER_WORKERS), "--log-level", "warning"],
-                env=self.env(), stdout=log, stderr=subprocess.STDOUT,
-            )  # fmt: skip
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise CheckFailed(f"gunicorn exited: {self.log.read_text()[-400:]}")
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                    return
-            except OSError:
-                time.sleep(0.2)
-        raise CheckFailed("gunicorn did not listen within 60 s")
+        self.server = http_load.Server("phb.config.wsgi:application", self.env(), "/fhir/r4/metadata")
 
     def get(self, path: str, cookie: str) -> tuple[int, str]:
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
@@ -189,12 +170,8 @@ class Server:
             conn.close()
 
     def stop(self) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
+        if self.server is not None:
+            self.server.stop()
         self.static.cleanup()
 
 
@@ -400,7 +377,7 @@ def build(dsn: str) -> list[Workload]:
     )
 
     # --- the browser --------------------------------------------------------------------------------
-    http_server = Server()
+    http_server = Server(dsn)
     browser = Browser()
     cookie_name = settings.SESSION_COOKIE_NAME
     session_key = alone_client.cookies[cookie_name].value
@@ -420,7 +397,7 @@ def build(dsn: str) -> list[Workload]:
     def check_http(answer: tuple[int, str]) -> None:
         status, html = answer
         if status != 200:
-            raise CheckFailed(f"the server answered {status}: {http_server.log.read_text()[-300:]}")
+            raise CheckFailed(f"the server answered {status}")
         _check_html(html, "the served chart")
 
     def in_browser() -> Timed:
@@ -460,7 +437,7 @@ def build(dsn: str) -> list[Workload]:
     in_the_browser = Workload(
         name="w4_chart_browser",
         description=(
-            f"W4: chart of the heavy patient in Chromium from gunicorn ({SERVER_WORKERS} workers), navigation start "
+            f"W4: chart of the heavy patient in Chromium from gunicorn ({http_load.WORKERS} workers), navigation start "
             "to the summary visible, against the same page over HTTP from the same server"
         ),
         reference=Variant("a. the page over HTTP (server time + loopback)", over_http, check_http),
