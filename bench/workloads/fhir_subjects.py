@@ -71,14 +71,19 @@ def choose(conn: Any, *, patients: int = 200, observations: int = 400) -> Subjec
     return Subjects(org, patient_ids, observation_ids)
 
 
-def reader_client(organization: uuid.UUID) -> tuple[Any, str]:
-    """A new API client of the organization with `system/*.read` (as `phb api-client create` makes
-    one); returns it and its secret. `revoke` ends it after the run."""
+def new_client(organization: uuid.UUID, name: str, scopes: str) -> tuple[Any, str]:
+    """A new API client of the organization with `scopes` (as `phb api-client create` makes one);
+    returns it and its secret. `revoke` ends it after the run."""
     from phb.accounts.api_clients import api_client_create
     from phb.kernel.context import Ctx
 
-    ctx = Ctx.system(reason="bench: a FHIR reader", organization_id=organization)
-    return api_client_create(ctx=ctx, name=READER_NAME, scopes="system/*.read")
+    ctx = Ctx.system(reason=f"bench: {name}", organization_id=organization)
+    return api_client_create(ctx=ctx, name=name, scopes=scopes)
+
+
+def reader_client(organization: uuid.UUID) -> tuple[Any, str]:
+    """A new API client of the organization with `system/*.read`."""
+    return new_client(organization, READER_NAME, "system/*.read")
 
 
 def revoke(client: Any) -> None:

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.runner import CheckFailed, Timed, Variant, Workload, percentile
-from bench.workloads import tier_fixtures
+from bench.workloads import fhir_subjects, tier_fixtures
 
 ITERATION_DIVISOR = 30
 # clients -> writes per client in one batch
@@ -111,13 +111,13 @@ def build(dsn: str) -> list[Workload]:
     from django.test.utils import CaptureQueriesContext
     from django.utils import timezone
 
-    from bench.workloads.tenant_isolation import client_ctx
     from phb.clinical.models import Observation, VitalSignsSet
     from phb.interop.fhir import observation
     from phb.kernel.models import AuditEvent
 
     site = tier_fixtures.site(tier_fixtures.HOME)
-    ctx = client_ctx(site, name=CLIENT_NAME, scopes=SCOPES)
+    client, _secret = fhir_subjects.new_client(site.organization_id, CLIENT_NAME, SCOPES)
+    ctx = fhir_subjects.client_ctx(client)
     patient_id = site.patient_ids[len(site.patient_ids) // 2]
     started = timezone.now()
     at = (started - dt.timedelta(hours=1)).replace(microsecond=0)
