@@ -2,6 +2,7 @@
 them waiting in their queue — in a real browser."""
 
 import datetime as dt
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.utils import timezone
@@ -33,8 +34,15 @@ def sign_out(page):
     page.get_by_role("button", name="Sign out").click()
 
 
+def a_zone_in_daytime() -> str:
+    """A time zone where it is now between 06:00 and 18:00: the patient books a slot today (the day's
+    last starts at 23:50, local), whatever the hour the test runs at."""
+    zones = ("Africa/Lagos", "America/New_York", "America/Los_Angeles", "Asia/Tokyo")
+    return next(z for z in zones if 6 <= timezone.now().astimezone(ZoneInfo(z)).hour < 18)
+
+
 def test_a_booked_patient_is_checked_in_and_waits_in_the_doctors_queue(page):
-    hospital = OrganizationFactory(name="Riverside Hospital", code="riverside")
+    hospital = OrganizationFactory(name="Riverside Hospital", code="riverside", timezone=a_zone_in_daytime())
     department = DepartmentFactory(organization=hospital, name="General Outpatients")
     doctor, doctor_device = staff_member(hospital, "doctor", email="doctor@riverside.example", full_name="Bola Ade")
     _desk, desk_device = staff_member(hospital, "receptionist", email="desk@riverside.example", full_name="Grace Desk")
