@@ -30,6 +30,7 @@ from typing import Any
 from django.utils import timezone
 
 from phb.clinical import alerts, policies, vitals
+from phb.clinical.history_services import _text
 from phb.clinical.models import (
     Encounter,
     EncounterClass,
@@ -117,17 +118,6 @@ def _not_before_birth(field: str, value: dt.datetime | None, patient_id: uuid.UU
         raise ValidationFailed.field(field, "cannot be before the patient was born", code="before_birth")
 
 
-def _short(field: str, value: Any, limit: int) -> str:
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise ValidationFailed.field(field, "must be text", code="invalid")
-    value = value.strip()
-    if len(value) > limit:
-        raise ValidationFailed.field(field, f"at most {limit} characters", code="too_long")
-    return value
-
-
 @memo.cached()
 def _encounter_row(ctx: Ctx, patient_id: uuid.UUID, encounter_id: uuid.UUID) -> Encounter | None:
     return Encounter.objects.for_tenant(ctx).filter(id=encounter_id, patient_id=patient_id).first()
@@ -200,12 +190,12 @@ def encounter_record(
     status, started, ended = _encounter_values(status, started_at, ended_at, timezone.now())
     _not_before_birth("started_at", started, patient_id)
     values = {
-        "reason": _short("reason", reason, REASON_MAX_CHARS),
-        "reason_system": _short("reason_system", reason_system, 255),
-        "reason_code": _short("reason_code", reason_code, 40),
-        "type_system": _short("type_system", type_system, 255),
-        "type_code": _short("type_code", type_code, 40),
-        "type_display": _short("type_display", type_display, 500),
+        "reason": _text("reason", reason, limit=REASON_MAX_CHARS),
+        "reason_system": _text("reason_system", reason_system, limit=255),
+        "reason_code": _text("reason_code", reason_code, limit=40),
+        "type_system": _text("type_system", type_system, limit=255),
+        "type_code": _text("type_code", type_code, limit=40),
+        "type_display": _text("type_display", type_display, limit=500),
     }
     with audit.atomic():
         encounter = Encounter.objects.create(
@@ -245,13 +235,7 @@ def encounter_record_update(
                 raise Conflict("PHB sets the times of its own encounters", code="ENCOUNTER_TIMES")
             if status == encounter.status:
                 return encounter
-            if status not in ENCOUNTER_MOVES.get(encounter.status, frozenset()):
-                raise Conflict(
-                    f"an encounter that is {encounter.status} cannot become {status}",
-                    code="ILLEGAL_TRANSITION",
-                    from_status=encounter.status,
-                    to_status=status,
-                )
+            _check_move("an encounter", ENCOUNTER_MOVES, encounter.status, status)
             reason = "cancelled from another system" if status == EncounterStatus.CANCELLED else ""
             return _move(ctx, encounter, status, action, reason=reason)
         status, started, ended = _encounter_values(status, started_at, ended_at, timezone.now())
@@ -348,13 +332,13 @@ def _clean_value(field: str, value: dict[str, Any]) -> dict[str, Any]:
             raise ValidationFailed.field(f"{field}.unit", "a UCUM unit code", code="unknown_unit")
         out["unit"] = unit
     elif kind == "code":
-        out["value_code"] = _short(f"{field}.code", value["code"], 40)
-        out["value_system"] = _short(f"{field}.system", value.get("system"), 255)
-        out["value_display"] = _short(f"{field}.display", value.get("display"), 500)
+        out["value_code"] = _text(f"{field}.code", value["code"], limit=40)
+        out["value_system"] = _text(f"{field}.system", value.get("system"), limit=255)
+        out["value_display"] = _text(f"{field}.display", value.get("display"), limit=500)
         if not out["value_system"]:
             raise ValidationFailed.field(f"{field}.system", "name the code system of the code", code="required")
     elif kind == "string":
-        out["value_string"] = _short(field, value["string"], 4_000)
+        out["value_string"] = _text(field, value["string"], limit=4_000)
     else:
         if value["absent"] not in DATA_ABSENT:
             raise ValidationFailed.field(f"{field}.absent", "a data-absent-reason code", code="invalid_choice")
@@ -403,7 +387,7 @@ def observation_record(
         raise ValidationFailed.field("status", "preliminary, final, amended or corrected", code="invalid_choice")
     if not isinstance(code, str) or not LOINC_CODE.fullmatch(code):
         raise ValidationFailed.field("code", "a LOINC code, e.g. 8867-4", code="invalid_code")
-    code_display = _short("code_display", code_display, 500)
+    code_display = _text("code_display", code_display, limit=500)
     now = timezone.now()
     effective = _aware("effective_at", effective_at, required=True)
     assert effective is not None
@@ -539,13 +523,7 @@ def observation_status_update(*, ctx: Ctx, observation_id: uuid.UUID, status: st
         access = _care(ctx, action, observation.patient_id)
         if status == observation.status:
             return observation
-        if status not in OBSERVATION_MOVES.get(observation.status, frozenset()):
-            raise Conflict(
-                f"an observation that is {observation.status} cannot become {status}",
-                code="ILLEGAL_TRANSITION",
-                from_status=observation.status,
-                to_status=status,
-            )
+        _check_move("an observation", OBSERVATION_MOVES, observation.status, status)
         together = [observation]
         if observation.vital_set_id and observation.code in (vitals.SYSTOLIC_BP, vitals.DIASTOLIC_BP):
             together += list(
@@ -568,3 +546,14 @@ def observation_status_update(*, ctx: Ctx, observation_id: uuid.UUID, status: st
             **_basis(access),
         )
     return observation
+
+
+def _check_move(what: str, moves: dict[str, frozenset[str]], current: str, status: str) -> None:
+    """Raises Conflict ILLEGAL_TRANSITION unless `moves` lets a record in `current` become `status`."""
+    if status not in moves.get(current, frozenset()):
+        raise Conflict(
+            f"{what} that is {current} cannot become {status}",
+            code="ILLEGAL_TRANSITION",
+            from_status=current,
+            to_status=status,
+        )
