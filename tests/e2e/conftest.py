@@ -2,8 +2,10 @@
 
 import os
 import shutil
+from zoneinfo import ZoneInfo
 
 import pytest
+from django.utils import timezone
 
 CHROMIUM = os.environ.get("PHB_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 
@@ -41,3 +43,10 @@ def page(browser, live_server):
     page.set_default_timeout(15_000)
     yield page
     context.close()
+
+
+def a_zone_in_daytime() -> str:
+    """A time zone where it is now between 06:00 and 18:00: a test that books a slot today (the day's
+    last starts at 23:50, local) finds one whatever the hour the suite runs at."""
+    zones = ("Africa/Lagos", "America/New_York", "America/Los_Angeles", "Asia/Tokyo")
+    return next(z for z in zones if 6 <= timezone.now().astimezone(ZoneInfo(z)).hour < 18)

@@ -2,7 +2,6 @@
 them waiting in their queue — in a real browser."""
 
 import datetime as dt
-from zoneinfo import ZoneInfo
 
 import pytest
 from django.utils import timezone
@@ -10,6 +9,7 @@ from django.utils import timezone
 from phb.kernel.context import Ctx
 from phb.workforce import services as workforce_services
 from tests.accounts.factories import UserFactory, staff_member, totp_code
+from tests.e2e.conftest import a_zone_in_daytime
 from tests.kernel.factories import OrganizationFactory
 from tests.organizations.factories import DepartmentFactory
 from tests.patients.factories import make_patient, register_at_desk
@@ -32,13 +32,6 @@ def sign_in(page, email, device=None):
 
 def sign_out(page):
     page.get_by_role("button", name="Sign out").click()
-
-
-def a_zone_in_daytime() -> str:
-    """A time zone where it is now between 06:00 and 18:00: the patient books a slot today (the day's
-    last starts at 23:50, local), whatever the hour the test runs at."""
-    zones = ("Africa/Lagos", "America/New_York", "America/Los_Angeles", "Asia/Tokyo")
-    return next(z for z in zones if 6 <= timezone.now().astimezone(ZoneInfo(z)).hour < 18)
 
 
 def test_a_booked_patient_is_checked_in_and_waits_in_the_doctors_queue(page):

@@ -14,6 +14,7 @@ from phb.kernel.context import Ctx
 from phb.scheduling import services
 from phb.workforce import services as workforce_services
 from tests.accounts.factories import staff_member, totp_code
+from tests.e2e.conftest import a_zone_in_daytime
 from tests.e2e.test_appointment_day import sign_in
 from tests.kernel.factories import OrganizationFactory
 from tests.organizations.factories import DepartmentFactory
@@ -26,7 +27,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def test_a_doctor_records_a_consultation(page):
     ensure_code_systems()  # a transactional test's flush emptied them
-    hospital = OrganizationFactory(name="Riverside Hospital", code="riverside")
+    hospital = OrganizationFactory(name="Riverside Hospital", code="riverside", timezone=a_zone_in_daytime())
     clinical_services.note_templates_seed(ctx=Ctx.system(reason="test", organization_id=hospital.id))
     department = DepartmentFactory(organization=hospital, name="General Outpatients")
     doctor, device = staff_member(hospital, "doctor", email="doctor@riverside.example", full_name="Bola Ade")
