@@ -62,9 +62,19 @@ def world(org_a):
 
 
 def _to_today(appointment):
+    """A minute from now, or, within 21 minutes of the hospital's midnight, the 20 minutes before now:
+    always today where the hospital is."""
+    from zoneinfo import ZoneInfo
+
+    from phb.kernel.models import Organization
+
+    zone = ZoneInfo(Organization.objects.for_platform(SYSTEM).get(id=appointment.organization_id).timezone)
     now = timezone.now()
+    start = now + dt.timedelta(minutes=1)
+    if (start + dt.timedelta(minutes=20)).astimezone(zone).date() != now.astimezone(zone).date():
+        start = now - dt.timedelta(minutes=21)
     Appointment.objects.for_system(SYSTEM).filter(id=appointment.id).update(
-        start_at=now + dt.timedelta(minutes=1), end_at=now + dt.timedelta(minutes=21)
+        start_at=start, end_at=start + dt.timedelta(minutes=20)
     )
 
 
