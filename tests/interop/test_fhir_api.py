@@ -205,6 +205,61 @@ def test_a_revoked_client_is_refused_at_once(org_a, ward):
     assert response.json()["resourceType"] == "OperationOutcome"
 
 
+@pytest.fixture
+def shared_cache(settings):
+    """Redis as the cache, as a deployment of several processes has it."""
+    import os
+
+    url = os.environ.get("CACHE_URL", "")
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": url if url.startswith("redis") else "redis://127.0.0.1:6379/0",
+            "KEY_PREFIX": f"test-{uuid.uuid4().hex}",
+        }
+    }
+
+
+def _registration_checks(client, path):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        assert fhir_get(client, path).status_code == 200
+    return sum("accounts_apiclient" in q["sql"] for q in queries.captured_queries)
+
+
+def test_with_a_shared_cache_a_request_need_not_ask_whether_its_client_is_registered(shared_cache, org_a, ward):
+    from django.db import transaction
+
+    from phb.accounts import api_clients
+
+    client = system_client(org_a)
+    path = f"Patient/{ward['patient'].id}"
+    assert _registration_checks(client, path) == 1
+    assert _registration_checks(client, path) == 0  # known registered, in the cache every process reads
+    with pytest.raises(RuntimeError), transaction.atomic():
+        api_clients.api_client_revoke(
+            ctx=Ctx.system(reason="test", organization_id=org_a.id), api_client_id=client.registered.id
+        )
+        raise RuntimeError("the revocation is rolled back")
+    assert _registration_checks(client, path) == 1  # the mark sends the check to the database, which says yes
+    assert _registration_checks(client, path) == 1  # and the answer is not cached over the mark
+    api_clients.api_client_revoke(
+        ctx=Ctx.system(reason="test", organization_id=org_a.id), api_client_id=client.registered.id
+    )
+    response = fhir_get(client, path)
+    assert (response.status_code, response.json()["resourceType"]) == (401, "OperationOutcome")
+
+
+def test_with_a_per_process_cache_every_request_asks_the_database(settings, org_a, ward):
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "t"}}
+    client = system_client(org_a)
+    path = f"Patient/{ward['patient'].id}"
+    # Another process (`phb api-client revoke`) could not reach this process's cache: it is never trusted.
+    assert [_registration_checks(client, path) for _ in range(2)] == [1, 1]
+
+
 # --- search ----------------------------------------------------------------------------------------
 
 

@@ -197,6 +197,26 @@ def test_a_read_is_audited_without_waiting_for_a_disk_sync(org_a):
     assert events().filter(action="clinical.note.read").count() == 1
 
 
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_read_batch_commits_without_waiting_for_a_disk_sync_and_binds_once(org_a):
+    from django.test.utils import CaptureQueriesContext
+
+    from phb.kernel import tenancy
+
+    with CaptureQueriesContext(connection) as queries, audit.read_batch():
+        with tenancy.bound(organization_id=org_a.id), connection.cursor() as cursor:
+            cursor.execute("SHOW synchronous_commit")
+            assert cursor.fetchone()[0] == "off"
+        make_events(2, org_a)
+    # The commit mode went with the tenant binding: one statement for both.
+    settings = [q["sql"] for q in queries.captured_queries if "set_config" in q["sql"] or "SET " in q["sql"]]
+    assert len(settings) == 1
+    assert "phb.organization_id" in settings[0]
+    assert "'synchronous_commit', 'off'" in settings[0]
+    assert events().filter(action="clinical.note.read").count() == 2
+
+
 @pytest.mark.django_db
 def test_security_events_flow_into_the_audit_trail(client):
     client.post("/accounts/sign-in/", {"email": "nobody@example.org", "password": "wrong-password-1"})

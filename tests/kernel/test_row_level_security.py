@@ -175,6 +175,31 @@ def test_the_same_binding_again_in_one_transaction_costs_no_round_trip(rows, org
 
 
 @pytest.mark.django_db(transaction=True)
+def test_a_local_setting_travels_with_the_next_binding_in_one_statement(org_a):
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries, transaction.atomic():
+        tenancy.set_local("synchronous_commit", "off")
+        assert _binding_sets(queries.captured_queries) == []  # nothing sent yet
+        with tenancy.bound(organization_id=org_a.id), connection.cursor() as cursor:
+            cursor.execute("SHOW synchronous_commit")
+            assert cursor.fetchone()[0] == "off"
+        assert _bound_to() == (str(org_a.id), "")
+        tenancy.set_local("synchronous_commit", "local")
+        with tenancy.bound(organization_id=org_a.id), connection.cursor() as cursor:  # same binding: sent again
+            cursor.execute("SHOW synchronous_commit")
+            assert cursor.fetchone()[0] == "local"
+    assert len(_binding_sets(queries.captured_queries)) == 2
+    with connection.cursor() as cursor:  # it lasted for that transaction only
+        cursor.execute("SHOW synchronous_commit")
+        assert cursor.fetchone()[0] == "on"
+    tenancy.set_local("synchronous_commit", "off")  # outside a transaction: nothing to set it for
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        assert cursor.fetchone()[0] == "on"
+
+
+@pytest.mark.django_db(transaction=True)
 def test_a_binding_never_outlives_its_transaction():
     from django.test.utils import CaptureQueriesContext
 

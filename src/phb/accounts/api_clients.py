@@ -181,6 +181,7 @@ def api_client_revoke(*, ctx: Ctx, api_client_id: uuid.UUID) -> ApiClient:
             # SECURITY: another organization's client is not found.
             raise NotFound("no such API client here")
         if client.revoked_at is None:
+            _mark_revoked(client.id)  # before the commit: no process trusts a cached answer from now on
             client.revoked_at = timezone.now()
             client.save(update_fields=["revoked_at", "updated_at"])
             audit.record(ctx, "accounts.api_client.revoke", target=client)
@@ -303,6 +304,48 @@ def _covered(scope: str, granted: list[str]) -> bool:
     return False
 
 
+# Every request with a client's token checks that the client is still registered. Where the cache is
+# shared by every process (Redis), the answer is kept there for a token's lifetime, so a request need not
+# ask the database; revoking marks the entry first, and a marked entry sends every check to the database
+# again (so a revocation ends the client's tokens at once in every process, and one rolled back only
+# costs those checks). A per-process cache (the embedded default) would not see a revocation made by
+# another process, such as `phb api-client revoke`: there, every check asks the database.
+_RECHECK = "recheck"
+
+
+def _registration_key(client_id: uuid.UUID) -> str:
+    return f"phb:api-client:{client_id}:registered"
+
+
+def _shared_cache() -> Any | None:
+    from django.core.cache import caches
+    from django.core.cache.backends.locmem import LocMemCache
+
+    cache = caches["default"]
+    return None if isinstance(cache, LocMemCache) else cache
+
+
+def _still_registered(client_id: uuid.UUID, organization_id: uuid.UUID) -> bool:
+    """Whether the client is registered with that organization and not revoked (see above)."""
+    cache = _shared_cache()
+    key = _registration_key(client_id)
+    if cache is not None and cache.get(key) == str(organization_id):
+        return True
+    system = Ctx.system(reason="check that an API client is still registered", organization_id=organization_id)
+    registered = (
+        ApiClient.objects.for_tenant(system).filter(id=client_id, revoked_at__isnull=True).values("id").exists()
+    )
+    if registered and cache is not None:
+        cache.add(key, str(organization_id), timeout=TOKEN_LIFETIME.total_seconds())  # never over a mark
+    return registered
+
+
+def _mark_revoked(client_id: uuid.UUID) -> None:
+    cache = _shared_cache()
+    if cache is not None:
+        cache.set(_registration_key(client_id), _RECHECK, timeout=TOKEN_LIFETIME.total_seconds())
+
+
 class ClientPrincipal:
     """What `request.user` is for a client token: authenticated, no user."""
 
@@ -329,21 +372,18 @@ class ClientTokenAuthentication(authentication.BaseAuthentication):
             return None  # a user's token, or garbage: the user authentication answers
         from rest_framework.exceptions import AuthenticationFailed
 
-        system = Ctx.system(reason="check that an API client is still registered")
-        client = (
-            ApiClient.objects.for_system(system)
-            .filter(id=token.get("cid"), organization_id=token.get("org"), revoked_at__isnull=True)
-            .only("id", "organization_id")
-            .first()
-        )
-        if client is None:
+        try:
+            client_id, organization_id = uuid.UUID(str(token.get("cid"))), uuid.UUID(str(token.get("org")))
+        except ValueError:
+            raise AuthenticationFailed("This token names no client.", code="client_revoked") from None
+        if not _still_registered(client_id, organization_id):
             # SECURITY: a revoked client's tokens end at once, not when they expire.
             raise AuthenticationFailed("This client has been revoked.", code="client_revoked")
         scopes = frozenset(str(token.get("scope", "")).split())
         raw_request = request._request
         ctx = Ctx.client(
-            client_id=client.id,
-            organization_id=client.organization_id,
+            client_id=client_id,
+            organization_id=organization_id,
             scopes=scopes,
             permissions=scope_permissions(scopes),
             request_id=getattr(raw_request, "request_id", None),
@@ -351,7 +391,7 @@ class ClientTokenAuthentication(authentication.BaseAuthentication):
             user_agent=raw_request.headers.get("User-Agent", "")[:300],
         )
         raw_request.ctx = ctx  # replaces the lazily built user context for this request
-        return ClientPrincipal(client.id), token
+        return ClientPrincipal(client_id), token
 
     def authenticate_header(self, request: Request) -> str:
         return 'Bearer realm="phb"'

@@ -27,6 +27,7 @@ from typing import Any
 from django.db import connection, models, transaction
 from django.utils import timezone
 
+from phb.kernel import tenancy
 from phb.kernel.context import Ctx
 
 GENESIS = "0" * 64
@@ -411,6 +412,7 @@ def read_batch() -> Iterator[None]:
     if connection.vendor != "postgresql" or connection.in_atomic_block:
         yield
         return
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SET LOCAL synchronous_commit = off")
+    with transaction.atomic():
+        # Sent with the transaction's tenant binding, in the same statement.
+        tenancy.set_local("synchronous_commit", "off")
         yield

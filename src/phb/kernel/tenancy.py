@@ -46,14 +46,30 @@ def bound(*, organization_id: uuid.UUID | None, all_tenants: bool = False, using
         chain = tuple(sid for sid in connection.savepoint_ids if sid)
         wanted = (str(organization_id or ""), "on" if all_tenants else "")
         held = getattr(outermost, "phb_binding", None)
-        if held is None or held[1] != wanted or held[0] != chain[: len(held[0])]:
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    "SELECT set_config(%s, %s, true), set_config(%s, %s, true)",
-                    [GUC_ORGANIZATION, wanted[0], GUC_ALL_TENANTS, wanted[1]],
-                )
-            outermost.phb_binding = (chain, wanted)
+        pending = getattr(outermost, "phb_settings", None)
+        if held is None or held[1] != wanted or held[0] != chain[: len(held[0])] or pending:
+            settings = {GUC_ORGANIZATION: wanted[0], GUC_ALL_TENANTS: wanted[1], **(pending or {})}
+            _set_local(connection, settings)
+            outermost.phb_binding, outermost.phb_settings = (chain, wanted), None
         yield
+
+
+def set_local(name: str, value: str, *, using: str = "default") -> None:
+    """Set a configuration parameter for the rest of the open transaction (`SET LOCAL`), sent with the
+    transaction's next tenant binding: one round trip for both. A transaction that binds no tenant never
+    sends it, so this is for settings whose absence is safe: the commit mode (`synchronous_commit`).
+    Outside a transaction, or off PostgreSQL, it does nothing."""
+    connection = connections[using]
+    if connection.vendor != "postgresql" or not connection.in_atomic_block:
+        return
+    outermost = connection.atomic_blocks[0]
+    outermost.phb_settings = {**(getattr(outermost, "phb_settings", None) or {}), name: value}
+
+
+def _set_local(connection: object, settings: dict[str, str]) -> None:
+    calls = ", ".join(["set_config(%s, %s, true)"] * len(settings))
+    with connection.cursor() as cursor:  # type: ignore[attr-defined]
+        cursor.execute(f"SELECT {calls}", [v for pair in settings.items() for v in pair])
 
 
 @contextlib.contextmanager
