@@ -27,11 +27,13 @@ from phb.clinical.models import (
     VitalSignsSet,
 )
 from phb.kernel.context import Ctx
+from phb.kernel.errors import NotFound
 from phb.kernel.models import AuditEvent
 from tests.accounts.factories import UserFactory, verified_client
 from tests.clinical.factories import clinician, patient_at, record, walk_in
 from tests.clinical.history_factories import allergy
 from tests.organizations.factories import DepartmentFactory
+from tests.round_trips import round_trips
 from tests.terminology.factories import ensure_code_systems
 
 pytestmark = pytest.mark.django_db
@@ -270,6 +272,37 @@ def test_the_chart_reads_a_bounded_number_of_queries_whatever_the_history(org_a,
     assert big <= 20
     trend = _count_queries(client, f"/staff/clinical/patients/{big_patient.id}/trend/?vital=blood_pressure&period=365")
     assert trend <= 10
+
+
+# The chart's statements as sent: one transaction (one BEGIN and COMMIT, `synchronous_commit` off as for
+# every read's audit event, one tenancy binding) around the access check, the audit event, the header,
+# the six sections, the trend and the three timelines (the recent encounters are the top of the
+# encounters timeline: read once).
+CHART_ROUND_TRIPS = 19
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_chart_is_read_in_one_transaction_and_a_refusal_is_still_audited(org_a, ward):
+    doctor, patient = ward["doctor"], ward["patient"]
+    record(doctor, patient, encounter=ward["encounter"])
+    with round_trips() as trips:
+        chart.chart_open(ctx=doctor, patient_id=patient.id)
+    assert (trips.commits, trips.rollbacks, trips.outside) == (1, 0, [])
+    assert trips.count("SELECT set_config(") == 1
+    assert trips.count("SET LOCAL synchronous_commit = off") == 1
+    assert trips.total == CHART_ROUND_TRIPS
+    assert _events(action="clinical.chart.read", outcome="success", actor_id=doctor.actor_id).count() == 1
+    # the refusal's event is rolled back with the transaction, and written again after it
+    stranger = clinician(org_a, "doctor")
+    with round_trips() as trips, pytest.raises(NotFound):
+        chart.chart_open(ctx=stranger, patient_id=patient.id)
+    assert (trips.commits, trips.rollbacks) == (1, 1)
+    assert _events(action="clinical.chart.read", outcome="denied", actor_id=stranger.actor_id).count() == 1
+    for path in ("trend/?vital=heart_rate", "timeline/notes/"):
+        with round_trips() as trips:
+            assert ward["client"].get(f"/staff/clinical/patients/{patient.id}/{path}").status_code == 200
+        assert trips.count("SET LOCAL synchronous_commit = off") == 1  # the view's reads in one transaction
 
 
 def test_the_trend_draws_a_year_of_one_vital(ward):

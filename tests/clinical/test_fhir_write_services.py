@@ -33,6 +33,7 @@ from phb.kernel.models import AuditEvent
 from tests.clinical.factories import clinician, patient_at, walk_in
 from tests.organizations.factories import DepartmentFactory
 from tests.patients.factories import make_patient, register_at_desk
+from tests.round_trips import round_trips
 from tests.scheduling.factories import desk_ctx
 from tests.shared_data import SYNTHEA_BUNDLES
 
@@ -460,6 +461,35 @@ def test_a_client_writes_only_for_patients_registered_at_its_organization(org_a,
     with pytest.raises(FhirError) as error:
         observation.create(reader, _lab(registered.id))
     assert error.value.status == 403
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_clients_vital_sign_is_one_transaction_that_reads_each_fact_once(org_a, org_b):
+    ctx = _client_ctx(org_a, "system/Observation.write system/*.read")
+    patient = patient_at(org_a)
+    with round_trips() as trips:
+        row = observation.create(ctx, _observation(patient.id))
+    # BEGIN, the binding, the registration, the birth date, the service user, the set, the
+    # observation, the audit event, COMMIT
+    assert (trips.commits, trips.rollbacks, trips.outside) == (1, 0, [])
+    assert trips.count("SELECT set_config(") == 1
+    assert trips.count('SELECT "patients_patient"."birth_date"') == 1
+    assert trips.count("INSERT") == 3
+    assert trips.total == 9
+    assert _audit().filter(action="clinical.observation.record", resource_id=str(row.id)).count() == 1
+    # a refusal is audited once, after the rollback; a bad value writes nothing
+    elsewhere = patient_at(org_b)
+    with round_trips() as trips, pytest.raises(FhirError) as error:
+        observation.create(ctx, _observation(elsewhere.id))
+    assert error.value.status == 404
+    assert trips.rollbacks == 1
+    assert _audit().filter(action="clinical.observation.record", outcome="denied").count() == 1
+    too_fast = _observation(patient.id, valueQuantity={"value": 900, "unit": "/min", "code": "/min"})
+    with pytest.raises(FhirError) as error:
+        observation.create(ctx, too_fast)
+    assert error.value.status == 400
+    assert Observation.objects.for_tenant(ctx).count() == VitalSignsSet.objects.for_tenant(ctx).count() == 1
 
 
 @pytest.mark.django_db

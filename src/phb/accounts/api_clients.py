@@ -213,8 +213,10 @@ def acting_user_id(ctx: Ctx) -> uuid.UUID:
         system = Ctx.system(reason="find the service user of an API client")
         clients = ApiClient.objects.for_system(system).filter(id=ctx.actor_id, organization_id=ctx.organization_id)
         # The common case reads without a lock: a row lock costs every write a WAL flush at commit and
-        # queues the client's concurrent writes on one row. A service user, once set, never changes.
-        known = clients.values_list("service_user_id", flat=True).first()
+        # queues the client's concurrent writes on one row. A service user, once set, never changes. It
+        # reads the client's own organization's rows: inside a write bound to it, no second binding.
+        mine = ApiClient.objects.for_tenant(ctx) if ctx.organization_id is not None else clients
+        known = mine.filter(id=ctx.actor_id).values_list("service_user_id", flat=True).first()
         if known is not None:
             return known
         with transaction.atomic():

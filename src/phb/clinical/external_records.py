@@ -21,12 +21,14 @@ overwritten."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import re
 import uuid
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
+from django.db import connection
 from django.utils import timezone
 
 from phb.clinical import alerts, policies, vitals
@@ -112,8 +114,7 @@ def _born_on(patient_id: uuid.UUID) -> dt.date | None:
     return Patient.objects.filter(id=patient_id).values_list("birth_date", flat=True).first()
 
 
-def _not_before_birth(field: str, value: dt.datetime | None, patient_id: uuid.UUID) -> None:
-    born = _born_on(patient_id)
+def _not_before_birth(field: str, value: dt.datetime | None, born: dt.date | None) -> None:
     if value is not None and born is not None and value.date() < born - dt.timedelta(days=1):
         raise ValidationFailed.field(field, "cannot be before the patient was born", code="before_birth")
 
@@ -188,7 +189,7 @@ def encounter_record(
             "encounter_class", f"one of {', '.join(EncounterClass.values)}", code="invalid_choice"
         )
     status, started, ended = _encounter_values(status, started_at, ended_at, timezone.now())
-    _not_before_birth("started_at", started, patient_id)
+    _not_before_birth("started_at", started, _born_on(patient_id))
     values = {
         "reason": _text("reason", reason, limit=REASON_MAX_CHARS),
         "reason_system": _text("reason_system", reason_system, limit=255),
@@ -378,132 +379,139 @@ def observation_record(
     allowed = policies.can_record_vitals(ctx) if category == "vital-signs" else policies.can_update(ctx)
     if not allowed:
         raise audit.denied(ctx, action, Forbidden("recording observations needs a clinical role"))
-    access = _care(ctx, action, patient_id)
-    if category not in ObservationCategory.values:
-        raise ValidationFailed.field(
-            "category", f"one of {', '.join(ObservationCategory.values)}", code="invalid_choice"
-        )
-    if status not in (s for s in ObservationStatus.values if s != ObservationStatus.ENTERED_IN_ERROR):
-        raise ValidationFailed.field("status", "preliminary, final, amended or corrected", code="invalid_choice")
-    if not isinstance(code, str) or not LOINC_CODE.fullmatch(code):
-        raise ValidationFailed.field("code", "a LOINC code, e.g. 8867-4", code="invalid_code")
-    code_display = _text("code_display", code_display, limit=500)
-    now = timezone.now()
-    effective = _aware("effective_at", effective_at, required=True)
-    assert effective is not None
-    _not_future("effective_at", effective, now)
-    _not_before_birth("effective_at", effective, patient_id)
-    if interpretation and interpretation not in INTERPRETATIONS:
-        raise ValidationFailed.field(
-            "interpretation", f"one of {', '.join(INTERPRETATIONS)} (HL7 v3)", code="invalid_choice"
-        )
-    low, high = _reference("reference_range", reference_low, reference_high)
+    # One transaction for the checks' reads and the writes: one BEGIN, one COMMIT and one tenancy
+    # binding. Inside a caller's transaction (an imported Bundle) the checks read in it and the writes
+    # are a block of their own, as they always were.
+    nested = connection.in_atomic_block
+    with contextlib.nullcontext() if nested else audit.atomic():
+        access = _care(ctx, action, patient_id)
+        if category not in ObservationCategory.values:
+            raise ValidationFailed.field(
+                "category", f"one of {', '.join(ObservationCategory.values)}", code="invalid_choice"
+            )
+        if status not in (s for s in ObservationStatus.values if s != ObservationStatus.ENTERED_IN_ERROR):
+            raise ValidationFailed.field("status", "preliminary, final, amended or corrected", code="invalid_choice")
+        if not isinstance(code, str) or not LOINC_CODE.fullmatch(code):
+            raise ValidationFailed.field("code", "a LOINC code, e.g. 8867-4", code="invalid_code")
+        code_display = _text("code_display", code_display, limit=500)
+        now = timezone.now()
+        effective = _aware("effective_at", effective_at, required=True)
+        assert effective is not None
+        _not_future("effective_at", effective, now)
+        born = _born_on(patient_id)
+        _not_before_birth("effective_at", effective, born)
+        if interpretation and interpretation not in INTERPRETATIONS:
+            raise ValidationFailed.field(
+                "interpretation", f"one of {', '.join(INTERPRETATIONS)} (HL7 v3)", code="invalid_choice"
+            )
+        low, high = _reference("reference_range", reference_low, reference_high)
 
-    # (code, display, cleaned value, catalogue sign) of each row to write
-    parts: list[tuple[str, str, dict[str, Any], vitals.VitalSign | None]] = []
-    if code in BP_PANELS:
-        if category != ObservationCategory.VITAL_SIGNS:
-            raise ValidationFailed.field("category", "a blood-pressure panel is vital-signs", code="invalid_choice")
-        found = {c.get("code"): c for c in components or [] if isinstance(c, dict)}
-        if value or set(found) != {vitals.SYSTOLIC_BP, vitals.DIASTOLIC_BP}:
-            raise ValidationFailed.field(
-                "component", "the blood-pressure panel holds a systolic (8480-6) and a diastolic (8462-4) pressure"
-            )
-        for i, part_code in enumerate((vitals.SYSTOLIC_BP, vitals.DIASTOLIC_BP)):
-            sign = vitals.BY_CODE[part_code]
-            number = _clean_vital(f"component[{i}].value", sign, found[part_code].get("value") or {})
-            parts.append((part_code, "", {"value_numeric": number, "unit": sign.unit}, sign))
-        if parts[1][2]["value_numeric"] >= parts[0][2]["value_numeric"]:
-            raise ValidationFailed.field(
-                "component", "the diastolic pressure must be below the systolic", code="diastolic_not_below_systolic"
-            )
-    else:
-        if components:
-            raise ValidationFailed.field(
-                "component", "PHB stores components only of the blood-pressure panel", code="unsupported"
-            )
-        sign = _vital_sign(code) if category == ObservationCategory.VITAL_SIGNS else None
-        cleaned = _clean_value("value", value or {})
-        if sign is not None and not cleaned["data_absent_reason"]:
-            checked = _clean_vital("value", sign, value or {})
-            cleaned.update(
-                value_numeric=checked if isinstance(checked, Decimal) else None,
-                value_code=checked if isinstance(checked, str) else "",
-                value_system="",
-                value_display="",
-            )
-        parts.append((code, code_display, cleaned, sign))
+        # (code, display, cleaned value, catalogue sign) of each row to write
+        parts: list[tuple[str, str, dict[str, Any], vitals.VitalSign | None]] = []
+        if code in BP_PANELS:
+            if category != ObservationCategory.VITAL_SIGNS:
+                raise ValidationFailed.field("category", "a blood-pressure panel is vital-signs", code="invalid_choice")
+            found = {c.get("code"): c for c in components or [] if isinstance(c, dict)}
+            if value or set(found) != {vitals.SYSTOLIC_BP, vitals.DIASTOLIC_BP}:
+                raise ValidationFailed.field(
+                    "component", "the blood-pressure panel holds a systolic (8480-6) and a diastolic (8462-4) pressure"
+                )
+            for i, part_code in enumerate((vitals.SYSTOLIC_BP, vitals.DIASTOLIC_BP)):
+                sign = vitals.BY_CODE[part_code]
+                number = _clean_vital(f"component[{i}].value", sign, found[part_code].get("value") or {})
+                parts.append((part_code, "", {"value_numeric": number, "unit": sign.unit}, sign))
+            if parts[1][2]["value_numeric"] >= parts[0][2]["value_numeric"]:
+                raise ValidationFailed.field(
+                    "component",
+                    "the diastolic pressure must be below the systolic",
+                    code="diastolic_not_below_systolic",
+                )
+        else:
+            if components:
+                raise ValidationFailed.field(
+                    "component", "PHB stores components only of the blood-pressure panel", code="unsupported"
+                )
+            sign = _vital_sign(code) if category == ObservationCategory.VITAL_SIGNS else None
+            cleaned = _clean_value("value", value or {})
+            if sign is not None and not cleaned["data_absent_reason"]:
+                checked = _clean_vital("value", sign, value or {})
+                cleaned.update(
+                    value_numeric=checked if isinstance(checked, Decimal) else None,
+                    value_code=checked if isinstance(checked, str) else "",
+                    value_system="",
+                    value_display="",
+                )
+            parts.append((code, code_display, cleaned, sign))
 
-    vital = any(sign is not None for *_, sign in parts)
-    born = _born_on(patient_id)
-    band = vitals.age_band(born, effective.date())
-    recorder = recorder_id(ctx)
-    with audit.atomic():
-        encounter = _encounter_of(ctx, patient_id, encounter_id)
-        vital_set = None
-        if vital:
-            vital_set = VitalSignsSet(
-                organization_id=ctx.organization_id,
-                patient_id=patient_id,
-                encounter=encounter,
-                effective_at=effective,
-                recorded_by_id=recorder,
-                age_band=band,
-            )
-            vital_set.save(force_insert=True)
-        rows = []
-        for part_code, display, cleaned, sign in parts:
-            flag, row_low, row_high = interpretation, low, high
-            measured = (
-                cleaned["value_numeric"] if cleaned.get("value_numeric") is not None else cleaned.get("value_code")
-            )
-            if sign is not None and measured not in (None, ""):
-                meaning = vitals.interpret(sign, measured, band)
-                flag = meaning.flag
-                row_low, row_high = meaning.reference if meaning.reference else (None, None)
-            rows.append(
-                Observation(
+        vital = any(sign is not None for *_, sign in parts)
+        band = vitals.age_band(born, effective.date())
+        recorder = recorder_id(ctx)
+        with audit.atomic() if nested else contextlib.nullcontext():
+            encounter = _encounter_of(ctx, patient_id, encounter_id)
+            vital_set = None
+            if vital:
+                vital_set = VitalSignsSet(
                     organization_id=ctx.organization_id,
                     patient_id=patient_id,
                     encounter=encounter,
-                    vital_set=vital_set,
-                    category=category,
-                    status=status,
-                    code=part_code,
-                    code_display=display,
                     effective_at=effective,
                     recorded_by_id=recorder,
-                    interpretation=flag,
-                    reference_low=row_low,
-                    reference_high=row_high,
-                    **{
-                        "value_numeric": None,
-                        "unit": "",
-                        "value_code": "",
-                        "value_system": "",
-                        "value_display": "",
-                        "value_string": None,
-                        "data_absent_reason": "",
-                        **cleaned,
-                    },
+                    age_band=band,
                 )
+                vital_set.save(force_insert=True)
+            rows = []
+            for part_code, display, cleaned, sign in parts:
+                flag, row_low, row_high = interpretation, low, high
+                measured = (
+                    cleaned["value_numeric"] if cleaned.get("value_numeric") is not None else cleaned.get("value_code")
+                )
+                if sign is not None and measured not in (None, ""):
+                    meaning = vitals.interpret(sign, measured, band)
+                    flag = meaning.flag
+                    row_low, row_high = meaning.reference if meaning.reference else (None, None)
+                rows.append(
+                    Observation(
+                        organization_id=ctx.organization_id,
+                        patient_id=patient_id,
+                        encounter=encounter,
+                        vital_set=vital_set,
+                        category=category,
+                        status=status,
+                        code=part_code,
+                        code_display=display,
+                        effective_at=effective,
+                        recorded_by_id=recorder,
+                        interpretation=flag,
+                        reference_low=row_low,
+                        reference_high=row_high,
+                        **{
+                            "value_numeric": None,
+                            "unit": "",
+                            "value_code": "",
+                            "value_system": "",
+                            "value_display": "",
+                            "value_string": None,
+                            "data_absent_reason": "",
+                            **cleaned,
+                        },
+                    )
+                )
+            for row in rows:
+                row.save(force_insert=True)
+            audit.record(
+                ctx,
+                action,
+                target=rows[0],
+                patient_id=patient_id,
+                category=category,
+                codes=[r.code for r in rows],
+                **_basis(access),
             )
-        for row in rows:
-            row.save(force_insert=True)
-        audit.record(
-            ctx,
-            action,
-            target=rows[0],
-            patient_id=patient_id,
-            category=category,
-            codes=[r.code for r in rows],
-            **_basis(access),
-        )
-        findings = [{"code": r.code, "flag": r.interpretation} for r in rows if r.interpretation in vitals.CRITICAL]
-        recipient = (encounter.attending_id if encounter else None) or (None if ctx.is_client else ctx.actor_id)
-        if vital_set is not None and findings and recipient is not None and effective >= now - ALERT_WINDOW:
-            # to the encounter's attending, else to the recording user (a client alone alerts no one)
-            alerts.critical_alert_raise(ctx=ctx, vital_set=vital_set, encounter=encounter, findings=findings)
+            findings = [{"code": r.code, "flag": r.interpretation} for r in rows if r.interpretation in vitals.CRITICAL]
+            recipient = (encounter.attending_id if encounter else None) or (None if ctx.is_client else ctx.actor_id)
+            if vital_set is not None and findings and recipient is not None and effective >= now - ALERT_WINDOW:
+                # to the encounter's attending, else to the recording user (a client alone alerts no one)
+                alerts.critical_alert_raise(ctx=ctx, vital_set=vital_set, encounter=encounter, findings=findings)
     return rows
 
 

@@ -407,12 +407,14 @@ def retention_cutoff() -> dt.datetime:
 
 @contextmanager
 def read_batch() -> Iterator[None]:
-    """Many read events of one request (a search page names each patient it shows) in one transaction:
-    on PostgreSQL with `synchronous_commit = off`, as `record(..., read=True)` does for one event."""
+    """Many read events of one request (a search page names each patient it shows), or a page's reads
+    and its event, in one transaction: on PostgreSQL with `synchronous_commit = off`, as `record(...,
+    read=True)` does for one event. A refusal (`denied()`) raised inside outlives its rollback, as with
+    `atomic()`."""
     if connection.vendor != "postgresql" or connection.in_atomic_block:
         yield
         return
-    with transaction.atomic():
+    with atomic():
         # Sent with the transaction's tenant binding, in the same statement.
         tenancy.set_local("synchronous_commit", "off")
         yield
