@@ -36,8 +36,9 @@ some checked in for the doctors to start, in-progress encounters for the nurses)
 amoxicillin in stock and signed prescriptions of it.
 
 Environment: BENCH_W11_USERS (default 100), BENCH_W11_SECONDS (duration of the load, default 180),
-BENCH_W11_REFERENCE (loops of each reference user, default 5). `--smoke`: 7 users, one loop each, no
-think time and no reference, every step checked.
+BENCH_W11_THINK (the think time's bounds in seconds, default "1,3"), BENCH_W11_REFERENCE (loops of each
+reference user, default 5). `--smoke`: 7 users, one loop each, no think time and no reference, every step
+checked.
 """
 
 from __future__ import annotations
@@ -76,7 +77,7 @@ DEPARTMENT = "outpatients"
 EMAIL = "bench-day-{persona}-{i:03d}@{code}.bench.phb.example"
 PASSWORD = "bench-clinical-day-password"  # noqa: S105 (invented staff of the bench's data set)
 SLOT_MINUTES = 5
-LOOP_SECONDS = {"reception": 14.0, "nurse": 7.0, "doctor": 26.0, "pharmacy": 7.0}  # a loop with think time
+STEPS_PER_LOOP = {"reception": 6, "nurse": 3, "doctor": 11, "pharmacy": 3}  # a think time before each, and one more
 PROVISION = 1.1  # work made for this many times the loops expected
 ARRIVALS_PER_DOCTOR = 2  # checked in before the load starts; reception checks in the rest
 ENCOUNTERS_PER_NURSE = 2
@@ -92,6 +93,10 @@ UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 
 class StepError(Exception):
     """A step got an answer it should not have: the error counted against it."""
+
+
+class TimeUp(Exception):
+    """The load's time is over: the user stops where it is, between two steps."""
 
 
 @dataclass
@@ -302,9 +307,19 @@ class Day:
 
     today: dt.date
     zone: Any
-    think: Callable[[random.Random], None]
+    pause: tuple[float, float]  # the think time's bounds
+    until: float | None = None  # time.monotonic() at which the load ends
     prescriptions: deque[uuid.UUID] = field(default_factory=deque)
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def think(self, rng: random.Random) -> None:
+        """Wait before the next step, or raise TimeUp when the load ends meanwhile."""
+        wait = rng.uniform(*self.pause) if self.pause[1] > 0 else 0.0
+        if self.until is not None and time.monotonic() + wait >= self.until:
+            time.sleep(max(0.0, self.until - time.monotonic()))
+            raise TimeUp
+        if wait:
+            time.sleep(wait)
 
     def signed(self, prescription_id: uuid.UUID) -> None:
         with self.lock:
@@ -494,12 +509,14 @@ def run_user(
     turn = 0
     while not stop.is_set() and (loops is None or turn < loops) and (until is None or time.monotonic() < until):
         agent.recording = turn >= warmup
-        day.think(agent.rng)
         try:
+            day.think(agent.rng)
             if persona in ("nurse", "reception"):
                 LOOPS[persona](agent, day, turn)
             else:
                 LOOPS[persona](agent, day)
+        except TimeUp:
+            break
         except (StepError, OSError, ValueError) as exc:
             agent.recorder.error(persona, f"{agent.staff.email}: {type(exc).__name__}: {exc}")
         turn += 1
@@ -803,12 +820,6 @@ def server_cpu(server: chart_open.Server) -> float:
     return total / ticks
 
 
-def _thinker(seconds: tuple[float, float]) -> Callable[[random.Random], None]:
-    if seconds[1] <= 0:
-        return lambda rng: None
-    return lambda rng: time.sleep(rng.uniform(*seconds))
-
-
 def _run(
     port: int,
     staff: list[Staff],
@@ -828,6 +839,7 @@ def _run(
     start = time.monotonic()
     recorder = Recorder(since=start + ramp)
     until = start + ramp + seconds if seconds is not None else None
+    day.until = until
     for i, member in enumerate(staff):
         agent = Agent(port, member, recorder, random.Random(rng.random()))
         thread = threading.Thread(
@@ -869,7 +881,10 @@ def build(dsn: str, *, smoke: bool = False) -> Outcome:
         site = tier_fixtures.site(tier_fixtures.HOME)
         counts = dict(SMOKE_USERS) if smoke else _counts(USERS)
         reference = 0 if smoke else REFERENCE_LOOPS
-        loops = {p: 1 if smoke else math.ceil(SECONDS / s * PROVISION) + 1 for p, s in LOOP_SECONDS.items()}
+        pause = max(0.5, sum(THINK) / 2)  # a step's think time and (at least) its answer
+        loops = {
+            p: 1 if smoke else math.ceil(SECONDS / ((n + 1) * pause) * PROVISION) + 1 for p, n in STEPS_PER_LOOP.items()
+        }
         loops["pharmacy"] = 1 if smoke else PRESCRIPTIONS_PER_PHARMACIST
         started = time.monotonic()
         cast = prepare(site, counts, reference=reference + 1 if reference else 0, loops=loops)  # + a warm-up loop
@@ -883,12 +898,12 @@ def build(dsn: str, *, smoke: bool = False) -> Outcome:
             today = dt.datetime.now(site.zone).date()
             ref_recorder = Recorder()
             for member in cast.reference:  # each step alone: one user at a time, no think time, idle server
-                day = Day(today, site.zone, _thinker((0.0, 0.0)))
+                day = Day(today, site.zone, (0.0, 0.0))
                 part, _ = _run(server.port, [member], day, loops=reference + 1, seconds=None, ramp=0.0, warmup=1)
                 _merge(ref_recorder, part)
             if ref_recorder.error_count():
                 raise CheckFailed(f"the reference erred: {_first_errors(ref_recorder)}")
-            day = Day(today, site.zone, _thinker((0.0, 0.0) if smoke else THINK))
+            day = Day(today, site.zone, (0.0, 0.0) if smoke else THINK)
             rss_start = server_rss(server)
             cpu_start = (server_cpu(server), time.process_time())
             load_start = time.monotonic()
