@@ -29,9 +29,9 @@ count; the RSS of the server's processes (gunicorn's master and workers, VmRSS) 
 and when it ends. Targets (reported, not asserted): every step p95 <= 500 ms, the chart <= 1 s, memory
 growth < 10 %; any error fails the workload.
 
-Fixtures, made through PHB's services before the server starts: the staff (users, memberships in the
-"outpatients" department, an enrolled authenticator each; doctors with a practitioner profile and
-availability every day in 5-minute slots), today's appointments (pending ones for reception to check in,
+Fixtures, made before the server starts: the staff (users and memberships in the "outpatients"
+department as the other tier workloads make them; then through PHB's services, an authenticator enrolled
+each, doctors' practitioner profiles with availability every day in 5-minute slots), today's appointments (pending ones for reception to check in,
 some checked in for the doctors to start, in-progress encounters for the nurses), a pharmacy with
 amoxicillin in stock and signed prescriptions of it.
 
