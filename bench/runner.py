@@ -92,7 +92,8 @@ class Quality:
 @dataclass
 class Outcome:
     """A pass/fail property, run once. `measure` returns {"trials": n, "detail": "..."} when it held and
-    raises CheckFailed (with what it saw) when it did not."""
+    raises CheckFailed (with what it saw) when it did not; figures it measured on the way may come as
+    {"notes": [...]}, one line each under the outcomes' table."""
 
     name: str
     description: str
@@ -470,6 +471,9 @@ def markdown(report: dict[str, Any]) -> str:
                 lines.append(f"| {w['workload']} | FAILED | | {reason} |")
             else:
                 lines.append(f"| {w['workload']} | passed | {w['trials']} | {w['detail']} |")
+        notes = [f"- {w['workload']}: {n}" for w in outcomes if w["status"] == "ok" for n in w.get("notes", [])]
+        if notes:
+            lines += ["", *notes]
     return "\n".join(lines) + "\n"
 
 

@@ -282,3 +282,14 @@ def test_a_self_timed_variant_with_a_wrong_answer_reports_failed():
     result = runner.run_workload(w, pairs=5, iterations=3, warmup=0)
     assert result["status"] == "failed"
     assert "saw nothing" in result["reason"]
+
+
+def test_an_outcomes_figures_are_listed_under_the_outcomes_table():
+    held = runner.Outcome("day", "d", lambda: {"trials": 3, "detail": "3 users", "notes": ["step a: p95 4.0 ms"]})
+    broken = runner.Outcome("other", "d", lambda: (_ for _ in ()).throw(runner.CheckFailed("2 errors")))
+    text = runner.markdown(
+        {"environment": {"date": "d"}, "workloads": [runner.run_outcome(held), runner.run_outcome(broken)]}
+    )
+    assert "| day | passed | 3 | 3 users |" in text
+    assert "| other | FAILED | | CheckFailed: 2 errors |" in text
+    assert text.index("| other | FAILED") < text.index("- day: step a: p95 4.0 ms")
