@@ -385,6 +385,8 @@ def markdown(report: dict[str, Any]) -> str:
         *_facts(report["environment"]),
         "",
     ]
+    if report.get("pending"):
+        lines += [f"**Incomplete**: written before these workloads ran: {', '.join(report['pending'])}.", ""]
     timed = [w for w in report["workloads"] if w.get("kind") not in ("quality", "outcome")]
     quality = [w for w in report["workloads"] if w.get("kind") == "quality"]
     outcomes = [w for w in report["workloads"] if w.get("kind") == "outcome"]

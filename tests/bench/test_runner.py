@@ -187,6 +187,14 @@ def test_the_markdown_report_has_a_row_per_variant_and_marks_failures(tmp_path):
     assert stored["workloads"][1]["status"] == "failed"
 
 
+def test_a_report_written_before_the_last_workload_says_which_are_still_to_run():
+    report = {"environment": {"date": "2026-01-01"}, "workloads": [runner.failed("w1", "d", "x")]}
+    report["pending"] = ["w2", "w3"]
+    assert "**Incomplete**: written before these workloads ran: w2, w3." in runner.markdown(report)
+    report["pending"] = []
+    assert "Incomplete" not in runner.markdown(report)
+
+
 def test_a_batch_counts_its_operations_in_the_throughput_and_reports_request_percentiles():
     recorded: list[float] = []
 
